@@ -1,0 +1,22 @@
+"""refconv: a reference for the general N-d convolution and its vector-Jacobian products.
+
+Pure, stateless NumPy functions. The forward pass is one general convolution
+(stride, kernel and input dilation, signed per-side padding, feature and
+batch groups); every VJP is a call of it with parameters computed by
+:mod:`refconv.geometry`. :mod:`refconv.naive` computes the same from the
+definition with loops, as an independent check.
+"""
+
+from refconv.conv import conv, conv_output_shape
+from refconv.vjp import conv_bias_vjp, conv_input_vjp, conv_vjp, conv_weight_vjp
+
+__all__ = [
+    "conv",
+    "conv_bias_vjp",
+    "conv_input_vjp",
+    "conv_output_shape",
+    "conv_vjp",
+    "conv_weight_vjp",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,178 @@
+"""Argument normalisation and validation, shared by the fast path and :mod:`refconv.naive`.
+
+Every misuse is caught here, before any array work, with a ValueError or
+TypeError that names the parameter and the values.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from refconv.geometry import ConvParams, Padding, Shape, dilated_shape, padded_shape
+
+IntOrInts = Union[int, Sequence[int]]
+PaddingLike = Union[int, Sequence[int], Sequence[Sequence[int]]]
+
+_NUMERIC_KINDS = "iufc"
+
+
+def _as_int(value: Any, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r}") from None
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes))
+
+
+def per_dim(value: Any, name: str, ndim: int, minimum: int = 1) -> Shape:
+    """An int, or one int per spatial dim, each ``>= minimum``, as a tuple of ``ndim`` ints."""
+    if _is_sequence(value):
+        items = tuple(_as_int(v, name) for v in value)
+        if len(items) != ndim:
+            raise ValueError(
+                f"{name}={tuple(value)!r} has {len(items)} entries; "
+                f"expected 1 int or {ndim} (one per spatial dim)"
+            )
+    else:
+        items = (_as_int(value, name),) * ndim
+    if any(v < minimum for v in items):
+        raise ValueError(f"{name}={value!r} must be >= {minimum} in every spatial dim")
+    return items
+
+
+def padding_pairs(padding: Any, ndim: int) -> Padding:
+    """An int, one int per spatial dim, or one signed ``(lo, hi)`` pair per spatial dim."""
+    expected = f"expected an int, {ndim} ints or {ndim} (lo, hi) pairs"
+    if isinstance(padding, (str, bytes)):
+        raise ValueError(f"padding={padding!r} is not supported; {expected}")
+    if not _is_sequence(padding):
+        p = _as_int(padding, "padding")
+        return ((p, p),) * ndim
+    items = list(padding)
+    if len(items) != ndim:
+        raise ValueError(f"padding={padding!r} has {len(items)} entries; {expected}")
+    if all(not _is_sequence(item) for item in items):
+        return tuple((p, p) for p in (_as_int(item, "padding") for item in items))
+    pairs = []
+    for item in items:
+        if not _is_sequence(item) or len(item) != 2:
+            raise ValueError(f"padding={padding!r} mixes ints and pairs or has a bad pair; {expected}")
+        lo, hi = (_as_int(v, "padding") for v in item)
+        pairs.append((lo, hi))
+    return tuple(pairs)
+
+
+def conv_params(
+    ndim: int,
+    *,
+    stride: IntOrInts,
+    padding: PaddingLike,
+    dilation: IntOrInts,
+    input_dilation: IntOrInts,
+    groups: int,
+    batch_groups: int,
+) -> ConvParams:
+    """Normalise the keyword arguments of a convolution with ``ndim`` spatial dims."""
+    groups = _as_int(groups, "groups")
+    batch_groups = _as_int(batch_groups, "batch_groups")
+    if groups < 1 or batch_groups < 1:
+        raise ValueError(f"groups={groups} and batch_groups={batch_groups} must be >= 1")
+    if groups > 1 and batch_groups > 1:
+        raise ValueError(
+            f"at most one of groups={groups} and batch_groups={batch_groups} may be > 1 (as in XLA)"
+        )
+    return ConvParams(
+        stride=per_dim(stride, "stride", ndim),
+        padding=padding_pairs(padding, ndim),
+        dilation=per_dim(dilation, "dilation", ndim),
+        input_dilation=per_dim(input_dilation, "input_dilation", ndim),
+        groups=groups,
+        batch_groups=batch_groups,
+    )
+
+
+def as_array(value: ArrayLike, name: str) -> NDArray[Any]:
+    """``value`` as an ndarray of a numeric (integer, float or complex) dtype."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} is not array-like: {error}") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{name} has dtype {array.dtype}; expected an integer, float or complex dtype")
+    return array
+
+
+def as_shape(value: Any, name: str) -> Shape:
+    """A shape: a sequence of non-negative ints."""
+    if not _is_sequence(value):
+        raise TypeError(f"{name} must be a sequence of ints, got {value!r}")
+    shape = tuple(_as_int(v, name) for v in value)
+    if any(v < 0 for v in shape):
+        raise ValueError(f"{name}={shape} has a negative size")
+    return shape
+
+
+def spatial_ndim(shape: Shape, name: str) -> int:
+    """Number of spatial dims of an ``(N or C_out, C, *spatial)`` shape; at least 1."""
+    if len(shape) < 3:
+        raise ValueError(f"{name} has shape {shape}; expected (batch/out, channels, *spatial) with >= 1 spatial dim")
+    return len(shape) - 2
+
+
+def checked_params(x_shape: Shape, w_shape: Shape, **keywords: Any) -> ConvParams:
+    """The :class:`ConvParams` of ``keywords`` for these shapes, after every check on both."""
+    ndim = spatial_ndim(x_shape, "x")
+    spatial_ndim(w_shape, "w")
+    if len(x_shape) != len(w_shape):
+        raise ValueError(f"x has shape {x_shape} and w has shape {w_shape}: their ranks differ")
+    p = conv_params(ndim, **keywords)
+    check_conv_shapes(x_shape, w_shape, p)
+    return p
+
+
+def check_conv_shapes(x_shape: Shape, w_shape: Shape, p: ConvParams) -> None:
+    """Channel counts, group divisibility and that every window fits in the padded input."""
+    (n, c), (o, i) = x_shape[:2], w_shape[:2]
+    g, bg = p.groups, p.batch_groups
+    if c % g or o % g:
+        raise ValueError(f"groups={g} must divide in_channels={c} and out_channels={o}")
+    if c // g != i:
+        raise ValueError(f"w has {i} input channels but x has in_channels={c} with groups={g}: expected {c // g}")
+    if n % bg or o % bg:
+        raise ValueError(f"batch_groups={bg} must divide the batch size {n} and out_channels={o}")
+    if 0 in x_shape[2:] or 0 in w_shape[2:]:
+        raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
+    padded = padded_shape(x_shape[2:], p)
+    k_hat = dilated_shape(w_shape[2:], p.dilation)
+    for axis, (size, k) in enumerate(zip(padded, k_hat)):
+        if k > size:
+            raise ValueError(
+                f"in spatial dim {axis} the dilated kernel (size {k}, from w shape {w_shape} and "
+                f"dilation={p.dilation}) is larger than the padded input (size {size}, from x shape "
+                f"{x_shape}, input_dilation={p.input_dilation} and padding={p.padding})"
+            )
+
+
+def check_bias(b: NDArray[Any], out_channels: int) -> None:
+    if b.shape != (out_channels,):
+        raise ValueError(f"b has shape {b.shape}; expected ({out_channels},), one per output channel")
+
+
+def check_cotangent(dy: NDArray[Any], expected: Shape) -> None:
+    if dy.shape != tuple(expected):
+        raise ValueError(f"dy has shape {dy.shape}; expected the output shape {tuple(expected)}")
+
+
+def result_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
+    """The dtype of the result: NumPy's result type of the inputs."""
+    return np.result_type(*arrays)

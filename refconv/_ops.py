@@ -1,0 +1,97 @@
+"""Named array operations of the fast path: dilate and pad, window views, group reshapes.
+
+Each is one step of a derivation with a name, so that :mod:`refconv.conv`
+and :mod:`refconv.vjp` read as the formulas they implement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+
+from refconv.geometry import Padding, Shape, dilated_shape, dilated_size
+
+
+def _placed_range(size: int, dilation: int, lo: int, padded: int) -> tuple[slice, slice]:
+    """Source and destination slices of the elements that survive dilation and (signed) padding.
+
+    Element ``t`` of the input lands at ``dilation * t + lo``; those that land
+    inside ``[0, padded)`` are kept.
+    """
+    first = max(0, -(lo // dilation))
+    stop = min(size, -((lo - padded) // dilation))
+    if stop <= first:
+        return slice(0, 0), slice(0, 0)
+    return slice(first, stop), slice(dilation * first + lo, dilation * (stop - 1) + lo + 1, dilation)
+
+
+def dilate_and_pad(x: NDArray[Any], input_dilation: Shape, padding: Padding) -> NDArray[Any]:
+    """``x`` with ``D - 1`` zeros between elements and signed ``(lo, hi)`` padding, per spatial dim.
+
+    This is XLA's ``pad`` with interior padding: negative padding crops. The
+    result is a new array.
+    """
+    spatial = x.shape[2:]
+    padded = tuple(
+        dilated_size(n, dil) + lo + hi for n, dil, (lo, hi) in zip(spatial, input_dilation, padding)
+    )
+    out = np.zeros(x.shape[:2] + padded, dtype=x.dtype)
+    ranges = [
+        _placed_range(n, dil, lo, size)
+        for n, dil, (lo, _), size in zip(spatial, input_dilation, padding, padded)
+    ]
+    src = (slice(None), slice(None), *(s for s, _ in ranges))
+    dst = (slice(None), slice(None), *(d for _, d in ranges))
+    out[dst] = x[src]
+    return out
+
+
+def window_view(xp: NDArray[Any], kernel: Shape, stride: Shape, dilation: Shape) -> NDArray[Any]:
+    """Read-only view ``(N, C, *out, *kernel)`` of the windows of ``xp`` that a convolution reads.
+
+    ``xp`` is already dilated and padded. Window ``j`` starts at ``s * j``; its
+    taps are ``d`` apart. No data is copied; the view is not writeable.
+    """
+    spatial_axes = tuple(range(2, xp.ndim))
+    windows = sliding_window_view(xp, dilated_shape(kernel, dilation), axis=spatial_axes)
+    index = (
+        slice(None),
+        slice(None),
+        *(slice(None, None, s) for s in stride),
+        *(slice(None, None, d) for d in dilation),
+    )
+    return windows[index]
+
+
+def split_axis(x: NDArray[Any], axis: int, size: int) -> NDArray[Any]:
+    """Split ``axis`` into ``(size, x.shape[axis] // size)``, the group index major."""
+    shape = x.shape[:axis] + (size, x.shape[axis] // size) + x.shape[axis + 1 :]
+    return x.reshape(shape)
+
+
+def merge_axis_into(x: NDArray[Any], src: int, dst: int) -> NDArray[Any]:
+    """Move axis ``src`` in front of axis ``dst`` and merge the two, ``src`` major.
+
+    ``dst`` counts axes after ``src`` is removed (as JAX's ``_reshape_axis_into``).
+    """
+    moved = np.moveaxis(x, src, dst)
+    return moved.reshape(moved.shape[:dst] + (-1,) + moved.shape[dst + 2 :])
+
+
+def swap_batch_and_channels(x: NDArray[Any]) -> NDArray[Any]:
+    """View of ``(A, B, *spatial)`` as ``(B, A, *spatial)``."""
+    return x.swapaxes(0, 1)
+
+
+def transpose_kernel(w: NDArray[Any], groups: int) -> NDArray[Any]:
+    """Flip ``w`` in every spatial axis and swap its in/out roles within each group.
+
+    ``(G*O', I, *K)`` becomes ``(G*I, O', *K)`` with
+    ``out[g*I + i, o, k] = w[g*O' + o, i, K - 1 - k]``.
+    """
+    flipped = np.flip(w, axis=tuple(range(2, w.ndim)))
+    grouped = split_axis(flipped, 0, groups)  # (G, O', I, *K)
+    return merge_axis_into(grouped.swapaxes(1, 2), 0, 0)  # (G*I, O', *K)

@@ -1,0 +1,148 @@
+r"""The arithmetic of the general convolution: sizes, remainders, VJP parameters.
+
+Every formula of refconv's fast path lives here, once. Per spatial dimension,
+with the names used throughout refconv and its docs (:doc:`/derivations`):
+
+=============  ================================================================
+``n``, ``k``    input and kernel size
+``s``           stride
+``d``           kernel dilation (JAX's ``rhs_dilation``)
+``D``           input dilation (JAX's ``lhs_dilation``)
+``lo``, ``hi``  signed padding before and after (negative crops)
+``n_hat``       :math:`\hat n = D(n-1)+1`, the dilated input size
+``k_hat``       :math:`\hat k = d(k-1)+1`, the dilated kernel size
+``m``           :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1`
+``r``           :math:`r = (\hat n + lo + hi - \hat k) \bmod s`, the trailing
+                rows of the padded input that no window reaches
+=============  ================================================================
+
+This module imports nothing from the rest of refconv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+Shape = tuple[int, ...]
+Padding = tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    """The normalised parameters of one general convolution.
+
+    Every per-dimension field has one entry per spatial dimension. At most one
+    of ``groups`` and ``batch_groups`` exceeds 1 (as in XLA).
+    """
+
+    stride: Shape
+    padding: Padding
+    dilation: Shape
+    input_dilation: Shape
+    groups: int = 1
+    batch_groups: int = 1
+
+
+def dilated_size(size: int, dilation: int) -> int:
+    r"""Size of an axis of ``size`` elements with ``dilation - 1`` zeros between them.
+
+    :math:`\hat n = D(n-1)+1` for :math:`n \ge 1`, and 0 for an empty axis.
+    """
+    return 0 if size == 0 else dilation * (size - 1) + 1
+
+
+def dilated_shape(shape: Shape, dilation: Shape) -> Shape:
+    """:func:`dilated_size` of each axis."""
+    return tuple(dilated_size(n, d) for n, d in zip(shape, dilation))
+
+
+def padded_shape(x_spatial: Shape, p: ConvParams) -> Shape:
+    r"""Spatial shape of the input after input dilation and padding: :math:`\hat n + lo + hi`."""
+    n_hat = dilated_shape(x_spatial, p.input_dilation)
+    return tuple(n + lo + hi for n, (lo, hi) in zip(n_hat, p.padding))
+
+
+def _reach(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
+    r""":math:`\hat n + lo + hi - \hat k`: how far the first window can slide."""
+    k_hat = dilated_shape(w_spatial, p.dilation)
+    return tuple(n - k for n, k in zip(padded_shape(x_spatial, p), k_hat))
+
+
+def output_spatial_shape(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
+    r"""Output size per spatial dim: :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1`."""
+    return tuple(reach // s + 1 for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride))
+
+
+def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
+    r"""Rows no window reaches per spatial dim: :math:`r = (\hat n + lo + hi - \hat k) \bmod s`.
+
+    They sit at the high end of the padded input; the gradient there is zero.
+    """
+    return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride))
+
+
+def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
+    r"""Padding of the convolution that computes the input VJP.
+
+    :math:`(\hat k - 1 - lo,\; \hat k - 1 - hi + r)`: a full correlation
+    (:math:`\hat k - 1` on both sides) minus the forward padding, plus the
+    ``r`` unreached rows that the cotangent never saw.
+    """
+    k_hat = dilated_shape(w_spatial, p.dilation)
+    r = remainder(x_spatial, w_spatial, p)
+    return tuple(
+        (kh - 1 - lo, kh - 1 - hi + ri) for kh, (lo, hi), ri in zip(k_hat, p.padding, r)
+    )
+
+
+def weight_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
+    r"""Padding of the convolution that computes the weight VJP: :math:`(lo,\; hi - r)`.
+
+    The forward padding, cropped by the ``r`` rows no window reached.
+    """
+    r = remainder(x_spatial, w_spatial, p)
+    return tuple((lo, hi - ri) for (lo, hi), ri in zip(p.padding, r))
+
+
+def input_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> ConvParams:
+    r"""Parameters of the convolution of ``dy`` with the flipped kernel that gives ``dx``.
+
+    Stride and input dilation trade places (:math:`s \leftrightarrow D`): the
+    cotangent is zero-inserted by the forward stride, and the result is read
+    at the forward input dilation. Kernel dilation stays. Both group kinds
+    become feature groups (the kernel's roles are swapped per group).
+    """
+    return ConvParams(
+        stride=p.input_dilation,
+        padding=input_vjp_padding(x_spatial, w_spatial, p),
+        dilation=p.dilation,
+        input_dilation=p.stride,
+        groups=p.groups * p.batch_groups,
+        batch_groups=1,
+    )
+
+
+def weight_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> ConvParams:
+    r"""Parameters of the convolution of ``x`` with ``dy`` (batch and channels swapped) that gives ``dw``.
+
+    Stride and kernel dilation trade places (:math:`s \leftrightarrow d`):
+    ``dy`` is the kernel now, its taps ``s`` apart, and the result's taps are
+    ``d`` apart. Input dilation stays. Feature and batch group counts swap.
+    """
+    return replace(
+        p,
+        stride=p.dilation,
+        padding=weight_vjp_padding(x_spatial, w_spatial, p),
+        dilation=p.stride,
+        groups=p.batch_groups,
+        batch_groups=p.groups,
+    )
+
+
+def output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
+    """Full output shape ``(N // batch_groups, C_out, *m)``."""
+    return (
+        x_shape[0] // p.batch_groups,
+        w_shape[0],
+        *output_spatial_shape(x_shape[2:], w_shape[2:], p),
+    )

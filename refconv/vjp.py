@@ -1,0 +1,270 @@
+r"""Vector-Jacobian products of :func:`refconv.conv`, each one call of the general convolution.
+
+The general convolution is closed under taking VJPs: with respect to the
+input it is a convolution of the cotangent with the flipped, role-swapped
+kernel; with respect to the weight it is a convolution of the input with the
+cotangent, batch and channels swapped. The parameters of those convolutions
+come from :func:`refconv.geometry.input_vjp_params` and
+:func:`refconv.geometry.weight_vjp_params`. Derived in :doc:`/derivations`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from refconv import _normalize as norm
+from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
+from refconv.conv import conv_general
+from refconv.geometry import ConvParams, Shape, input_vjp_params, output_shape, weight_vjp_params
+
+__all__ = ["conv_vjp", "conv_input_vjp", "conv_weight_vjp", "conv_bias_vjp"]
+
+
+def input_vjp(x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
+    """``dx`` for validated arrays of one dtype (see :func:`conv_input_vjp`)."""
+    q = input_vjp_params(x_shape[2:], w.shape[2:], p)
+    dx = conv_general(dy, transpose_kernel(w, q.groups), q)
+    if p.batch_groups > 1:
+        # the batch groups came out as channel groups: move them back into the batch, group major
+        dx = merge_axis_into(split_axis(dx, 1, p.batch_groups), 1, 0)
+    return dx
+
+
+def weight_vjp(x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
+    """``dw`` for validated arrays of one dtype (see :func:`conv_weight_vjp`)."""
+    q = weight_vjp_params(x.shape[2:], w_shape[2:], p)
+    dw = conv_general(swap_batch_and_channels(x), swap_batch_and_channels(dy), q)
+    return np.ascontiguousarray(swap_batch_and_channels(dw))
+
+
+def bias_vjp(dy: NDArray[Any]) -> NDArray[Any]:
+    """``db``: ``dy`` summed over the batch and every spatial axis."""
+    return dy.sum(axis=(0, *range(2, dy.ndim)))
+
+
+def _checked(
+    x_shape: Shape, w_shape: Shape, dy: ArrayLike, keywords: dict[str, Any]
+) -> tuple[ConvParams, NDArray[Any]]:
+    p = norm.checked_params(x_shape, w_shape, **keywords)
+    dy_arr = norm.as_array(dy, "dy")
+    norm.check_cotangent(dy_arr, output_shape(x_shape, w_shape, p))
+    return p, dy_arr
+
+
+def conv_input_vjp(
+    x_shape: Shape,
+    w: ArrayLike,
+    dy: ArrayLike,
+    *,
+    stride: norm.IntOrInts = 1,
+    padding: norm.PaddingLike = 0,
+    dilation: norm.IntOrInts = 1,
+    input_dilation: norm.IntOrInts = 1,
+    groups: int = 1,
+    batch_groups: int = 1,
+) -> NDArray[Any]:
+    r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
+
+    Parameters
+    ----------
+    x_shape : sequence of int
+        Shape of the forward input ``(N, C_in, *spatial)``.
+    w : array_like, shape (C_out, C_in // groups, \*kernel)
+        Forward weight.
+    dy : array_like, shape of :func:`refconv.conv_output_shape`
+        Cotangent of the output.
+    stride, padding, dilation, input_dilation, groups, batch_groups
+        The forward convolution's parameters, as in :func:`refconv.conv`.
+
+    Returns
+    -------
+    dx : ndarray, shape x_shape
+        New array, of the result dtype of ``w`` and ``dy``.
+
+    Notes
+    -----
+    One convolution of ``dy`` with the kernel flipped in every spatial axis,
+    its in/out roles swapped within each group (``(G O', I, K)`` becomes
+    ``(G I, O', K)``):
+
+    .. math::
+        dx = \operatorname{conv}\bigl(dy, \tilde w;\; \text{stride}=D,\;
+        \text{padding}=(\hat k - 1 - lo,\; \hat k - 1 - hi + r),\;
+        \text{input\_dilation}=s,\; \text{dilation}=d,\; \text{groups}=G\bigr)
+
+    Stride becomes zero insertion into ``dy`` and input dilation becomes
+    stride; ``r`` (:func:`refconv.geometry.remainder`) pads back the rows no
+    window reached. Batch groups become feature groups, and the result's
+    channel groups move back into the batch. Derivation: :doc:`/derivations`.
+
+    Examples
+    --------
+    >>> import numpy as np, refconv
+    >>> w = np.ones((1, 1, 2, 2))
+    >>> refconv.conv_input_vjp((1, 1, 5, 5), w, np.ones((1, 1, 5, 5)), stride=2, padding=3)[0, 0]
+    array([[1., 1., 1., 1., 1.],
+           [1., 1., 1., 1., 1.],
+           [1., 1., 1., 1., 1.],
+           [1., 1., 1., 1., 1.],
+           [1., 1., 1., 1., 1.]])
+    """
+    xs = norm.as_shape(x_shape, "x_shape")
+    w_arr = norm.as_array(w, "w")
+    keywords = dict(stride=stride, padding=padding, dilation=dilation,
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
+    p, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
+    dtype = norm.result_dtype(w_arr, dy_arr)
+    return input_vjp(xs, w_arr.astype(dtype, copy=False), dy_arr.astype(dtype, copy=False), p)
+
+
+def conv_weight_vjp(
+    x: ArrayLike,
+    w_shape: Shape,
+    dy: ArrayLike,
+    *,
+    stride: norm.IntOrInts = 1,
+    padding: norm.PaddingLike = 0,
+    dilation: norm.IntOrInts = 1,
+    input_dilation: norm.IntOrInts = 1,
+    groups: int = 1,
+    batch_groups: int = 1,
+) -> NDArray[Any]:
+    r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, \*spatial)
+        Forward input.
+    w_shape : sequence of int
+        Shape of the forward weight ``(C_out, C_in // groups, *kernel)``.
+    dy : array_like, shape of :func:`refconv.conv_output_shape`
+        Cotangent of the output.
+    stride, padding, dilation, input_dilation, groups, batch_groups
+        The forward convolution's parameters, as in :func:`refconv.conv`.
+
+    Returns
+    -------
+    dw : ndarray, shape w_shape
+        New array, of the result dtype of ``x`` and ``dy``.
+
+    Notes
+    -----
+    One convolution of ``x`` with ``dy`` as the kernel, both with batch and
+    channel axes swapped, the result swapped back:
+
+    .. math::
+        dw^T = \operatorname{conv}\bigl(x^T, dy^T;\; \text{stride}=d,\;
+        \text{padding}=(lo,\; hi - r),\; \text{input\_dilation}=D,\;
+        \text{dilation}=s\bigr)
+
+    Stride and kernel dilation trade places; the padding loses the ``r``
+    rows no window reached; feature groups become batch groups and batch
+    groups feature groups. Derivation: :doc:`/derivations`.
+
+    Examples
+    --------
+    >>> import numpy as np, refconv
+    >>> x = np.arange(25.0).reshape(1, 1, 5, 5)
+    >>> refconv.conv_weight_vjp(x, (1, 1, 2, 2), np.ones((1, 1, 5, 5)), stride=2, padding=3)[0, 0]
+    array([[ 48.,  72.],
+           [ 72., 108.]])
+    """
+    ws = norm.as_shape(w_shape, "w_shape")
+    x_arr = norm.as_array(x, "x")
+    keywords = dict(stride=stride, padding=padding, dilation=dilation,
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
+    p, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
+    dtype = norm.result_dtype(x_arr, dy_arr)
+    return weight_vjp(x_arr.astype(dtype, copy=False), ws, dy_arr.astype(dtype, copy=False), p)
+
+
+def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
+    r"""VJP of :func:`refconv.conv` with respect to its bias: ``db``.
+
+    Parameters
+    ----------
+    dy : array_like, shape (N, C_out, \*out)
+        Cotangent of the output.
+
+    Returns
+    -------
+    db : ndarray, shape (C_out,)
+
+    Notes
+    -----
+    :math:`db[o] = \sum_{n, j} dy[n, o, j]`: the bias is broadcast over the
+    batch and every output position, and a broadcast's VJP is a sum.
+
+    Examples
+    --------
+    >>> import numpy as np, refconv
+    >>> refconv.conv_bias_vjp(np.ones((2, 2, 2, 2)))
+    array([8., 8.])
+    """
+    dy_arr = norm.as_array(dy, "dy")
+    norm.spatial_ndim(dy_arr.shape, "dy")
+    return bias_vjp(dy_arr)
+
+
+def conv_vjp(
+    x: ArrayLike,
+    w: ArrayLike,
+    dy: ArrayLike,
+    *,
+    stride: norm.IntOrInts = 1,
+    padding: norm.PaddingLike = 0,
+    dilation: norm.IntOrInts = 1,
+    input_dilation: norm.IntOrInts = 1,
+    groups: int = 1,
+    batch_groups: int = 1,
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, C_in, \*spatial)
+        Forward input.
+    w : array_like, shape (C_out, C_in // groups, \*kernel)
+        Forward weight.
+    dy : array_like, shape of :func:`refconv.conv_output_shape`
+        Cotangent of the output.
+    stride, padding, dilation, input_dilation, groups, batch_groups
+        The forward convolution's parameters, as in :func:`refconv.conv`.
+
+    Returns
+    -------
+    dx : ndarray, shape of x
+    dw : ndarray, shape of w
+    db : ndarray, shape (C_out,)
+        The cotangent of a bias, whether or not the forward pass used one.
+        All three are new arrays of the result dtype of ``x``, ``w`` and ``dy``.
+
+    Notes
+    -----
+    ``dx`` is :func:`conv_input_vjp`, ``dw`` :func:`conv_weight_vjp`, ``db``
+    :func:`conv_bias_vjp`; see each for its formula.
+
+    Examples
+    --------
+    >>> import numpy as np, refconv
+    >>> x, w = np.ones((2, 3, 4, 4)), np.ones((2, 3, 3, 3))
+    >>> dx, dw, db = refconv.conv_vjp(x, w, np.ones((2, 2, 2, 2)))
+    >>> dx.shape, dw[0, 0], db
+    ((2, 3, 4, 4), array([[8., 8., 8.],
+           [8., 8., 8.],
+           [8., 8., 8.]]), array([8., 8.]))
+    """
+    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    keywords = dict(stride=stride, padding=padding, dilation=dilation,
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
+    p, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
+    dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
+    x_arr, w_arr, dy_arr = (a.astype(dtype, copy=False) for a in (x_arr, w_arr, dy_arr))
+    return (
+        input_vjp(x_arr.shape, w_arr, dy_arr, p),
+        weight_vjp(x_arr, w_arr.shape, dy_arr, p),
+        bias_vjp(dy_arr),
+    )
