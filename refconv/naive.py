@@ -1,0 +1,181 @@
+r"""The independent road: the convolution and its VJPs as loops straight from the definition.
+
+Nothing here is shared with the fast path but argument normalisation
+(:mod:`refconv._normalize`). No output-size formula, no VJP padding, no
+flipped kernel: each function walks the output positions and kernel taps,
+finds the input element each tap reads by following it back through stride,
+kernel dilation, padding and input dilation, and accumulates, as the classic
+hand derivations of backprop do:
+
+.. math::
+    y[n, o, j] \mathrel{+}= x[n, c, i]\, w[o, c, t], \quad
+    dx[n, c, i] \mathrel{+}= w[o, c, t]\, dy[n, o, j], \quad
+    dw[o, c, t] \mathrel{+}= x[n, c, i]\, dy[n, o, j], \quad
+    db[o] \mathrel{+}= dy[n, o, j]
+
+for every output position ``j`` and tap ``t`` whose window element
+``s j + d t`` of the padded, dilated input is the input element ``i``.
+Slow (a Python loop over positions, taps and groups); use small shapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from refconv import _normalize as norm
+from refconv.geometry import ConvParams, Shape
+
+__all__ = [
+    "conv",
+    "conv_bias_vjp",
+    "conv_input_vjp",
+    "conv_output_shape",
+    "conv_vjp",
+    "conv_weight_vjp",
+]
+
+Tap = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _taps_1d(n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int) -> tuple[int, list[tuple[int, int, int]]]:
+    """Output count and the ``(j, t, i)`` triples of one spatial dim, found by walking the windows.
+
+    Input element ``i`` sits at ``lo + dil * i`` of the padded, dilated input,
+    which spans ``[0, lo + dil * (n - 1) + 1 + hi)``. Window ``j`` reads
+    ``s * j + d * t`` for taps ``t < k``, and exists while its last tap is inside.
+    """
+    end = lo + dil * (n - 1) + 1 + hi
+    triples = []
+    j = 0
+    while s * j + d * (k - 1) < end:
+        for t in range(k):
+            offset = s * j + d * t - lo
+            if offset % dil == 0 and 0 <= offset // dil < n:
+                triples.append((j, t, offset // dil))
+        j += 1
+    return j, triples
+
+
+def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> tuple[Shape, list[Tap]]:
+    """Output spatial shape and every ``(j, t, i)`` multi-index triple that reads a real input element."""
+    per_dim = [
+        _taps_1d(n, k, s, d, dil, lo, hi)
+        for n, k, s, d, dil, (lo, hi) in zip(
+            x_spatial, w_spatial, p.stride, p.dilation, p.input_dilation, p.padding
+        )
+    ]
+    out_spatial = tuple(m for m, _ in per_dim)
+    taps = [
+        (tuple(j for j, _, _ in combo), tuple(t for _, t, _ in combo), tuple(i for _, _, i in combo))
+        for combo in itertools.product(*(triples for _, triples in per_dim))
+    ]
+    return out_spatial, taps
+
+
+def _blocks(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Iterator[tuple[slice, slice, slice]]:
+    """``(input batch, input channels, output channels)`` slices of each group.
+
+    Batch group ``a`` is input batch block ``a``; feature group ``g`` is input
+    channel block ``g``; together they own output channel block ``a * G + g``.
+    """
+    n, c, o = x_shape[0], x_shape[1], w_shape[0]
+    nb, ci, co = n // p.batch_groups, c // p.groups, o // (p.batch_groups * p.groups)
+    for a in range(p.batch_groups):
+        for g in range(p.groups):
+            block = a * p.groups + g
+            yield slice(a * nb, (a + 1) * nb), slice(g * ci, (g + 1) * ci), slice(block * co, (block + 1) * co)
+
+
+def _output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
+    out_spatial, _ = _taps(x_shape[2:], w_shape[2:], p)
+    return (x_shape[0] // p.batch_groups, w_shape[0], *out_spatial)
+
+
+def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> ConvParams:
+    return norm.checked_params(x_shape, w_shape, **keywords)
+
+
+def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> NDArray[Any]:
+    dy_arr = norm.as_array(dy, "dy")
+    norm.check_cotangent(dy_arr, _output_shape(x_shape, w_shape, p))
+    return dy_arr
+
+
+def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[int, ...]:
+    """Shape of :func:`conv`'s output, counted by walking the windows."""
+    xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
+    return _output_shape(xs, ws, _params(xs, ws, keywords))
+
+
+def conv(x: ArrayLike, w: ArrayLike, b: Optional[ArrayLike] = None, **keywords: Any) -> NDArray[Any]:
+    """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
+    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    p = _params(x_arr.shape, w_arr.shape, keywords)
+    arrays = [x_arr, w_arr]
+    if b is not None:
+        b_arr = norm.as_array(b, "b")
+        norm.check_bias(b_arr, w_arr.shape[0])
+        arrays.append(b_arr)
+    out_spatial, taps = _taps(x_arr.shape[2:], w_arr.shape[2:], p)
+    y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), norm.result_dtype(*arrays))
+    for batch, c_in, c_out in _blocks(x_arr.shape, w_arr.shape, p):
+        for j, t, i in taps:
+            y[(slice(None), c_out, *j)] += x_arr[(batch, c_in, *i)] @ w_arr[(c_out, slice(None), *t)].T
+    if b is not None:
+        y += arrays[2].reshape((1, -1) + (1,) * len(out_spatial))
+    return y
+
+
+def conv_input_vjp(x_shape: Shape, w: ArrayLike, dy: ArrayLike, **keywords: Any) -> NDArray[Any]:
+    """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
+    xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
+    p = _params(xs, w_arr.shape, keywords)
+    dy_arr = _cotangent(dy, xs, w_arr.shape, p)
+    dx = np.zeros(xs, norm.result_dtype(w_arr, dy_arr))
+    _, taps = _taps(xs[2:], w_arr.shape[2:], p)
+    for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
+        for j, t, i in taps:
+            dx[(batch, c_in, *i)] += dy_arr[(slice(None), c_out, *j)] @ w_arr[(c_out, slice(None), *t)]
+    return dx
+
+
+def conv_weight_vjp(x: ArrayLike, w_shape: Shape, dy: ArrayLike, **keywords: Any) -> NDArray[Any]:
+    """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
+    x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
+    p = _params(x_arr.shape, ws, keywords)
+    dy_arr = _cotangent(dy, x_arr.shape, ws, p)
+    dw = np.zeros(ws, norm.result_dtype(x_arr, dy_arr))
+    _, taps = _taps(x_arr.shape[2:], ws[2:], p)
+    for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
+        for j, t, i in taps:
+            dw[(c_out, slice(None), *t)] += dy_arr[(slice(None), c_out, *j)].T @ x_arr[(batch, c_in, *i)]
+    return dw
+
+
+def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
+    """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position."""
+    dy_arr = norm.as_array(dy, "dy")
+    norm.spatial_ndim(dy_arr.shape, "dy")
+    db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
+    for j in np.ndindex(*dy_arr.shape[2:]):
+        for n in range(dy_arr.shape[0]):
+            db += dy_arr[(n, slice(None), *j)]
+    return db
+
+
+def conv_vjp(
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, **keywords: Any
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """:func:`refconv.conv_vjp` by accumulation: ``(dx, dw, db)``."""
+    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    dtype = norm.result_dtype(x_arr, w_arr, norm.as_array(dy, "dy"))
+    return (
+        conv_input_vjp(x_arr.shape, w_arr, dy, **keywords).astype(dtype, copy=False),
+        conv_weight_vjp(x_arr, w_arr.shape, dy, **keywords).astype(dtype, copy=False),
+        conv_bias_vjp(dy).astype(dtype, copy=False),
+    )
