@@ -75,14 +75,17 @@ def padding_pairs(padding: Any, ndim: int) -> Padding:
 def conv_params(
     ndim: int,
     *,
-    stride: IntOrInts,
-    padding: PaddingLike,
-    dilation: IntOrInts,
-    input_dilation: IntOrInts,
-    groups: int,
-    batch_groups: int,
+    stride: IntOrInts = 1,
+    padding: PaddingLike = 0,
+    dilation: IntOrInts = 1,
+    input_dilation: IntOrInts = 1,
+    groups: int = 1,
+    batch_groups: int = 1,
 ) -> ConvParams:
-    """Normalise the keyword arguments of a convolution with ``ndim`` spatial dims."""
+    """Normalise the keyword arguments of a convolution with ``ndim`` spatial dims.
+
+    The defaults are those of :func:`refconv.conv`; an unknown keyword is a TypeError.
+    """
     groups = _as_int(groups, "groups")
     batch_groups = _as_int(batch_groups, "batch_groups")
     if groups < 1 or batch_groups < 1:

@@ -78,7 +78,8 @@ def merge_axis_into(x: NDArray[Any], src: int, dst: int) -> NDArray[Any]:
     ``dst`` counts axes after ``src`` is removed (as JAX's ``_reshape_axis_into``).
     """
     moved = np.moveaxis(x, src, dst)
-    return moved.reshape(moved.shape[:dst] + (-1,) + moved.shape[dst + 2 :])
+    merged = moved.shape[dst] * moved.shape[dst + 1]
+    return moved.reshape(moved.shape[:dst] + (merged,) + moved.shape[dst + 2 :])
 
 
 def swap_batch_and_channels(x: NDArray[Any]) -> NDArray[Any]:

@@ -1,0 +1,28 @@
+"""Oracle requirements and hypothesis settings.
+
+A nox session sets REFCONV_REQUIRE_ORACLES to the oracle it installed; the
+run then fails at start if that oracle cannot be imported, so a broken
+install cannot turn the oracle's tests into silent skips.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "refconv",
+    deadline=None,
+    max_examples=int(os.environ.get("REFCONV_HYPOTHESIS_EXAMPLES", "60")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("refconv")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name in filter(None, os.environ.get("REFCONV_REQUIRE_ORACLES", "").split(",")):
+        if importlib.util.find_spec(name) is None:
+            raise pytest.UsageError(f"REFCONV_REQUIRE_ORACLES names {name!r}, which is not installed")
