@@ -128,7 +128,9 @@ def as_shape(value: Any, name: str) -> Shape:
 def spatial_ndim(shape: Shape, name: str) -> int:
     """Number of spatial dims of an ``(N or C_out, C, *spatial)`` shape; at least 1."""
     if len(shape) < 3:
-        raise ValueError(f"{name} has shape {shape}; expected (batch/out, channels, *spatial) with >= 1 spatial dim")
+        raise ValueError(
+            f"{name} has shape {shape}; expected (batch/out, channels, *spatial) with >= 1 spatial dim"
+        )
     return len(shape) - 2
 
 
@@ -150,14 +152,16 @@ def check_conv_shapes(x_shape: Shape, w_shape: Shape, p: ConvParams) -> None:
     if c % g or o % g:
         raise ValueError(f"groups={g} must divide in_channels={c} and out_channels={o}")
     if c // g != i:
-        raise ValueError(f"w has {i} input channels but x has in_channels={c} with groups={g}: expected {c // g}")
+        raise ValueError(
+            f"w has {i} input channels but x has in_channels={c} with groups={g}: expected {c // g}"
+        )
     if n % bg or o % bg:
         raise ValueError(f"batch_groups={bg} must divide the batch size {n} and out_channels={o}")
     if 0 in x_shape[2:] or 0 in w_shape[2:]:
         raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
     padded = padded_shape(x_shape[2:], p)
     k_hat = dilated_shape(w_shape[2:], p.dilation)
-    for axis, (size, k) in enumerate(zip(padded, k_hat)):
+    for axis, (size, k) in enumerate(zip(padded, k_hat, strict=True)):
         if k > size:
             raise ValueError(
                 f"in spatial dim {axis} the dilated kernel (size {k}, from w shape {w_shape} and "

@@ -36,12 +36,13 @@ def dilate_and_pad(x: NDArray[Any], input_dilation: Shape, padding: Padding) -> 
     """
     spatial = x.shape[2:]
     padded = tuple(
-        dilated_size(n, dil) + lo + hi for n, dil, (lo, hi) in zip(spatial, input_dilation, padding)
+        dilated_size(n, dil) + lo + hi
+        for n, dil, (lo, hi) in zip(spatial, input_dilation, padding, strict=True)
     )
     out = np.zeros(x.shape[:2] + padded, dtype=x.dtype)
     ranges = [
         _placed_range(n, dil, lo, size)
-        for n, dil, (lo, _), size in zip(spatial, input_dilation, padding, padded)
+        for n, dil, (lo, _), size in zip(spatial, input_dilation, padding, padded, strict=True)
     ]
     src = (slice(None), slice(None), *(s for s, _ in ranges))
     dst = (slice(None), slice(None), *(d for _, d in ranges))
@@ -68,7 +69,7 @@ def window_view(xp: NDArray[Any], kernel: Shape, stride: Shape, dilation: Shape)
 
 def split_axis(x: NDArray[Any], axis: int, size: int) -> NDArray[Any]:
     """Split ``axis`` into ``(size, x.shape[axis] // size)``, the group index major."""
-    shape = x.shape[:axis] + (size, x.shape[axis] // size) + x.shape[axis + 1 :]
+    shape = (*x.shape[:axis], size, x.shape[axis] // size, *x.shape[axis + 1 :])
     return x.reshape(shape)
 
 
@@ -79,7 +80,7 @@ def merge_axis_into(x: NDArray[Any], src: int, dst: int) -> NDArray[Any]:
     """
     moved = np.moveaxis(x, src, dst)
     merged = moved.shape[dst] * moved.shape[dst + 1]
-    return moved.reshape(moved.shape[:dst] + (merged,) + moved.shape[dst + 2 :])
+    return moved.reshape((*moved.shape[:dst], merged, *moved.shape[dst + 2 :]))
 
 
 def swap_batch_and_channels(x: NDArray[Any]) -> NDArray[Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +30,13 @@ ARRAYS = ("y", "dx", "dw", "db")
 
 class UsageError(Exception):
     """A bad option value: reported on one line, exit status 2."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Reports a bad option on one line (no usage block) and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -55,16 +62,20 @@ def _scalar_or_tuple(values: tuple[int, ...]) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="refconv", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _OneLineParser(prog="refconv", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     check = commands.add_parser(
         "check",
         help="compare refconv with refconv.naive and every installed oracle on one configuration",
         description="Compare y, dx, dw, db of one configuration across refconv, refconv.naive, jax "
         "and torch. Negative values need '=': --padding=-1:2,0:0.",
     )
-    check.add_argument("--x-shape", type=_ints, default=(2, 3, 7, 6), help="N,C_in,*spatial (default 2,3,7,6)")
-    check.add_argument("--w-shape", type=_ints, default=(4, 3, 3, 2), help="C_out,C_in/groups,*kernel (default 4,3,3,2)")
+    check.add_argument(
+        "--x-shape", type=_ints, default=(2, 3, 7, 6), help="N,C_in,*spatial (default 2,3,7,6)"
+    )
+    check.add_argument(
+        "--w-shape", type=_ints, default=(4, 3, 3, 2), help="C_out,C_in/groups,*kernel (default 4,3,3,2)"
+    )
     check.add_argument("--stride", type=_ints, default=(1,))
     check.add_argument("--padding", type=_padding, default=0, help="p, p1,p2,... or lo:hi,lo:hi,...")
     check.add_argument("--dilation", type=_ints, default=(1,))
@@ -74,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--no-bias", action="store_true", help="convolve without a bias")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument(
-        "--against", type=lambda s: s.split(","), default=None,
+        "--against",
+        type=lambda s: s.split(","),
+        default=None,
         help=f"comma-separated oracles from {','.join(ORACLES)} (default: every installed one)",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -93,7 +106,7 @@ def _params(args: argparse.Namespace) -> ConvParams:
     )
 
 
-def _oracles(requested: Optional[list[str]]) -> list[str]:
+def _oracles(requested: list[str] | None) -> list[str]:
     installed = available()
     if requested is None:
         return installed
@@ -105,7 +118,9 @@ def _oracles(requested: Optional[list[str]]) -> list[str]:
     return requested
 
 
-def _refconv_results(x: NDArray[Any], w: NDArray[Any], b: Optional[NDArray[Any]], dy: NDArray[Any], p: ConvParams, module: Any) -> dict[str, NDArray[Any]]:  # fmt: skip
+def _refconv_results(
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams, module: Any
+) -> dict[str, NDArray[Any]]:
     keywords = vars(p)
     dx, dw, db = module.conv_vjp(x, w, dy, **keywords)
     return {"y": module.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}
@@ -132,11 +147,12 @@ def check(args: argparse.Namespace) -> int:
     print(f"refconv check: x {args.x_shape}, w {args.w_shape}, {p}, bias={b is not None}, float64")
     print(f"{'backend':<14}{'array':<5}{'max |diff|':>12}{'max rel':>12}{'bound':>12}  verdict")
     all_ok = True
-    backends = [("refconv.naive", lambda: _refconv_results(x, w, b, dy, p, naive))]
-    backends += [(name, lambda name=name: ORACLES[name](x, w, b, dy, p)) for name in oracles]
-    for backend, compute in backends:
+    for backend in ["refconv.naive", *oracles]:
         try:
-            got = compute()
+            if backend == "refconv.naive":
+                got = _refconv_results(x, w, b, dy, p, naive)
+            else:
+                got = ORACLES[backend](x, w, b, dy, p)
         except Unsupported as reason:
             print(f"{backend:<14}skipped: {reason}")
             continue
@@ -150,7 +166,7 @@ def check(args: argparse.Namespace) -> int:
     return 0 if all_ok else 1
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return check(args)

@@ -13,7 +13,7 @@ groups (``groups``) or the batch groups (``batch_groups``), as in
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -34,7 +34,7 @@ def _contract_windows(windows: NDArray[Any], w: NDArray[Any], p: ConvParams) -> 
     """
     bg, g = p.batch_groups, p.groups
     nd = w.ndim - 2
-    n, c = windows.shape[:2]
+    n = windows.shape[0]
     out_spatial = windows.shape[2 : 2 + nd]
     o = w.shape[0]
     cols = split_axis(split_axis(windows, 1, g), 0, bg)  # (B, N', G, I, *M, *K)
@@ -60,7 +60,7 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any
 def conv(
     x: ArrayLike,
     w: ArrayLike,
-    b: Optional[ArrayLike] = None,
+    b: ArrayLike | None = None,
     *,
     stride: norm.IntOrInts = 1,
     padding: norm.PaddingLike = 0,

@@ -53,24 +53,24 @@ def dilated_size(size: int, dilation: int) -> int:
 
 def dilated_shape(shape: Shape, dilation: Shape) -> Shape:
     """:func:`dilated_size` of each axis."""
-    return tuple(dilated_size(n, d) for n, d in zip(shape, dilation))
+    return tuple(dilated_size(n, d) for n, d in zip(shape, dilation, strict=True))
 
 
 def padded_shape(x_spatial: Shape, p: ConvParams) -> Shape:
     r"""Spatial shape of the input after input dilation and padding: :math:`\hat n + lo + hi`."""
     n_hat = dilated_shape(x_spatial, p.input_dilation)
-    return tuple(n + lo + hi for n, (lo, hi) in zip(n_hat, p.padding))
+    return tuple(n + lo + hi for n, (lo, hi) in zip(n_hat, p.padding, strict=True))
 
 
 def _reach(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
     r""":math:`\hat n + lo + hi - \hat k`: how far the first window can slide."""
     k_hat = dilated_shape(w_spatial, p.dilation)
-    return tuple(n - k for n, k in zip(padded_shape(x_spatial, p), k_hat))
+    return tuple(n - k for n, k in zip(padded_shape(x_spatial, p), k_hat, strict=True))
 
 
 def output_spatial_shape(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
     r"""Output size per spatial dim: :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1`."""
-    return tuple(reach // s + 1 for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride))
+    return tuple(reach // s + 1 for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
 
 
 def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
@@ -78,7 +78,7 @@ def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
 
     They sit at the high end of the padded input; the gradient there is zero.
     """
-    return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride))
+    return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
 
 
 def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
@@ -91,7 +91,7 @@ def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padd
     k_hat = dilated_shape(w_spatial, p.dilation)
     r = remainder(x_spatial, w_spatial, p)
     return tuple(
-        (kh - 1 - lo, kh - 1 - hi + ri) for kh, (lo, hi), ri in zip(k_hat, p.padding, r)
+        (kh - 1 - lo, kh - 1 - hi + ri) for kh, (lo, hi), ri in zip(k_hat, p.padding, r, strict=True)
     )
 
 
@@ -101,7 +101,7 @@ def weight_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Pad
     The forward padding, cropped by the ``r`` rows no window reached.
     """
     r = remainder(x_spatial, w_spatial, p)
-    return tuple((lo, hi - ri) for (lo, hi), ri in zip(p.padding, r))
+    return tuple((lo, hi - ri) for (lo, hi), ri in zip(p.padding, r, strict=True))
 
 
 def input_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> ConvParams:

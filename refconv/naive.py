@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,9 +40,17 @@ __all__ = [
 ]
 
 Tap = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+ALL = slice(None)
 
 
-def _taps_1d(n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int) -> tuple[int, list[tuple[int, int, int]]]:
+def _at(*parts: int | slice) -> tuple[int | slice, ...]:
+    """A basic (non-fancy) index from ints and slices."""
+    return parts
+
+
+def _taps_1d(
+    n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int
+) -> tuple[int, list[tuple[int, int, int]]]:
     """Output count and the ``(j, t, i)`` triples of one spatial dim, found by walking the windows.
 
     Input element ``i`` sits at ``lo + dil * i`` of the padded, dilated input,
@@ -66,7 +74,7 @@ def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> tuple[Shape, lis
     per_dim = [
         _taps_1d(n, k, s, d, dil, lo, hi)
         for n, k, s, d, dil, (lo, hi) in zip(
-            x_spatial, w_spatial, p.stride, p.dilation, p.input_dilation, p.padding
+            x_spatial, w_spatial, p.stride, p.dilation, p.input_dilation, p.padding, strict=True
         )
     ]
     out_spatial = tuple(m for m, _ in per_dim)
@@ -88,7 +96,11 @@ def _blocks(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Iterator[tuple[sli
     for a in range(p.batch_groups):
         for g in range(p.groups):
             block = a * p.groups + g
-            yield slice(a * nb, (a + 1) * nb), slice(g * ci, (g + 1) * ci), slice(block * co, (block + 1) * co)
+            yield (
+                slice(a * nb, (a + 1) * nb),
+                slice(g * ci, (g + 1) * ci),
+                slice(block * co, (block + 1) * co),
+            )
 
 
 def _output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
@@ -112,7 +124,7 @@ def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[
     return _output_shape(xs, ws, _params(xs, ws, keywords))
 
 
-def conv(x: ArrayLike, w: ArrayLike, b: Optional[ArrayLike] = None, **keywords: Any) -> NDArray[Any]:
+def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
     p = _params(x_arr.shape, w_arr.shape, keywords)
@@ -125,7 +137,7 @@ def conv(x: ArrayLike, w: ArrayLike, b: Optional[ArrayLike] = None, **keywords: 
     y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), norm.result_dtype(*arrays))
     for batch, c_in, c_out in _blocks(x_arr.shape, w_arr.shape, p):
         for j, t, i in taps:
-            y[(slice(None), c_out, *j)] += x_arr[(batch, c_in, *i)] @ w_arr[(c_out, slice(None), *t)].T
+            y[_at(ALL, c_out, *j)] += x_arr[_at(batch, c_in, *i)] @ w_arr[_at(c_out, ALL, *t)].T
     if b is not None:
         y += arrays[2].reshape((1, -1) + (1,) * len(out_spatial))
     return y
@@ -140,7 +152,7 @@ def conv_input_vjp(x_shape: Shape, w: ArrayLike, dy: ArrayLike, **keywords: Any)
     _, taps = _taps(xs[2:], w_arr.shape[2:], p)
     for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
         for j, t, i in taps:
-            dx[(batch, c_in, *i)] += dy_arr[(slice(None), c_out, *j)] @ w_arr[(c_out, slice(None), *t)]
+            dx[_at(batch, c_in, *i)] += dy_arr[_at(ALL, c_out, *j)] @ w_arr[_at(c_out, ALL, *t)]
     return dx
 
 
@@ -153,7 +165,7 @@ def conv_weight_vjp(x: ArrayLike, w_shape: Shape, dy: ArrayLike, **keywords: Any
     _, taps = _taps(x_arr.shape[2:], ws[2:], p)
     for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
         for j, t, i in taps:
-            dw[(c_out, slice(None), *t)] += dy_arr[(slice(None), c_out, *j)].T @ x_arr[(batch, c_in, *i)]
+            dw[_at(c_out, ALL, *t)] += dy_arr[_at(ALL, c_out, *j)].T @ x_arr[_at(batch, c_in, *i)]
     return dw
 
 
@@ -162,9 +174,9 @@ def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
     db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
-    for j in np.ndindex(*dy_arr.shape[2:]):
+    for j in itertools.product(*map(range, dy_arr.shape[2:])):
         for n in range(dy_arr.shape[0]):
-            db += dy_arr[(n, slice(None), *j)]
+            db += dy_arr[_at(n, ALL, *j)]
     return db
 
 

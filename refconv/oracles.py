@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +28,7 @@ class Unsupported(Exception):
 
 
 def jax_conv_vjp(
-    x: NDArray[Any], w: NDArray[Any], b: Optional[NDArray[Any]], dy: NDArray[Any], p: ConvParams
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams
 ) -> Arrays:
     """``jax.vjp`` of ``lax.conv_general_dilated`` (+ bias) at ``Precision.HIGHEST``."""
     import jax
@@ -58,7 +58,7 @@ def jax_conv_vjp(
 
 
 def torch_conv_vjp(
-    x: NDArray[Any], w: NDArray[Any], b: Optional[NDArray[Any]], dy: NDArray[Any], p: ConvParams
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams
 ) -> Arrays:
     """torch autograd of ``F.conv{1,2,3}d`` after ``F.pad`` (signed padding), with bias."""
     ndim = x.ndim - 2
@@ -74,10 +74,12 @@ def torch_conv_vjp(
     xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
     bt = torch.zeros(w.shape[0], dtype=wt.dtype) if b is None else torch.tensor(b)
     bt.requires_grad_(True)
-    # F.pad lists (lo, hi) from the last dim backwards; negative entries crop
+    # F.pad lists (lo, hi) from the last dim backwards. Pad first, then crop (negative entries), so
+    # that a crop larger than the input itself (legal when the other side is padded) works as in XLA
     pads = [v for lo, hi in reversed(p.padding) for v in (lo, hi)]
+    padded = F.pad(F.pad(xt, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
     convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ndim]
-    y = convolve(F.pad(xt, pads), wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
+    y = convolve(padded, wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
     y.backward(torch.tensor(dy))
     grads = {"dx": xt.grad, "dw": wt.grad, "db": bt.grad}
     out = {"y": y.detach().numpy()}

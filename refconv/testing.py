@@ -17,7 +17,7 @@ it is a bug, not round-off.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -37,7 +37,7 @@ def dot_error_bound(terms: int, max_abs_product: float, dtype: DTypeLike = np.fl
     return 2 * gamma * terms * max_abs_product
 
 
-def _max_abs(a: Optional[NDArray[Any]]) -> float:
+def _max_abs(a: NDArray[Any] | None) -> float:
     return 0.0 if a is None or a.size == 0 else float(np.max(np.abs(a)))
 
 
@@ -46,7 +46,7 @@ def conv_error_bounds(
     w: NDArray[Any],
     dy: NDArray[Any],
     p: ConvParams,
-    b: Optional[NDArray[Any]] = None,
+    b: NDArray[Any] | None = None,
     dtype: DTypeLike = np.float64,
 ) -> dict[str, float]:
     """Absolute round-off bounds for ``y``, ``dx``, ``dw`` and ``db`` of one convolution.

@@ -20,7 +20,7 @@ from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, t
 from refconv.conv import conv_general
 from refconv.geometry import ConvParams, Shape, input_vjp_params, output_shape, weight_vjp_params
 
-__all__ = ["conv_vjp", "conv_input_vjp", "conv_weight_vjp", "conv_bias_vjp"]
+__all__ = ["conv_bias_vjp", "conv_input_vjp", "conv_vjp", "conv_weight_vjp"]
 
 
 def input_vjp(x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
@@ -41,8 +41,9 @@ def weight_vjp(x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams)
 
 
 def bias_vjp(dy: NDArray[Any]) -> NDArray[Any]:
-    """``db``: ``dy`` summed over the batch and every spatial axis."""
-    return dy.sum(axis=(0, *range(2, dy.ndim)))
+    """``db``: ``dy`` summed over the batch and every spatial axis, in ``dy``'s dtype."""
+    db: NDArray[Any] = dy.sum(axis=(0, *range(2, dy.ndim)), dtype=dy.dtype)
+    return db
 
 
 def _checked(

@@ -40,9 +40,13 @@ CASES = [
     Case("2d-plain", (2, 3, 7, 6), (4, 3, 3, 2), {}, False),
     Case("2d-stride2-pad1", (3, 2, 9, 8), (5, 2, 3, 3), dict(stride=2, padding=1)),
     Case("2d-asym-pad", (2, 3, 8, 7), (4, 3, 3, 2), dict(stride=(2, 3), padding=((0, 2), (1, 0)))),
-    Case("2d-negative-pad", (2, 3, 9, 10), (4, 3, 3, 3), dict(stride=(1, 2), padding=((-1, 2), (2, -2))), False),
+    Case(
+        "2d-negative-pad", (2, 3, 9, 10), (4, 3, 3, 3), dict(stride=(1, 2), padding=((-1, 2), (2, -2))), False
+    ),
     Case("2d-dilation", (2, 3, 10, 11), (4, 3, 3, 2), dict(stride=(2, 1), dilation=(2, 3), padding=(1, 2))),
-    Case("2d-input-dilation", (2, 3, 5, 6), (4, 3, 3, 2), dict(stride=(3, 2), input_dilation=(2, 3), padding=1)),
+    Case(
+        "2d-input-dilation", (2, 3, 5, 6), (4, 3, 3, 2), dict(stride=(3, 2), input_dilation=(2, 3), padding=1)
+    ),
     Case("2d-groups3", (2, 6, 8, 7), (9, 2, 3, 2), dict(stride=2, groups=3), False),
     Case("2d-depthwise-multiplier2", (2, 5, 9, 8), (10, 1, 3, 3), dict(stride=2, padding=1, groups=5)),
     Case("2d-batch-groups2", (6, 3, 7, 8), (4, 3, 3, 2), dict(stride=2, padding=1, batch_groups=2)),
@@ -61,12 +65,25 @@ CASES = [
     ),
     Case("2d-kernel-fills-padded-input", (2, 3, 5, 4), (4, 3, 6, 5), dict(padding=((1, 0), (0, 1)))),
     Case("2d-1x1-stride2", (3, 4, 7, 6), (5, 4, 1, 1), dict(stride=2), False),
-    Case("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), dilation=(1, 2, 1), padding=((1, 0), (0, 1), (1, 1)))),  # fmt: skip
-    Case("3d-groups-input-dilation", (2, 4, 4, 5, 3), (6, 2, 2, 2, 3), dict(groups=2, input_dilation=(2, 1, 2), padding=1), False),  # fmt: skip
+    Case(
+        "3d",
+        (2, 3, 6, 5, 7),
+        (4, 3, 2, 3, 2),
+        dict(stride=(2, 1, 3), dilation=(1, 2, 1), padding=((1, 0), (0, 1), (1, 1))),
+    ),
+    Case(
+        "3d-groups-input-dilation",
+        (2, 4, 4, 5, 3),
+        (6, 2, 2, 2, 3),
+        dict(groups=2, input_dilation=(2, 1, 2), padding=1),
+        False,
+    ),
     # jax 0.10.2's XLA:CPU aborts the process (algebraic_simplifier.cc "Window dimensions do not match
     # RHS shape") on the input VJP of this case with padding ((0, 1), (1, 0), (0, 0), (1, 1)); refconv
     # and refconv.naive handle that padding, but the grid keeps one every oracle survives.
-    Case("4d", (2, 2, 4, 3, 5, 4), (3, 2, 2, 2, 3, 2), dict(stride=2, padding=((0, 1), (1, 0), (1, 1), (1, 1)))),
+    Case(
+        "4d", (2, 2, 4, 3, 5, 4), (3, 2, 2, 2, 3, 2), dict(stride=2, padding=((0, 1), (1, 0), (1, 1), (1, 1)))
+    ),
     Case("empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), dict(stride=2)),
     Case("empty-batch-batch-groups", (0, 3, 5, 6), (4, 3, 2, 2), dict(batch_groups=2), False),
 ]

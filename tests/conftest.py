@@ -13,10 +13,11 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+EXAMPLES = int(os.environ.get("REFCONV_HYPOTHESIS_EXAMPLES", "60"))
 settings.register_profile(
     "refconv",
     deadline=None,
-    max_examples=int(os.environ.get("REFCONV_HYPOTHESIS_EXAMPLES", "60")),
+    max_examples=EXAMPLES,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("refconv")

@@ -26,7 +26,9 @@ def refconv_results(case: Case, seed: int = 0, module: Any = refconv) -> dict[st
     return {"y": module.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
 
 
-def assert_results_match(case: Case, got: dict[str, np.ndarray], want: dict[str, np.ndarray], seed: int = 0) -> None:
+def assert_results_match(
+    case: Case, got: dict[str, np.ndarray], want: dict[str, np.ndarray], seed: int = 0
+) -> None:
     """Every array has the same shape, and differs by no more than the float64 round-off bound.
 
     Tolerance: :func:`refconv.testing.conv_error_bounds`, twice the rigorous

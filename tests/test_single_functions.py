@@ -60,10 +60,16 @@ def test_input_and_weight_vjp_match_jax(case: Case) -> None:
 
     def forward(x: object, w: object) -> object:
         return lax.conv_general_dilated(
-            x, w, p.stride, p.padding, p.input_dilation, p.dilation,
-            feature_group_count=p.groups, batch_group_count=p.batch_groups,
+            x,
+            w,
+            p.stride,
+            p.padding,
+            p.input_dilation,
+            p.dilation,
+            feature_group_count=p.groups,
+            batch_group_count=p.batch_groups,
             precision=lax.Precision.HIGHEST,
-        )  # fmt: skip
+        )
 
     _, pullback = jax.vjp(forward, x, w)
     dx, dw = (np.asarray(a) for a in pullback(dy))

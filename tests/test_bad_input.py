@@ -1,0 +1,129 @@
+"""Every misuse is a ValueError or TypeError naming the parameter and the values, from every entry point."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv import naive
+
+X, W = np.ones((2, 4, 7, 6)), np.ones((6, 4, 3, 2))
+DY = np.ones((2, 6, 5, 5))
+
+
+def _all_entry_points(module: Any) -> list[Callable[..., Any]]:
+    return [
+        lambda **kw: module.conv(kw.pop("x", X), kw.pop("w", W), kw.pop("b", None), **kw),
+        lambda **kw: module.conv_vjp(kw.pop("x", X), kw.pop("w", W), kw.pop("dy", DY), **kw),
+        lambda **kw: module.conv_input_vjp(kw.pop("x", X).shape, kw.pop("w", W), kw.pop("dy", DY), **kw),
+        lambda **kw: module.conv_weight_vjp(kw.pop("x", X), kw.pop("w", W).shape, kw.pop("dy", DY), **kw),
+    ]
+
+
+ENTRY_POINTS = [
+    pytest.param(f, id=f"{module.__name__}-{name}")
+    for module in (refconv, naive)
+    for f, name in zip(
+        _all_entry_points(module), ["conv", "conv_vjp", "conv_input_vjp", "conv_weight_vjp"], strict=True
+    )
+]
+
+MISUSES = [
+    # (keywords, exception, pattern the message must contain)
+    (dict(w=np.ones((6, 3, 3, 2))), ValueError, r"w has 3 input channels.*in_channels=4.*groups=1"),
+    (dict(groups=3), ValueError, r"groups=3 must divide in_channels=4"),
+    (dict(groups=4, w=np.ones((6, 1, 3, 2))), ValueError, r"groups=4 must divide.*out_channels=6"),
+    (dict(groups=2), ValueError, r"w has 4 input channels but x has in_channels=4 with groups=2: expected 2"),
+    (dict(batch_groups=4), ValueError, r"batch_groups=4 must divide the batch size 2"),
+    (dict(groups=2, batch_groups=2), ValueError, r"at most one of groups=2 and batch_groups=2"),
+    (dict(groups=0), ValueError, r"groups=0"),
+    (dict(groups=1.5), TypeError, r"groups must be an int, got 1.5"),
+    (dict(stride=0), ValueError, r"stride=0 must be >= 1"),
+    (dict(stride=(1, -2)), ValueError, r"stride=\(1, -2\) must be >= 1"),
+    (dict(stride=1.0), TypeError, r"stride must be an int, got 1.0"),
+    (dict(stride=True), TypeError, r"stride must be an int, got True"),
+    (dict(stride=(1, 1, 1)), ValueError, r"stride=\(1, 1, 1\) has 3 entries; expected 1 int or 2"),
+    (dict(dilation=(2,)), ValueError, r"dilation=\(2,\) has 1 entries"),
+    (dict(input_dilation=0), ValueError, r"input_dilation=0 must be >= 1"),
+    (dict(dilation=5), ValueError, r"dilated kernel \(size 11.*padded input \(size 7"),
+    (dict(padding=-3), ValueError, r"dilated kernel \(size 3.*padded input \(size 1"),
+    (dict(padding="same"), ValueError, r"padding='same' is not supported"),
+    (dict(padding=(1, 2, 3)), ValueError, r"padding=\(1, 2, 3\) has 3 entries"),
+    (dict(padding=((1, 2), (3,))), ValueError, r"padding=.*bad pair"),
+    (dict(padding=((1, 2.5), (0, 0))), TypeError, r"padding must be an int, got 2.5"),
+    (
+        dict(x=np.ones((2, 4, 7))),
+        ValueError,
+        r"x has shape \(2, 4, 7\) and w has shape \(6, 4, 3, 2\): their ranks differ",
+    ),
+    (
+        dict(x=np.ones((2, 4))),
+        ValueError,
+        r"x has shape \(2, 4\); expected \(batch/out, channels, \*spatial\)",
+    ),
+    (dict(x=np.ones((2, 4, 0, 6))), ValueError, r"spatial sizes must be >= 1"),
+    (dict(strides=2), TypeError, r"strides"),
+]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize(("keywords", "error", "pattern"), MISUSES, ids=[m[2][:40] for m in MISUSES])
+def test_misuse_raises_an_error_naming_the_parameter(
+    entry: Callable[..., Any], keywords: dict[str, Any], error: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(error, match=pattern):
+        entry(**dict(keywords))
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_non_numeric_arrays_are_type_errors(module: Any) -> None:
+    text, flags = np.full(X.shape, "a"), np.ones(W.shape, dtype=bool)
+    for call, pattern in [
+        (lambda: module.conv(text, W), "x has dtype <U1; expected an integer, float or complex dtype"),
+        (lambda: module.conv(X, flags), "w has dtype bool"),
+        (lambda: module.conv(X, W, ["1"] * 6), "b has dtype <U1"),
+        (lambda: module.conv_vjp(text, W, DY), "x has dtype <U1"),
+        (lambda: module.conv_input_vjp(X.shape, flags, DY), "w has dtype bool"),
+        (lambda: module.conv_weight_vjp(text, W.shape, DY), "x has dtype <U1"),
+        (lambda: module.conv_bias_vjp(DY.astype(object)), "dy has dtype object"),
+    ]:
+        with pytest.raises(TypeError, match=re.escape(pattern)):
+            call()
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_wrong_cotangent_shape_is_a_value_error(module: Any) -> None:
+    with pytest.raises(
+        ValueError, match=re.escape("dy has shape (2, 6, 5, 4); expected the output shape (2, 6, 5, 5)")
+    ):
+        module.conv_vjp(X, W, np.ones((2, 6, 5, 4)))
+    with pytest.raises(TypeError, match="dy has dtype object"):
+        module.conv_input_vjp(X.shape, W, np.empty((2, 6, 5, 5), dtype=object))
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_wrong_bias_shape_is_a_value_error(module: Any) -> None:
+    with pytest.raises(ValueError, match=re.escape("b has shape (5,); expected (6,)")):
+        module.conv(X, W, np.ones(5))
+    with pytest.raises(ValueError, match=re.escape("b has shape (1, 6); expected (6,)")):
+        module.conv(X, W, np.ones((1, 6)))
+
+
+def test_bad_shapes_in_shape_arguments_are_named() -> None:
+    with pytest.raises(TypeError, match="x_shape must be a sequence of ints, got 3"):
+        refconv.conv_input_vjp(3, W, DY)
+    with pytest.raises(ValueError, match=re.escape("w_shape=(6, -2, 3, 2) has a negative size")):
+        refconv.conv_weight_vjp(X, (6, -2, 3, 2), DY)
+    with pytest.raises(TypeError, match=re.escape("x_shape must be an int, got 2.0")):
+        refconv.conv_output_shape((2.0, 4, 7, 6), W.shape)
+    with pytest.raises(ValueError, match=re.escape("expected the output shape (2, 6, 5, 6)")):
+        refconv.conv_input_vjp((2, 4, 7, 7), W, DY)
+    with pytest.raises(
+        ValueError, match=re.escape("dy has shape (3,); expected (batch/out, channels, *spatial)")
+    ):
+        refconv.conv_bias_vjp(np.ones(3))

@@ -1,0 +1,82 @@
+"""The geometry formulas against brute force, over every small 1-d configuration.
+
+m is counted by refconv.naive's window walk, the padded length by building
+the padded array, and the VJP parameters must give back the forward sizes
+(the input VJP an n-long result, the weight VJP a k-long one).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from refconv import geometry
+from refconv._ops import dilate_and_pad
+from refconv.geometry import ConvParams
+from refconv.naive import _taps_1d
+
+RANGE = dict(
+    n=range(1, 7),
+    k=range(1, 4),
+    s=range(1, 4),
+    d=range(1, 3),
+    D=range(1, 3),
+    lo=range(-3, 4),
+    hi=range(-3, 4),
+)
+
+
+def _configs() -> list[tuple[int, ...]]:
+    configs = []
+    for n, k, s, d, D, lo, hi in itertools.product(*RANGE.values()):
+        if D * (n - 1) + 1 + lo + hi >= d * (k - 1) + 1:  # the kernel fits: checked by _normalize
+            configs.append((n, k, s, d, D, lo, hi))
+    return configs
+
+
+CONFIGS = _configs()
+
+
+def _params(s: int, d: int, dil: int, lo: int, hi: int) -> ConvParams:
+    return ConvParams(stride=(s,), padding=((lo, hi),), dilation=(d,), input_dilation=(dil,))
+
+
+def test_grid_is_large_and_covers_remainders() -> None:
+    remainders = {
+        geometry.remainder((n,), (k,), _params(s, d, dl, lo, hi))[0] for n, k, s, d, dl, lo, hi in CONFIGS
+    }
+    assert len(CONFIGS) > 5000
+    assert remainders == {0, 1, 2}
+
+
+@pytest.mark.parametrize("chunk", range(8))
+def test_output_size_and_remainder_match_brute_force(chunk: int) -> None:
+    for n, k, s, d, dil, lo, hi in CONFIGS[chunk::8]:
+        p = _params(s, d, dil, lo, hi)
+        (m,) = geometry.output_spatial_shape((n,), (k,), p)
+        counted, _ = _taps_1d(n, k, s, d, dil, lo, hi)
+        assert m == counted, (n, k, s, d, dil, lo, hi)
+        padded_length = dilate_and_pad(np.zeros((1, 1, n)), (dil,), ((lo, hi),)).shape[-1]
+        last_read = s * (m - 1) + d * (k - 1)
+        assert geometry.remainder((n,), (k,), p) == (padded_length - 1 - last_read,)
+
+
+@pytest.mark.parametrize("chunk", range(8))
+def test_vjp_params_give_back_the_forward_sizes(chunk: int) -> None:
+    for n, k, s, d, dil, lo, hi in CONFIGS[chunk::8]:
+        p = _params(s, d, dil, lo, hi)
+        m = geometry.output_spatial_shape((n,), (k,), p)
+        q = geometry.input_vjp_params((n,), (k,), p)
+        assert geometry.output_spatial_shape(m, (k,), q) == (n,), (n, k, s, d, dil, lo, hi)
+        q = geometry.weight_vjp_params((n,), (k,), p)
+        assert geometry.output_spatial_shape((n,), m, q) == (k,), (n, k, s, d, dil, lo, hi)
+
+
+def test_vjp_params_swap_strides_dilations_and_groups() -> None:
+    p = ConvParams(stride=(3,), padding=((1, 2),), dilation=(2,), input_dilation=(4,), groups=5)
+    q = geometry.input_vjp_params((9,), (3,), p)
+    assert (q.stride, q.input_dilation, q.dilation, q.groups, q.batch_groups) == ((4,), (3,), (2,), 5, 1)
+    q = geometry.weight_vjp_params((9,), (3,), p)
+    assert (q.stride, q.input_dilation, q.dilation, q.groups, q.batch_groups) == ((2,), (4,), (3,), 1, 5)

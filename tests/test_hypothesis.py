@@ -1,0 +1,82 @@
+"""Random configurations of every parameter, drawn by hypothesis, through the public API only.
+
+Each is checked against refconv.naive, and against jax and torch where
+installed and able to express it, with the float64 round-off bounds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import refconv
+from refconv import naive
+from refconv.oracles import ORACLES, Unsupported
+from tests.cases import Case
+from tests.conftest import EXAMPLES
+from tests.helpers import assert_results_match, params, refconv_results
+
+
+@st.composite
+def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False) -> Case:
+    """A valid configuration; ``torch_only`` draws none of what torch lacks (input dilation, batch groups)."""
+    ndim = draw(st.integers(1, max_ndim))
+    kind = draw(st.sampled_from(["none", "groups"] if torch_only else ["none", "groups", "batch_groups"]))
+    count = 1 if kind == "none" else draw(st.integers(2, 3))
+    groups, batch_groups = (
+        (count, 1) if kind == "groups" else (1, count) if kind == "batch_groups" else (1, 1)
+    )
+    batch = batch_groups * draw(st.integers(0 if ndim < 3 else 1, 3))
+    c_in = groups * draw(st.integers(1, 3))
+    c_out = groups * batch_groups * draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(1, 7 if ndim < 3 else 4)) for _ in range(ndim))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
+    per_dim = st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim).map(tuple)
+    keywords = dict(
+        stride=draw(per_dim),
+        dilation=draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim).map(tuple)),
+        input_dilation=draw(
+            st.lists(st.integers(1, 1 if torch_only else 2), min_size=ndim, max_size=ndim).map(tuple)
+        ),
+        padding=tuple(draw(st.tuples(st.integers(-2, 3), st.integers(-2, 3))) for _ in range(ndim)),
+        groups=groups,
+        batch_groups=batch_groups,
+    )
+    x_shape, w_shape = (batch, c_in, *spatial), (c_out, c_in // groups, *kernel)
+    try:
+        refconv.conv_output_shape(x_shape, w_shape, **keywords)
+    except ValueError:
+        assume(False)  # the kernel does not fit the padded input: tested in test_bad_input
+    return Case("hypothesis", x_shape, w_shape, keywords, bias=draw(st.booleans()))
+
+
+@given(configurations(max_ndim=4), st.integers(0, 2**32 - 1))
+def test_random_configurations_match_naive(case: Case, seed: int) -> None:
+    assume(math.prod(case.x_shape) <= 4000)
+    assert_results_match(case, refconv_results(case, seed), refconv_results(case, seed, naive), seed)
+
+
+def _check_against(oracle: str, case: Case, seed: int) -> None:
+    pytest.importorskip(oracle)
+    x, w, b, dy = case.arrays(seed)
+    try:
+        expected = ORACLES[oracle](x, w, b, dy, params(case))
+    except Unsupported as reason:  # the strategy draws only what the oracle expresses
+        pytest.fail(f"{oracle} rejected a drawn configuration: {reason}")
+    assert_results_match(case, refconv_results(case, seed), expected, seed)
+
+
+# jax compiles every new shape (~0.5 s each), so the oracle tests take half the examples
+@settings(max_examples=max(EXAMPLES // 2, 1))
+@given(case=configurations(), seed=st.integers(0, 2**32 - 1))
+def test_random_configurations_match_jax(case: Case, seed: int) -> None:
+    _check_against("jax", case, seed)
+
+
+@settings(max_examples=max(EXAMPLES // 2, 1))
+@given(case=configurations(torch_only=True), seed=st.integers(0, 2**32 - 1))
+def test_random_configurations_match_torch(case: Case, seed: int) -> None:
+    _check_against("torch", case, seed)
