@@ -21,17 +21,25 @@ PaddingLike = Union[int, Sequence[int], Sequence[Sequence[int]]]
 _NUMERIC_KINDS = "iufc"
 
 
+def _shown(value: Any) -> Any:
+    """``value`` as messages show it: arrays as (nested) lists, on one line."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
 def _as_int(value: Any, name: str) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(f"{name} must be an int, got {value!r}") from None
+        raise TypeError(f"{name} must be an int, got {_shown(value)!r}") from None
 
 
 def _is_sequence(value: Any) -> bool:
-    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, (str, bytes))
+    """A list, tuple or array of at least one dim (a 0-d array is a scalar)."""
+    if isinstance(value, np.ndarray):
+        return value.ndim > 0
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
 def per_dim(value: Any, name: str, ndim: int, minimum: int = 1) -> Shape:
@@ -40,19 +48,20 @@ def per_dim(value: Any, name: str, ndim: int, minimum: int = 1) -> Shape:
         items = tuple(_as_int(v, name) for v in value)
         if len(items) != ndim:
             raise ValueError(
-                f"{name}={tuple(value)!r} has {len(items)} entries; "
+                f"{name}={_shown(value)!r} has {len(items)} entries; "
                 f"expected 1 int or {ndim} (one per spatial dim)"
             )
     else:
         items = (_as_int(value, name),) * ndim
     if any(v < minimum for v in items):
-        raise ValueError(f"{name}={value!r} must be >= {minimum} in every spatial dim")
+        raise ValueError(f"{name}={_shown(value)!r} must be >= {minimum} in every spatial dim")
     return items
 
 
 def padding_pairs(padding: Any, ndim: int) -> Padding:
     """An int, one int per spatial dim, or one signed ``(lo, hi)`` pair per spatial dim."""
     expected = f"expected an int, {ndim} ints or {ndim} (lo, hi) pairs"
+    padding = _shown(padding)
     if isinstance(padding, (str, bytes)):
         raise ValueError(f"padding={padding!r} is not supported; {expected}")
     if not _is_sequence(padding):

@@ -68,6 +68,12 @@ MISUSES = [
     ),
     (dict(x=np.ones((2, 4, 0, 6))), ValueError, r"spatial sizes must be >= 1"),
     (dict(strides=2), TypeError, r"strides"),
+    (dict(stride=np.array(1.5)), TypeError, r"stride must be an int, got 1.5"),
+    (
+        dict(padding=np.array([[1, 1], [1, 1], [1, 1]])),
+        ValueError,
+        r"padding=\[\[1, 1\], \[1, 1\], \[1, 1\]\] has 3 entries",
+    ),
 ]
 
 
