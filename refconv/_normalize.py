@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from refconv.geometry import ConvParams, Padding, Shape, dilated_shape, padded_shape
+from refconv.geometry import ConvParams, Padding, Shape, dilated_shape, padded_shape, same_padding
 
 IntOrInts = Union[int, Sequence[int]]
-PaddingLike = Union[int, Sequence[int], Sequence[Sequence[int]]]
+PaddingLike = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
+PADDING_WORDS = ("valid", "same", "same_lower")
 
 _NUMERIC_KINDS = "iufc"
 
@@ -60,7 +62,7 @@ def per_dim(value: Any, name: str, ndim: int, minimum: int = 1) -> Shape:
 
 def padding_pairs(padding: Any, ndim: int) -> Padding:
     """An int, one int per spatial dim, or one signed ``(lo, hi)`` pair per spatial dim."""
-    expected = f"expected an int, {ndim} ints or {ndim} (lo, hi) pairs"
+    expected = f"expected one of {PADDING_WORDS}, an int, {ndim} ints or {ndim} (lo, hi) pairs"
     padding = _shown(padding)
     if isinstance(padding, (str, bytes)):
         raise ValueError(f"padding={padding!r} is not supported; {expected}")
@@ -149,9 +151,24 @@ def checked_params(x_shape: Shape, w_shape: Shape, **keywords: Any) -> ConvParam
     spatial_ndim(w_shape, "w")
     if len(x_shape) != len(w_shape):
         raise ValueError(f"x has shape {x_shape} and w has shape {w_shape}: their ranks differ")
-    p = conv_params(ndim, **keywords)
+    padding = keywords.pop("padding", 0)
+    word = padding.lower() if isinstance(padding, str) and padding.lower() in PADDING_WORDS else None
+    p = conv_params(ndim, padding=0 if word else padding, **keywords)
+    if word is not None:
+        p = replace(p, padding=_padding_for_word(word, padding, x_shape[2:], w_shape[2:], p))
     check_conv_shapes(x_shape, w_shape, p)
     return p
+
+
+def _padding_for_word(word: str, given: str, x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
+    if any(dil != 1 for dil in p.input_dilation):
+        raise ValueError(
+            f"padding={given!r} with input_dilation={p.input_dilation} is ambiguous (JAX rejects it too); "
+            "give explicit (lo, hi) pairs"
+        )
+    if word == "valid":
+        return ((0, 0),) * len(x_spatial)
+    return same_padding(x_spatial, w_spatial, p, lower=word == "same_lower")
 
 
 def check_conv_shapes(x_shape: Shape, w_shape: Shape, p: ConvParams) -> None:

@@ -81,9 +81,13 @@ def conv(
         Bias, added to every output position.
     stride : int or sequence of int
         Step between windows, per spatial dim, >= 1.
-    padding : int, sequence of int, or sequence of (lo, hi) pairs
+    padding : int, sequence of int, sequence of (lo, hi) pairs, or str
         Zero padding before and after each spatial dim. Pairs may be negative
-        (cropping), as in ``jax.lax.conv_general_dilated``.
+        (cropping), as in ``jax.lax.conv_general_dilated``. Or a word (any
+        case): ``"valid"`` (none), ``"same"`` (output ``ceil(n / s)``, an odd
+        pixel at the end, as TF/JAX ``SAME``) or ``"same_lower"`` (the odd
+        pixel at the start, as JAX/ONNX ``SAME_LOWER``), at any stride and
+        dilation (:func:`refconv.geometry.same_padding`); not with input dilation.
     dilation : int or sequence of int
         Kernel dilation: spacing between kernel taps (JAX's ``rhs_dilation``).
     input_dilation : int or sequence of int

@@ -81,6 +81,22 @@ def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
     return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
 
 
+def same_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams, lower: bool = False) -> Padding:
+    r"""Padding that makes the output :math:`\lceil n/s \rceil` long: ``padding="same"`` / ``"same_lower"``.
+
+    The total :math:`\max((\lceil n/s\rceil - 1)s + \hat k - n,\ 0)` is split evenly; an odd
+    pixel goes at the end (``"same"``: TF, JAX ``SAME``, torch at stride 1) or at the start
+    (``lower=True``: JAX ``SAME_LOWER``, ONNX ``SAME_LOWER``). Input dilation must be 1.
+    """
+    k_hat = dilated_shape(w_spatial, p.dilation)
+    pairs = []
+    for n, k, s in zip(x_spatial, k_hat, p.stride, strict=True):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        small, large = total // 2, total - total // 2
+        pairs.append((large, small) if lower else (small, large))
+    return tuple(pairs)
+
+
 def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
     r"""Padding of the convolution that computes the input VJP.
 

@@ -84,6 +84,14 @@ CASES = [
     Case(
         "4d", (2, 2, 4, 3, 5, 4), (3, 2, 2, 2, 3, 2), dict(stride=2, padding=((0, 1), (1, 0), (1, 1), (1, 1)))
     ),
+    Case(
+        "2d-same-stride2-dilation2",
+        (2, 3, 9, 8),
+        (4, 3, 3, 2),
+        dict(stride=2, dilation=(2, 1), padding="same"),
+    ),
+    Case("1d-same-lower-stride3", (3, 2, 10), (4, 2, 4), dict(stride=3, padding="same_lower"), False),
+    Case("2d-valid-groups2", (2, 4, 7, 6), (6, 2, 3, 3), dict(stride=(1, 2), padding="valid", groups=2)),
     Case("empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), dict(stride=2)),
     Case("empty-batch-batch-groups", (0, 3, 5, 6), (4, 3, 2, 2), dict(batch_groups=2), False),
 ]

@@ -52,7 +52,16 @@ MISUSES = [
     (dict(input_dilation=0), ValueError, r"input_dilation=0 must be >= 1"),
     (dict(dilation=5), ValueError, r"dilated kernel \(size 11.*padded input \(size 7"),
     (dict(padding=-3), ValueError, r"dilated kernel \(size 3.*padded input \(size 1"),
-    (dict(padding="same"), ValueError, r"padding='same' is not supported"),
+    (
+        dict(padding="full"),
+        ValueError,
+        r"padding=.full. is not supported; expected one of \(.valid., .same., .same_lower.\)",
+    ),
+    (
+        dict(padding="same", input_dilation=2),
+        ValueError,
+        r"padding=.same. with input_dilation=\(2, 2\) is ambiguous",
+    ),
     (dict(padding=(1, 2, 3)), ValueError, r"padding=\(1, 2, 3\) has 3 entries"),
     (dict(padding=((1, 2), (3,))), ValueError, r"padding=.*bad pair"),
     (dict(padding=((1, 2.5), (0, 0))), TypeError, r"padding must be an int, got 2.5"),

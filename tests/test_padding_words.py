@@ -1,0 +1,97 @@
+"""padding="valid" / "same" / "same_lower" against the frameworks' own padding words.
+
+jax resolves "SAME" / "SAME_LOWER" / "VALID" at any stride; torch accepts
+"same" at stride 1 only (it raises otherwise), and "valid" at any stride.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv.testing import conv_error_bounds
+from tests.cases import Case
+from tests.helpers import params
+
+WORDS = ["valid", "same", "same_lower"]
+CONFIGS = [  # x, w, stride, dilation: even and odd kernels, strides that do and do not divide n
+    ((2, 3, 7, 8), (4, 3, 3, 2), (1, 1), (1, 1)),
+    ((2, 3, 7, 8), (4, 3, 3, 2), (2, 3), (1, 2)),
+    ((3, 2, 9), (5, 2, 4), (3,), (2,)),
+    ((2, 3, 5, 6, 4), (4, 3, 2, 3, 2), (2, 1, 3), (1, 1, 2)),
+]
+
+
+def _case(word: str, config: tuple) -> Case:  # type: ignore[type-arg]
+    x_shape, w_shape, stride, dilation = config
+    return Case(f"{word}", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word))
+
+
+def _close(got: np.ndarray, want: np.ndarray, bound: float) -> None:
+    assert got.shape == want.shape
+    assert float(np.max(np.abs(got - want), initial=0.0)) <= bound
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
+def test_same_gives_ceil_n_over_s_and_valid_no_padding(word: str, config: tuple) -> None:  # type: ignore[type-arg]
+    case = _case(word, config)
+    shape = refconv.conv_output_shape(case.x_shape, case.w_shape, **case.keywords)
+    stride, dilation = config[2], config[3]
+    if word == "valid":
+        expected = refconv.conv_output_shape(case.x_shape, case.w_shape, stride=stride, dilation=dilation)
+    else:
+        expected = (*shape[:2], *(math.ceil(n / s) for n, s in zip(case.x_shape[2:], stride, strict=True)))
+    assert shape == expected
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
+def test_padding_words_match_jax(word: str, config: tuple) -> None:  # type: ignore[type-arg]
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    jax.config.update("jax_enable_x64", True)
+    case = _case(word, config)
+    x, w, _, dy = case.arrays()
+
+    def forward(x: object, w: object) -> object:
+        return lax.conv_general_dilated(
+            x, w, case.keywords["stride"], word.upper(), rhs_dilation=case.keywords["dilation"],
+            precision=lax.Precision.HIGHEST,
+        )  # fmt: skip
+
+    y, pullback = jax.vjp(forward, x, w)
+    dx, dw = pullback(dy)
+    bounds = conv_error_bounds(x, w, dy, params(case))
+    _close(refconv.conv(x, w, **case.keywords), np.asarray(y), bounds["y"])
+    got_dx, got_dw, _ = refconv.conv_vjp(x, w, dy, **case.keywords)
+    _close(got_dx, np.asarray(dx), bounds["dx"])
+    _close(got_dw, np.asarray(dw), bounds["dw"])
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")
+@pytest.mark.parametrize("word", ["valid", "same"])
+@pytest.mark.parametrize("config", CONFIGS[:3], ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
+def test_padding_words_match_torch(word: str, config: tuple) -> None:  # type: ignore[type-arg]
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    case = _case(word, config)
+    if word == "same" and any(s != 1 for s in case.keywords["stride"]):
+        with pytest.raises(RuntimeError, match="padding='same' is not supported for strided convolutions"):
+            F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 2), stride=2, padding="same")
+        pytest.skip("torch supports padding='same' at stride 1 only; jax covers the strided case")
+    x, w, _, dy = case.arrays()
+    xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.ndim - 2]
+    y = convolve(xt, wt, stride=case.keywords["stride"], dilation=case.keywords["dilation"], padding=word)
+    y.backward(torch.tensor(dy))
+    bounds = conv_error_bounds(x, w, dy, params(case))
+    _close(refconv.conv(x, w, **case.keywords), y.detach().numpy(), bounds["y"])
+    got_dx, got_dw, _ = refconv.conv_vjp(x, w, dy, **case.keywords)
+    _close(got_dx, xt.grad.numpy(), bounds["dx"])
+    _close(got_dw, wt.grad.numpy(), bounds["dw"])
