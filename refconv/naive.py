@@ -143,12 +143,15 @@ def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any
     return y
 
 
-def conv_input_vjp(x_shape: Shape, w: ArrayLike, dy: ArrayLike, **keywords: Any) -> NDArray[Any]:
+def conv_input_vjp(
+    x_shape: Shape, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
     xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
     p = _params(xs, w_arr.shape, keywords)
     dy_arr = _cotangent(dy, xs, w_arr.shape, p)
     dx = np.zeros(xs, norm.result_dtype(w_arr, dy_arr))
+    w_arr = np.conj(w_arr) if conjugate else w_arr  # PyTorch: dx += conj(dy/dx) dy
     _, taps = _taps(xs[2:], w_arr.shape[2:], p)
     for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
         for j, t, i in taps:
@@ -156,12 +159,15 @@ def conv_input_vjp(x_shape: Shape, w: ArrayLike, dy: ArrayLike, **keywords: Any)
     return dx
 
 
-def conv_weight_vjp(x: ArrayLike, w_shape: Shape, dy: ArrayLike, **keywords: Any) -> NDArray[Any]:
+def conv_weight_vjp(
+    x: ArrayLike, w_shape: Shape, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
     x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
     p = _params(x_arr.shape, ws, keywords)
     dy_arr = _cotangent(dy, x_arr.shape, ws, p)
     dw = np.zeros(ws, norm.result_dtype(x_arr, dy_arr))
+    x_arr = np.conj(x_arr) if conjugate else x_arr  # PyTorch: dw += conj(dy/dw) dy
     _, taps = _taps(x_arr.shape[2:], ws[2:], p)
     for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
         for j, t, i in taps:
@@ -169,8 +175,11 @@ def conv_weight_vjp(x: ArrayLike, w_shape: Shape, dy: ArrayLike, **keywords: Any
     return dw
 
 
-def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
-    """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position."""
+def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
+    """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position.
+
+    The bias enters with coefficient 1, so both conventions give the same ``db``.
+    """
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
     db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
@@ -181,13 +190,13 @@ def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
 
 
 def conv_vjp(
-    x: ArrayLike, w: ArrayLike, dy: ArrayLike, **keywords: Any
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_vjp` by accumulation: ``(dx, dw, db)``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
     dtype = norm.result_dtype(x_arr, w_arr, norm.as_array(dy, "dy"))
     return (
-        conv_input_vjp(x_arr.shape, w_arr, dy, **keywords).astype(dtype, copy=False),
-        conv_weight_vjp(x_arr, w_arr.shape, dy, **keywords).astype(dtype, copy=False),
+        conv_input_vjp(x_arr.shape, w_arr, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
+        conv_weight_vjp(x_arr, w_arr.shape, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
         conv_bias_vjp(dy).astype(dtype, copy=False),
     )

@@ -46,6 +46,15 @@ def bias_vjp(dy: NDArray[Any]) -> NDArray[Any]:
     return db
 
 
+def conjugated(a: NDArray[Any], conjugate: bool) -> NDArray[Any]:
+    """``conj(a)`` when ``conjugate`` is set and ``a`` is complex, else ``a``.
+
+    PyTorch's gradient of a complex function is ``conj(vjp(conj(g)))`` (the
+    conjugate Wirtinger convention); JAX's is ``vjp(g)``.
+    """
+    return np.conj(a) if conjugate and np.iscomplexobj(a) else a
+
+
 def _checked(
     x_shape: Shape, w_shape: Shape, dy: ArrayLike, keywords: dict[str, Any]
 ) -> tuple[ConvParams, NDArray[Any]]:
@@ -66,6 +75,7 @@ def conv_input_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    conjugate: bool = False,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
 
@@ -79,6 +89,9 @@ def conv_input_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    conjugate : bool
+        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
+        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
 
     Returns
     -------
@@ -118,7 +131,8 @@ def conv_input_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
     p, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
     dtype = norm.result_dtype(w_arr, dy_arr)
-    return input_vjp(xs, w_arr.astype(dtype, copy=False), dy_arr.astype(dtype, copy=False), p)
+    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
+    return conjugated(input_vjp(xs, w_arr.astype(dtype, copy=False), dy_arr, p), conjugate)
 
 
 def conv_weight_vjp(
@@ -132,6 +146,7 @@ def conv_weight_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    conjugate: bool = False,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
 
@@ -145,6 +160,9 @@ def conv_weight_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    conjugate : bool
+        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
+        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
 
     Returns
     -------
@@ -179,16 +197,20 @@ def conv_weight_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
     p, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
     dtype = norm.result_dtype(x_arr, dy_arr)
-    return weight_vjp(x_arr.astype(dtype, copy=False), ws, dy_arr.astype(dtype, copy=False), p)
+    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
+    return conjugated(weight_vjp(x_arr.astype(dtype, copy=False), ws, dy_arr, p), conjugate)
 
 
-def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
+def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its bias: ``db``.
 
     Parameters
     ----------
     dy : array_like, shape (N, C_out, \*out)
         Cotangent of the output.
+    conjugate : bool
+        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
+        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
 
     Returns
     -------
@@ -207,7 +229,7 @@ def conv_bias_vjp(dy: ArrayLike) -> NDArray[Any]:
     """
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
-    return bias_vjp(dy_arr)
+    return conjugated(bias_vjp(conjugated(dy_arr, conjugate)), conjugate)
 
 
 def conv_vjp(
@@ -221,6 +243,7 @@ def conv_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    conjugate: bool = False,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
 
@@ -234,6 +257,9 @@ def conv_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    conjugate : bool
+        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
+        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
 
     Returns
     -------
@@ -263,9 +289,12 @@ def conv_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
     p, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
     dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
-    x_arr, w_arr, dy_arr = (a.astype(dtype, copy=False) for a in (x_arr, w_arr, dy_arr))
-    return (
+    x_arr, w_arr = x_arr.astype(dtype, copy=False), w_arr.astype(dtype, copy=False)
+    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
+    grads = (
         input_vjp(x_arr.shape, w_arr, dy_arr, p),
         weight_vjp(x_arr, w_arr.shape, dy_arr, p),
         bias_vjp(dy_arr),
     )
+    dx, dw, db = (conjugated(g, conjugate) for g in grads)
+    return dx, dw, db
