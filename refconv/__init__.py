@@ -9,6 +9,7 @@ definition with loops, as an independent check.
 
 from refconv.conv import conv, conv_output_shape
 from refconv.jvp import conv_jvp, conv_vjp_vjp
+from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_bias_vjp, conv_input_vjp, conv_vjp, conv_weight_vjp
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "conv_input_vjp",
     "conv_jvp",
     "conv_output_shape",
+    "conv_transpose",
+    "conv_transpose_vjp",
     "conv_vjp",
     "conv_vjp_vjp",
     "conv_weight_vjp",

@@ -14,7 +14,16 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from refconv.geometry import ConvParams, Padding, Shape, dilated_shape, padded_shape, same_padding
+from refconv.geometry import (
+    ConvParams,
+    Padding,
+    Shape,
+    TransposeParams,
+    dilated_shape,
+    padded_shape,
+    same_padding,
+    transpose_output_spatial_shape,
+)
 
 IntOrInts = Union[int, Sequence[int]]
 PaddingLike = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
@@ -209,3 +218,73 @@ def check_cotangent(dy: NDArray[Any], expected: Shape) -> None:
 def result_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
     """The dtype of the result: NumPy's result type of the inputs."""
     return np.result_type(*arrays)
+
+
+def checked_transpose_params(
+    x_shape: Shape,
+    w_shape: Shape,
+    *,
+    stride: IntOrInts = 1,
+    padding: PaddingLike = 0,
+    output_padding: IntOrInts = 0,
+    dilation: IntOrInts = 1,
+    groups: int = 1,
+    output_shape: Any = None,
+) -> TransposeParams:
+    """The :class:`TransposeParams` of a transposed convolution, after every check (PyTorch's rules)."""
+    ndim = spatial_ndim(x_shape, "x")
+    spatial_ndim(w_shape, "w")
+    if len(x_shape) != len(w_shape):
+        raise ValueError(f"x has shape {x_shape} and w has shape {w_shape}: their ranks differ")
+    p = conv_params(ndim, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    (c_in, g) = x_shape[1], p.groups
+    if w_shape[0] != c_in:
+        raise ValueError(
+            f"w has shape {w_shape}; expected (C_in, C_out // groups, *kernel) with C_in={c_in}, x's channels"
+        )
+    if c_in % g:
+        raise ValueError(f"groups={g} must divide in_channels={c_in}")
+    if 0 in x_shape[2:] or 0 in w_shape[2:]:
+        raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
+    t = TransposeParams(
+        p.stride, p.padding, per_dim(output_padding, "output_padding", ndim, minimum=0), p.dilation, g
+    )
+    if output_shape is not None:
+        if any(t.output_padding):
+            raise ValueError(
+                f"give output_padding={output_padding!r} or output_shape={output_shape!r}, not both"
+            )
+        t = replace(t, output_padding=_output_padding_for(output_shape, x_shape, w_shape, t))
+    limit = tuple(max(s, d) for s, d in zip(t.stride, t.dilation, strict=True))
+    if any(o >= m for o, m in zip(t.output_padding, limit, strict=True)):
+        raise ValueError(
+            f"output_padding={t.output_padding} must be smaller than max(stride, dilation)={limit} "
+            "in every spatial dim (as in PyTorch)"
+        )
+    out = transpose_output_spatial_shape(x_shape[2:], w_shape[2:], t)
+    if any(size < 1 for size in out):
+        raise ValueError(
+            f"padding={t.padding} leaves no output: x shape {x_shape}, w shape {w_shape}, stride={t.stride}, "
+            f"dilation={t.dilation} give output size {out}"
+        )
+    return t
+
+
+def _output_padding_for(output_shape: Any, x_shape: Shape, w_shape: Shape, t: TransposeParams) -> Shape:
+    """The output_padding that gives the requested spatial (or full) output shape."""
+    wanted = as_shape(output_shape, "output_shape")
+    ndim = len(x_shape) - 2
+    full = (x_shape[0], w_shape[1] * t.groups)
+    if len(wanted) == ndim + 2 and wanted[:2] == full:
+        wanted = wanted[2:]
+    if len(wanted) != ndim:
+        raise ValueError(
+            f"output_shape={wanted} must be {ndim} spatial sizes or the full shape {full} + spatial"
+        )
+    smallest = transpose_output_spatial_shape(x_shape[2:], w_shape[2:], t)
+    extra = tuple(o - s for o, s in zip(wanted, smallest, strict=True))
+    if any(e < 0 for e in extra):
+        raise ValueError(
+            f"output_shape={wanted} is smaller than the smallest output {smallest} of these parameters"
+        )
+    return extra

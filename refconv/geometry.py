@@ -97,6 +97,14 @@ def same_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams, lower: bool 
     return tuple(pairs)
 
 
+def _transposed_padding(w_spatial: Shape, p: ConvParams, extra: Shape) -> Padding:
+    r""":math:`(\hat k - 1 - lo,\; \hat k - 1 - hi + e)`: full padding, less the forward's, plus ``e``."""
+    k_hat = dilated_shape(w_spatial, p.dilation)
+    return tuple(
+        (kh - 1 - lo, kh - 1 - hi + e) for kh, (lo, hi), e in zip(k_hat, p.padding, extra, strict=True)
+    )
+
+
 def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
     r"""Padding of the convolution that computes the input VJP.
 
@@ -104,11 +112,7 @@ def input_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padd
     (:math:`\hat k - 1` on both sides) minus the forward padding, plus the
     ``r`` unreached rows that the cotangent never saw.
     """
-    k_hat = dilated_shape(w_spatial, p.dilation)
-    r = remainder(x_spatial, w_spatial, p)
-    return tuple(
-        (kh - 1 - lo, kh - 1 - hi + ri) for kh, (lo, hi), ri in zip(k_hat, p.padding, r, strict=True)
-    )
+    return _transposed_padding(w_spatial, p, remainder(x_spatial, w_spatial, p))
 
 
 def weight_vjp_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
@@ -161,4 +165,56 @@ def output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
         x_shape[0] // p.batch_groups,
         w_shape[0],
         *output_spatial_shape(x_shape[2:], w_shape[2:], p),
+    )
+
+
+@dataclass(frozen=True)
+class TransposeParams:
+    """The normalised parameters of one transposed convolution (PyTorch's semantics).
+
+    ``stride``, ``padding``, ``dilation`` and ``groups`` are those of the
+    convolution whose input VJP this is; ``output_padding`` adds rows at the
+    high end of each spatial dim, ``0 <= output_padding < max(stride, dilation)``.
+    """
+
+    stride: Shape
+    padding: Padding
+    output_padding: Shape
+    dilation: Shape
+    groups: int = 1
+
+    @property
+    def forward(self) -> ConvParams:
+        """The convolution that this one transposes (its input VJP is this)."""
+        ones = (1,) * len(self.stride)
+        return ConvParams(self.stride, self.padding, self.dilation, ones, self.groups, 1)
+
+
+def transpose_output_spatial_shape(x_spatial: Shape, w_spatial: Shape, t: TransposeParams) -> Shape:
+    r"""Output size of the transposed convolution: :math:`(n-1)s - lo - hi + \hat k + o`.
+
+    (PyTorch's ``(n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.)
+    """
+    k_hat = dilated_shape(w_spatial, t.dilation)
+    return tuple(
+        (n - 1) * s - lo - hi + k + o
+        for n, s, (lo, hi), k, o in zip(x_spatial, t.stride, t.padding, k_hat, t.output_padding, strict=True)
+    )
+
+
+def transpose_conv_params(w_spatial: Shape, t: TransposeParams) -> ConvParams:
+    r"""The general convolution that *is* the transposed convolution, with the flipped, role-swapped kernel.
+
+    As :func:`input_vjp_params` with the forward convolution :attr:`TransposeParams.forward`,
+    ``output_padding`` in the place of ``r``: stride 1, input dilation :math:`s`, padding
+    :math:`(\hat k - 1 - lo,\; \hat k - 1 - hi + o)`. Unlike ``r``, ``o`` may reach
+    ``dilation - 1`` when the dilation exceeds the stride (as PyTorch allows).
+    """
+    forward = t.forward
+    return ConvParams(
+        stride=forward.input_dilation,
+        padding=_transposed_padding(w_spatial, forward, t.output_padding),
+        dilation=t.dilation,
+        input_dilation=t.stride,
+        groups=t.groups,
     )

@@ -28,13 +28,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv.geometry import ConvParams, Shape
+from refconv.geometry import ConvParams, Shape, TransposeParams
 
 __all__ = [
     "conv",
     "conv_bias_vjp",
     "conv_input_vjp",
     "conv_output_shape",
+    "conv_transpose",
+    "conv_transpose_vjp",
     "conv_vjp",
     "conv_weight_vjp",
 ]
@@ -200,3 +202,77 @@ def conv_vjp(
         conv_weight_vjp(x_arr, w_arr.shape, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
         conv_bias_vjp(dy).astype(dtype, copy=False),
     )
+
+
+def _scatter_1d(n: int, k: int, s: int, d: int, lo: int, out: int) -> list[tuple[int, int, int]]:
+    """``(i, t, o)`` triples of a transposed convolution: input ``i`` through tap ``t`` lands on ``o``.
+
+    From the definition: ``o = s * i + d * t - lo``, kept when inside ``[0, out)``.
+    """
+    return [(i, t, s * i + d * t - lo) for i in range(n) for t in range(k) if 0 <= s * i + d * t - lo < out]
+
+
+def _transpose_taps(x_shape: Shape, w_shape: Shape, t: TransposeParams) -> tuple[Shape, list[Tap]]:
+    """Output spatial shape (PyTorch's documented formula) and every ``(i, t, o)`` multi-index triple."""
+    out = tuple(
+        (n - 1) * s + d * (k - 1) + 1 - lo - hi + o
+        for n, k, s, d, (lo, hi), o in zip(
+            x_shape[2:], w_shape[2:], t.stride, t.dilation, t.padding, t.output_padding, strict=True
+        )
+    )
+    per_dim = [
+        _scatter_1d(n, k, s, d, lo, size)
+        for n, k, s, d, (lo, _), size in zip(
+            x_shape[2:], w_shape[2:], t.stride, t.dilation, t.padding, out, strict=True
+        )
+    ]
+    taps = [
+        (tuple(i for i, _, _ in combo), tuple(k for _, k, _ in combo), tuple(o for _, _, o in combo))
+        for combo in itertools.product(*per_dim)
+    ]
+    return out, taps
+
+
+def _transpose_blocks(x_shape: Shape, w_shape: Shape, groups: int) -> Iterator[tuple[slice, slice]]:
+    """``(input channels, output channels)`` slices of each group of a transposed convolution."""
+    ci, co = x_shape[1] // groups, w_shape[1]
+    for g in range(groups):
+        yield slice(g * ci, (g + 1) * ci), slice(g * co, (g + 1) * co)
+
+
+def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
+    """:func:`refconv.conv_transpose` by scattering: ``y[n, o, s i + d t - lo] += x[n, c, i] w[c, o, t]``."""
+    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
+    arrays = [x_arr, w_arr]
+    if b is not None:
+        arrays.append(norm.as_array(b, "b"))
+        norm.check_bias(arrays[2], w_arr.shape[1] * t.groups)
+    out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
+    y = np.zeros((x_arr.shape[0], w_arr.shape[1] * t.groups, *out), norm.result_dtype(*arrays))
+    for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
+        for i, k, o in taps:
+            y[_at(ALL, c_out, *o)] += x_arr[_at(ALL, c_in, *i)] @ w_arr[_at(c_in, ALL, *k)]
+    if b is not None:
+        y += arrays[2].reshape((1, -1) + (1,) * len(out))
+    return y
+
+
+def conv_transpose_vjp(
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """:func:`refconv.conv_transpose_vjp` by accumulation over the same scatter triples."""
+    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
+    out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
+    dy_arr = norm.as_array(dy, "dy")
+    norm.check_cotangent(dy_arr, (x_arr.shape[0], w_arr.shape[1] * t.groups, *out))
+    dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
+    dx, dw = np.zeros(x_arr.shape, dtype), np.zeros(w_arr.shape, dtype)
+    w_partner = np.conj(w_arr) if conjugate else w_arr  # PyTorch: accumulate against conj(partner)
+    x_partner = np.conj(x_arr) if conjugate else x_arr
+    for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
+        for i, k, o in taps:
+            dx[_at(ALL, c_in, *i)] += dy_arr[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
+            dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_arr[_at(ALL, c_out, *o)]
+    return dx, dw, conv_bias_vjp(dy_arr).astype(dtype, copy=False)

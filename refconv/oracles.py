@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from refconv.geometry import ConvParams
+from refconv.geometry import ConvParams, TransposeParams, transpose_output_spatial_shape
 
-__all__ = ["ORACLES", "Unsupported", "available", "jax_conv_vjp", "torch_conv_vjp"]
+__all__ = ["ORACLES", "TRANSPOSE_ORACLES", "Unsupported", "available", "jax_conv_vjp", "torch_conv_vjp"]
 
 Arrays = dict[str, NDArray[Any]]
 
@@ -57,6 +57,14 @@ def jax_conv_vjp(
     return {"y": np.asarray(y), "dx": np.asarray(dx), "dw": np.asarray(dw), "db": np.asarray(db)}
 
 
+def _torch_results(y: Any, *leaves: Any) -> Arrays:
+    """``y`` and the ``.grad`` of each leaf (x, w, b) as NumPy arrays; a leaf no path reached gets zeros."""
+    grads = [
+        np.zeros_like(leaf.detach().numpy()) if leaf.grad is None else leaf.grad.numpy() for leaf in leaves
+    ]
+    return dict(zip(("y", "dx", "dw", "db"), (y.detach().numpy(), *grads), strict=True))
+
+
 def torch_conv_vjp(
     x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams
 ) -> Arrays:
@@ -81,15 +89,71 @@ def torch_conv_vjp(
     convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ndim]
     y = convolve(padded, wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
     y.backward(torch.tensor(dy))
-    grads = {"dx": xt.grad, "dw": wt.grad, "db": bt.grad}
-    out = {"y": y.detach().numpy()}
-    for name, grad in grads.items():
-        shape = {"dx": x.shape, "dw": w.shape, "db": (w.shape[0],)}[name]
-        out[name] = np.zeros(shape, x.dtype) if grad is None else grad.numpy()
-    return out
+    return _torch_results(y, xt, wt, bt)
+
+
+def jax_conv_transpose_vjp(
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], t: TransposeParams
+) -> Arrays:
+    """The transposed convolution as what it is, ``jax.vjp`` of the forward convolution w.r.t. its input.
+
+    Nested in a second ``jax.vjp`` for ``dx``, ``dw``, ``db``. Needs ``output_padding < stride``:
+    beyond it the forward convolution of the output's size has more outputs than ``x``.
+    """
+    import jax
+    from jax import lax
+
+    if any(o >= s for o, s in zip(t.output_padding, t.stride, strict=True)):
+        raise Unsupported(f"output_padding={t.output_padding} >= stride={t.stride}: not a jax.vjp of a conv")
+    jax.config.update("jax_enable_x64", True)
+    out = (x.shape[0], w.shape[1] * t.groups, *transpose_output_spatial_shape(x.shape[2:], w.shape[2:], t))
+    bias = np.zeros(out[1], x.dtype) if b is None else b
+
+    def transposed(x: Any, w: Any, bias: Any) -> Any:
+        def forward(z: Any) -> Any:
+            return lax.conv_general_dilated(
+                z, w, t.stride, t.padding, rhs_dilation=t.dilation, feature_group_count=t.groups,
+                precision=lax.Precision.HIGHEST,
+            )  # fmt: skip
+
+        (z_bar,) = jax.vjp(forward, jax.numpy.zeros(out, x.dtype))[1](x)
+        return z_bar + bias.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+    y, pullback = jax.vjp(transposed, x, w, bias)
+    dx, dw, db = pullback(jax.numpy.asarray(dy))
+    return {"y": np.asarray(y), "dx": np.asarray(dx), "dw": np.asarray(dw), "db": np.asarray(db)}
+
+
+def torch_conv_transpose_vjp(
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], t: TransposeParams
+) -> Arrays:
+    """torch autograd of ``F.conv_transpose{1,2,3}d`` at padding 0, then (lo, hi) rows cropped (or padded)."""
+    ndim = x.ndim - 2
+    if ndim > 3:
+        raise Unsupported(f"torch has no {ndim}-d transposed convolution")
+    import torch
+    import torch.nn.functional as F
+
+    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
+    bt = torch.zeros(w.shape[1] * t.groups, dtype=wt.dtype) if b is None else torch.tensor(b)
+    bt.requires_grad_(True)
+    transpose = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}[ndim]
+    full = transpose(
+        xt, wt, None, stride=t.stride, output_padding=t.output_padding, groups=t.groups, dilation=t.dilation
+    )
+    # the padding of a transposed convolution removes rows from the full output (negative: adds zero
+    # rows); the bias goes on afterwards, onto every output position
+    y = F.pad(full, [-v for lo, hi in reversed(t.padding) for v in (lo, hi)])
+    y = y + bt.reshape((1, -1) + (1,) * ndim)
+    y.backward(torch.tensor(dy))
+    return _torch_results(y, xt, wt, bt)
 
 
 ORACLES: dict[str, Callable[..., Arrays]] = {"jax": jax_conv_vjp, "torch": torch_conv_vjp}
+TRANSPOSE_ORACLES: dict[str, Callable[..., Arrays]] = {
+    "jax": jax_conv_transpose_vjp,
+    "torch": torch_conv_transpose_vjp,
+}
 
 
 def available() -> list[str]:
