@@ -288,3 +288,27 @@ def _output_padding_for(output_shape: Any, x_shape: Shape, w_shape: Shape, t: Tr
             f"output_shape={wanted} is smaller than the smallest output {smallest} of these parameters"
         )
     return extra
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def checked_padding_mode(mode: Any, x_shape: Shape, p: ConvParams) -> str:
+    """``padding_mode``, with PyTorch's limits: padding >= 0, < n for reflect, <= n for circular."""
+    if mode not in PADDING_MODES:
+        raise ValueError(f"padding_mode={mode!r} is not one of {PADDING_MODES}")
+    if mode == "zeros":
+        return str(mode)
+    if any(d != 1 for d in p.input_dilation):
+        raise ValueError(f"padding_mode={mode!r} needs input_dilation=1, got {p.input_dilation}")
+    if any(v < 0 for pair in p.padding for v in pair):
+        raise ValueError(f"padding_mode={mode!r} needs padding >= 0, got padding={p.padding}")
+    limit = {"reflect": -1, "circular": 0}.get(mode)
+    for size, (lo, hi) in zip(x_shape[2:], p.padding, strict=True):
+        if limit is not None and max(lo, hi) > size + limit:
+            bound = "smaller than" if mode == "reflect" else "at most"
+            raise ValueError(
+                f"padding_mode={mode!r} needs padding {bound} the input size in every spatial dim "
+                f"(as in PyTorch): padding={p.padding}, x spatial shape {x_shape[2:]}"
+            )
+    return str(mode)

@@ -97,3 +97,38 @@ def transpose_kernel(w: NDArray[Any], groups: int) -> NDArray[Any]:
     flipped = np.flip(w, axis=tuple(range(2, w.ndim)))
     grouped = split_axis(flipped, 0, groups)  # (G, O', I, *K)
     return merge_axis_into(grouped.swapaxes(1, 2), 0, 0)  # (G*I, O', *K)
+
+
+_NUMPY_MODE = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def mode_index(size: int, lo: int, hi: int, mode: str) -> NDArray[np.intp]:
+    """Which input element each of the ``lo + size + hi`` padded positions copies.
+
+    ``"reflect"`` mirrors without repeating the edge (PyTorch's ``reflect``,
+    NumPy's ``reflect``), ``"replicate"`` repeats the edge (NumPy's ``edge``),
+    ``"circular"`` wraps around (NumPy's ``wrap``).
+    """
+    return np.pad(np.arange(size), (lo, hi), mode=_NUMPY_MODE[mode])  # type: ignore[call-overload, no-any-return]
+
+
+def pad_with_mode(x: NDArray[Any], padding: Padding, mode: str) -> NDArray[Any]:
+    """``x`` padded per spatial dim by ``(lo, hi)`` copies of its own elements (a new array)."""
+    for axis, (lo, hi) in enumerate(padding, start=2):
+        x = np.take(x, mode_index(x.shape[axis], lo, hi, mode), axis=axis)
+    return x
+
+
+def pad_with_mode_vjp(g: NDArray[Any], x_shape: Shape, padding: Padding, mode: str) -> NDArray[Any]:
+    """VJP of :func:`pad_with_mode`: each padded position's cotangent is added onto the element it copied.
+
+    The transpose of a gather is a scatter-add: per spatial dim, ``out[index[j]] += g[j]``
+    (``np.add.at``, so that the several positions copying one element all count).
+    """
+    for axis in reversed(range(2, len(x_shape))):
+        lo, hi = padding[axis - 2]
+        folded = np.zeros((*g.shape[:axis], x_shape[axis], *g.shape[axis + 1 :]), g.dtype)
+        index = mode_index(x_shape[axis], lo, hi, mode)
+        np.add.at(np.moveaxis(folded, axis, 0), index, np.moveaxis(g, axis, 0))
+        g = folded
+    return g

@@ -13,13 +13,14 @@ groups (``groups``) or the batch groups (``batch_groups``), as in
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._ops import dilate_and_pad, split_axis, window_view
+from refconv._ops import dilate_and_pad, pad_with_mode, split_axis, window_view
 from refconv.geometry import ConvParams, Shape, output_shape
 
 __all__ = ["conv", "conv_output_shape"]
@@ -57,6 +58,13 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any
     return _contract_windows(windows, w, p)
 
 
+def with_padding_mode(x: NDArray[Any], p: ConvParams, mode: str) -> tuple[NDArray[Any], ConvParams]:
+    """``x`` padded by ``mode`` and ``p`` left with zero padding; both unchanged for ``"zeros"``."""
+    if mode == "zeros":
+        return x, p
+    return pad_with_mode(x, p.padding, mode), replace(p, padding=((0, 0),) * len(p.padding))
+
+
 def conv(
     x: ArrayLike,
     w: ArrayLike,
@@ -68,6 +76,7 @@ def conv(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    padding_mode: str = "zeros",
 ) -> NDArray[Any]:
     r"""General N-d convolution (cross-correlation), PyTorch layout, JAX generality.
 
@@ -102,6 +111,11 @@ def conv(
         ``batch_groups`` blocks (block index major); output-channel block ``g``
         reads batch block ``g``. At most one of ``groups`` and ``batch_groups``
         may exceed 1.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds, as PyTorch's ``nn.Conv`` modules: zeros, a
+        mirror image without the edge, copies of the edge, or the other end.
+        Non-zero modes need padding >= 0 (``< n`` for reflect, ``<= n`` for
+        circular) and no input dilation.
 
     Returns
     -------
@@ -148,11 +162,13 @@ def conv(
         groups=groups,
         batch_groups=batch_groups,
     )
+    mode = norm.checked_padding_mode(padding_mode, x_arr.shape, p)
     if b_arr is not None:
         norm.check_bias(b_arr, w_arr.shape[0])
     arrays = (x_arr, w_arr) if b_arr is None else (x_arr, w_arr, b_arr)
     dtype = norm.result_dtype(*arrays)
-    y = conv_general(x_arr.astype(dtype, copy=False), w_arr.astype(dtype, copy=False), p)
+    x_padded, p = with_padding_mode(x_arr.astype(dtype, copy=False), p, mode)
+    y = conv_general(x_padded, w_arr.astype(dtype, copy=False), p)
     if b_arr is not None:
         y += b_arr.astype(dtype).reshape((1, -1) + (1,) * len(p.stride))
     return y
@@ -168,13 +184,16 @@ def conv_output_shape(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    padding_mode: str = "zeros",
 ) -> tuple[int, ...]:
     r"""Shape of :func:`conv`'s output, ``(N // batch_groups, C_out, *m)``, validating the arguments.
 
     Notes
     -----
     :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1` per spatial
-    dim (:func:`refconv.geometry.output_spatial_shape`).
+    dim (:func:`refconv.geometry.output_spatial_shape`). ``padding_mode`` is
+    validated, so that one set of keywords serves :func:`conv` and this; it
+    does not change the shape.
 
     Examples
     --------
@@ -193,4 +212,5 @@ def conv_output_shape(
         groups=groups,
         batch_groups=batch_groups,
     )
+    norm.checked_padding_mode(padding_mode, xs, p)
     return output_shape(xs, ws, p)

@@ -50,14 +50,32 @@ def _at(*parts: int | slice) -> tuple[int | slice, ...]:
     return parts
 
 
+def _source(offset: int, n: int, mode: str) -> int | None:
+    """The input element a padded position ``offset`` (``-lo`` .. ``n - 1 + hi``) holds, if any.
+
+    From PyTorch's definitions: zeros hold nothing; replicate repeats the nearest
+    edge; circular wraps around; reflect mirrors at the edges without repeating them.
+    """
+    if 0 <= offset < n:
+        return offset
+    if mode == "zeros":
+        return None
+    if mode == "replicate":
+        return 0 if offset < 0 else n - 1
+    if mode == "circular":
+        return offset % n
+    return -offset if offset < 0 else 2 * (n - 1) - offset
+
+
 def _taps_1d(
-    n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int
+    n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int, mode: str = "zeros"
 ) -> tuple[int, list[tuple[int, int, int]]]:
     """Output count and the ``(j, t, i)`` triples of one spatial dim, found by walking the windows.
 
     Input element ``i`` sits at ``lo + dil * i`` of the padded, dilated input,
     which spans ``[0, lo + dil * (n - 1) + 1 + hi)``. Window ``j`` reads
     ``s * j + d * t`` for taps ``t < k``, and exists while its last tap is inside.
+    A padded position holds zero, or with a padding mode (``dil == 1``) a copy of ``_source``.
     """
     end = lo + dil * (n - 1) + 1 + hi
     triples = []
@@ -65,16 +83,19 @@ def _taps_1d(
     while s * j + d * (k - 1) < end:
         for t in range(k):
             offset = s * j + d * t - lo
-            if offset % dil == 0 and 0 <= offset // dil < n:
-                triples.append((j, t, offset // dil))
+            if offset % dil:
+                continue
+            i = _source(offset // dil, n, mode)
+            if i is not None:
+                triples.append((j, t, i))
         j += 1
     return j, triples
 
 
-def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> tuple[Shape, list[Tap]]:
+def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams, mode: str = "zeros") -> tuple[Shape, list[Tap]]:
     """Output spatial shape and every ``(j, t, i)`` multi-index triple that reads a real input element."""
     per_dim = [
-        _taps_1d(n, k, s, d, dil, lo, hi)
+        _taps_1d(n, k, s, d, dil, lo, hi, mode)
         for n, k, s, d, dil, (lo, hi) in zip(
             x_spatial, w_spatial, p.stride, p.dilation, p.input_dilation, p.padding, strict=True
         )
@@ -110,8 +131,11 @@ def _output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
     return (x_shape[0] // p.batch_groups, w_shape[0], *out_spatial)
 
 
-def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> ConvParams:
-    return norm.checked_params(x_shape, w_shape, **keywords)
+def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> tuple[ConvParams, str]:
+    keywords = dict(keywords)
+    mode = keywords.pop("padding_mode", "zeros")
+    p = norm.checked_params(x_shape, w_shape, **keywords)
+    return p, norm.checked_padding_mode(mode, x_shape, p)
 
 
 def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> NDArray[Any]:
@@ -123,19 +147,19 @@ def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> 
 def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[int, ...]:
     """Shape of :func:`conv`'s output, counted by walking the windows."""
     xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
-    return _output_shape(xs, ws, _params(xs, ws, keywords))
+    return _output_shape(xs, ws, _params(xs, ws, keywords)[0])
 
 
 def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    p = _params(x_arr.shape, w_arr.shape, keywords)
+    p, mode = _params(x_arr.shape, w_arr.shape, keywords)
     arrays = [x_arr, w_arr]
     if b is not None:
         b_arr = norm.as_array(b, "b")
         norm.check_bias(b_arr, w_arr.shape[0])
         arrays.append(b_arr)
-    out_spatial, taps = _taps(x_arr.shape[2:], w_arr.shape[2:], p)
+    out_spatial, taps = _taps(x_arr.shape[2:], w_arr.shape[2:], p, mode)
     y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), norm.result_dtype(*arrays))
     for batch, c_in, c_out in _blocks(x_arr.shape, w_arr.shape, p):
         for j, t, i in taps:
@@ -150,11 +174,11 @@ def conv_input_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
     xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
-    p = _params(xs, w_arr.shape, keywords)
+    p, mode = _params(xs, w_arr.shape, keywords)
     dy_arr = _cotangent(dy, xs, w_arr.shape, p)
     dx = np.zeros(xs, norm.result_dtype(w_arr, dy_arr))
     w_arr = np.conj(w_arr) if conjugate else w_arr  # PyTorch: dx += conj(dy/dx) dy
-    _, taps = _taps(xs[2:], w_arr.shape[2:], p)
+    _, taps = _taps(xs[2:], w_arr.shape[2:], p, mode)
     for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
         for j, t, i in taps:
             dx[_at(batch, c_in, *i)] += dy_arr[_at(ALL, c_out, *j)] @ w_arr[_at(c_out, ALL, *t)]
@@ -166,11 +190,11 @@ def conv_weight_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
     x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
-    p = _params(x_arr.shape, ws, keywords)
+    p, mode = _params(x_arr.shape, ws, keywords)
     dy_arr = _cotangent(dy, x_arr.shape, ws, p)
     dw = np.zeros(ws, norm.result_dtype(x_arr, dy_arr))
     x_arr = np.conj(x_arr) if conjugate else x_arr  # PyTorch: dw += conj(dy/dw) dy
-    _, taps = _taps(x_arr.shape[2:], ws[2:], p)
+    _, taps = _taps(x_arr.shape[2:], ws[2:], p, mode)
     for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
         for j, t, i in taps:
             dw[_at(c_out, ALL, *t)] += dy_arr[_at(ALL, c_out, *j)].T @ x_arr[_at(batch, c_in, *i)]

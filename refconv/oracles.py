@@ -27,10 +27,21 @@ class Unsupported(Exception):
     """The oracle cannot express this configuration; the message says why."""
 
 
+_JAX_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
 def jax_conv_vjp(
-    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams
+    x: NDArray[Any],
+    w: NDArray[Any],
+    b: NDArray[Any] | None,
+    dy: NDArray[Any],
+    p: ConvParams,
+    padding_mode: str = "zeros",
 ) -> Arrays:
-    """``jax.vjp`` of ``lax.conv_general_dilated`` (+ bias) at ``Precision.HIGHEST``."""
+    """``jax.vjp`` of ``lax.conv_general_dilated`` (+ bias) at ``Precision.HIGHEST``.
+
+    A padding mode other than zeros is ``jnp.pad`` with the matching mode first.
+    """
     import jax
     from jax import lax
 
@@ -39,11 +50,15 @@ def jax_conv_vjp(
     bias = np.zeros(w.shape[0], x.dtype) if b is None else b
 
     def forward(x: Any, w: Any, bias: Any) -> Any:
+        padding = p.padding
+        if padding_mode != "zeros":
+            x = jax.numpy.pad(x, ((0, 0), (0, 0), *p.padding), mode=_JAX_MODES[padding_mode])
+            padding = ((0, 0),) * ndim
         y = lax.conv_general_dilated(
             x,
             w,
             window_strides=p.stride,
-            padding=p.padding,
+            padding=padding,
             lhs_dilation=p.input_dilation,
             rhs_dilation=p.dilation,
             feature_group_count=p.groups,
@@ -66,9 +81,14 @@ def _torch_results(y: Any, *leaves: Any) -> Arrays:
 
 
 def torch_conv_vjp(
-    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams
+    x: NDArray[Any],
+    w: NDArray[Any],
+    b: NDArray[Any] | None,
+    dy: NDArray[Any],
+    p: ConvParams,
+    padding_mode: str = "zeros",
 ) -> Arrays:
-    """torch autograd of ``F.conv{1,2,3}d`` after ``F.pad`` (signed padding), with bias."""
+    """torch autograd of ``F.conv{1,2,3}d`` after ``F.pad`` (signed padding, or a padding mode), with bias."""
     ndim = x.ndim - 2
     if ndim > 3:
         raise Unsupported(f"torch has no {ndim}-d convolution")
@@ -85,7 +105,10 @@ def torch_conv_vjp(
     # F.pad lists (lo, hi) from the last dim backwards. Pad first, then crop (negative entries), so
     # that a crop larger than the input itself (legal when the other side is padded) works as in XLA
     pads = [v for lo, hi in reversed(p.padding) for v in (lo, hi)]
-    padded = F.pad(F.pad(xt, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
+    if padding_mode != "zeros":
+        padded = F.pad(xt, pads, mode=padding_mode)  # as nn.ConvNd(padding_mode=...) does
+    else:
+        padded = F.pad(F.pad(xt, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
     convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ndim]
     y = convolve(padded, wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
     y.backward(torch.tensor(dy))

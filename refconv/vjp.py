@@ -10,15 +10,29 @@ come from :func:`refconv.geometry.input_vjp_params` and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
-from refconv.conv import conv_general
-from refconv.geometry import ConvParams, Shape, input_vjp_params, output_shape, weight_vjp_params
+from refconv._ops import (
+    merge_axis_into,
+    pad_with_mode_vjp,
+    split_axis,
+    swap_batch_and_channels,
+    transpose_kernel,
+)
+from refconv.conv import conv_general, with_padding_mode
+from refconv.geometry import (
+    ConvParams,
+    Shape,
+    input_vjp_params,
+    output_shape,
+    padded_shape,
+    weight_vjp_params,
+)
 
 __all__ = ["conv_bias_vjp", "conv_input_vjp", "conv_vjp", "conv_weight_vjp"]
 
@@ -57,11 +71,32 @@ def conjugated(a: NDArray[Any], conjugate: bool) -> NDArray[Any]:
 
 def _checked(
     x_shape: Shape, w_shape: Shape, dy: ArrayLike, keywords: dict[str, Any]
-) -> tuple[ConvParams, NDArray[Any]]:
+) -> tuple[ConvParams, str, NDArray[Any]]:
+    mode = keywords.pop("padding_mode")
     p = norm.checked_params(x_shape, w_shape, **keywords)
+    mode = norm.checked_padding_mode(mode, x_shape, p)
     dy_arr = norm.as_array(dy, "dy")
     norm.check_cotangent(dy_arr, output_shape(x_shape, w_shape, p))
-    return p, dy_arr
+    return p, mode, dy_arr
+
+
+def input_vjp_with_mode(
+    x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams, mode: str
+) -> NDArray[Any]:
+    """:func:`input_vjp` through a padding mode: the padded input's cotangent, folded back."""
+    if mode == "zeros":
+        return input_vjp(x_shape, w, dy, p)
+    padded = (*x_shape[:2], *padded_shape(x_shape[2:], p))
+    dx_padded = input_vjp(padded, w, dy, replace(p, padding=((0, 0),) * len(p.padding)))
+    return pad_with_mode_vjp(dx_padded, x_shape, p.padding, mode)
+
+
+def weight_vjp_with_mode(
+    x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams, mode: str
+) -> NDArray[Any]:
+    """:func:`weight_vjp` of the input padded by ``mode``."""
+    x_padded, q = with_padding_mode(x, p, mode)
+    return weight_vjp(x_padded, w_shape, dy, q)
 
 
 def conv_input_vjp(
@@ -75,6 +110,7 @@ def conv_input_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    padding_mode: str = "zeros",
     conjugate: bool = False,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
@@ -89,6 +125,9 @@ def conv_input_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        As in :func:`refconv.conv`; the cotangent of the padding is folded
+        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
@@ -128,11 +167,12 @@ def conv_input_vjp(
     xs = norm.as_shape(x_shape, "x_shape")
     w_arr = norm.as_array(w, "w")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
-    p, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
+                    padding_mode=padding_mode)  # fmt: skip
+    p, mode, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
     dtype = norm.result_dtype(w_arr, dy_arr)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    return conjugated(input_vjp(xs, w_arr.astype(dtype, copy=False), dy_arr, p), conjugate)
+    return conjugated(input_vjp_with_mode(xs, w_arr.astype(dtype, copy=False), dy_arr, p, mode), conjugate)
 
 
 def conv_weight_vjp(
@@ -146,6 +186,7 @@ def conv_weight_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    padding_mode: str = "zeros",
     conjugate: bool = False,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
@@ -160,6 +201,9 @@ def conv_weight_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        As in :func:`refconv.conv`; the cotangent of the padding is folded
+        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
@@ -194,11 +238,12 @@ def conv_weight_vjp(
     ws = norm.as_shape(w_shape, "w_shape")
     x_arr = norm.as_array(x, "x")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
-    p, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
+                    padding_mode=padding_mode)  # fmt: skip
+    p, mode, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
     dtype = norm.result_dtype(x_arr, dy_arr)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    return conjugated(weight_vjp(x_arr.astype(dtype, copy=False), ws, dy_arr, p), conjugate)
+    return conjugated(weight_vjp_with_mode(x_arr.astype(dtype, copy=False), ws, dy_arr, p, mode), conjugate)
 
 
 def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
@@ -243,6 +288,7 @@ def conv_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    padding_mode: str = "zeros",
     conjugate: bool = False,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
@@ -257,6 +303,9 @@ def conv_vjp(
         Cotangent of the output.
     stride, padding, dilation, input_dilation, groups, batch_groups
         The forward convolution's parameters, as in :func:`refconv.conv`.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        As in :func:`refconv.conv`; the cotangent of the padding is folded
+        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
@@ -286,14 +335,15 @@ def conv_vjp(
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
-    p, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
+                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
+                    padding_mode=padding_mode)  # fmt: skip
+    p, mode, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
     dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
     x_arr, w_arr = x_arr.astype(dtype, copy=False), w_arr.astype(dtype, copy=False)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
     grads = (
-        input_vjp(x_arr.shape, w_arr, dy_arr, p),
-        weight_vjp(x_arr, w_arr.shape, dy_arr, p),
+        input_vjp_with_mode(x_arr.shape, w_arr, dy_arr, p, mode),
+        weight_vjp_with_mode(x_arr, w_arr.shape, dy_arr, p, mode),
         bias_vjp(dy_arr),
     )
     dx, dw, db = (conjugated(g, conjugate) for g in grads)

@@ -19,7 +19,7 @@ from refconv import naive
 from refconv.oracles import ORACLES, TRANSPOSE_ORACLES, Unsupported, available
 from tests.cases import Case
 from tests.conftest import EXAMPLES
-from tests.helpers import assert_results_match, params, refconv_results
+from tests.helpers import assert_results_match, padding_mode, params, refconv_results
 from tests.test_transpose import TCase
 from tests.test_transpose import _assert_match as assert_transpose_match
 from tests.test_transpose import _results as transpose_results
@@ -50,8 +50,17 @@ def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False)
         groups=groups,
         batch_groups=batch_groups,
     )
-    if all(d == 1 for d in keywords["input_dilation"]) and draw(st.booleans()):
-        keywords["padding"] = draw(st.sampled_from(["valid", "same", "same_lower", "SAME"]))
+    if all(d == 1 for d in keywords["input_dilation"]):
+        padding_kind = draw(st.sampled_from(["pairs", "word", "mode"]))
+        if padding_kind == "word":
+            keywords["padding"] = draw(st.sampled_from(["valid", "same", "same_lower", "SAME"]))
+        elif padding_kind == "mode":
+            mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+            keywords["padding_mode"] = mode
+            for_dim = [
+                st.integers(0, min(3, {"reflect": n - 1, "circular": n}.get(mode, 3))) for n in spatial
+            ]
+            keywords["padding"] = tuple(draw(st.tuples(pad, pad)) for pad in for_dim)
     x_shape, w_shape = (batch, c_in, *spatial), (c_out, c_in // groups, *kernel)
     try:
         refconv.conv_output_shape(x_shape, w_shape, **keywords)
@@ -70,7 +79,7 @@ def _check_against(oracle: str, case: Case, seed: int) -> None:
     pytest.importorskip(oracle)
     x, w, b, dy = case.arrays(seed)
     try:
-        expected = ORACLES[oracle](x, w, b, dy, params(case))
+        expected = ORACLES[oracle](x, w, b, dy, params(case), padding_mode=padding_mode(case))
     except Unsupported as reason:  # the strategy draws only what the oracle expresses
         pytest.fail(f"{oracle} rejected a drawn configuration: {reason}")
     assert_results_match(case, refconv_results(case, seed), expected, seed)
