@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._layout import layout
 from refconv._ops import dilate_and_pad, pad_with_mode, split_axis, window_view
 from refconv.geometry import ConvParams, Shape, output_shape
 
@@ -77,6 +78,7 @@ def conv(
     groups: int = 1,
     batch_groups: int = 1,
     padding_mode: str = "zeros",
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> NDArray[Any]:
     r"""General N-d convolution (cross-correlation), PyTorch layout, JAX generality.
 
@@ -116,6 +118,10 @@ def conv(
         mirror image without the edge, copies of the edge, or the other end.
         Non-zero modes need padding >= 0 (``< n`` for reflect, ``<= n`` for
         circular) and no input dilation.
+    dimension_numbers : (str, str, str), optional
+        Layouts of input, kernel and output in JAX's string form, e.g.
+        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
+        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
 
     Returns
     -------
@@ -151,6 +157,8 @@ def conv(
     ((1, 1, 5, 5), 300.0)
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2)
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     b_arr = None if b is None else norm.as_array(b, "b")
     p = norm.checked_params(
         x_arr.shape,
@@ -171,7 +179,7 @@ def conv(
     y = conv_general(x_padded, w_arr.astype(dtype, copy=False), p)
     if b_arr is not None:
         y += b_arr.astype(dtype).reshape((1, -1) + (1,) * len(p.stride))
-    return y
+    return lay.from_canonical(y, "out")
 
 
 def conv_output_shape(
@@ -185,6 +193,7 @@ def conv_output_shape(
     groups: int = 1,
     batch_groups: int = 1,
     padding_mode: str = "zeros",
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> tuple[int, ...]:
     r"""Shape of :func:`conv`'s output, ``(N // batch_groups, C_out, *m)``, validating the arguments.
 
@@ -202,6 +211,8 @@ def conv_output_shape(
     (8, 16, 16, 15)
     """
     xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
+    lay = layout(dimension_numbers, len(xs) - 2)
+    xs, ws = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.shape_to_canonical(ws, "rhs", "w_shape")
     p = norm.checked_params(
         xs,
         ws,
@@ -213,4 +224,4 @@ def conv_output_shape(
         batch_groups=batch_groups,
     )
     norm.checked_padding_mode(padding_mode, xs, p)
-    return output_shape(xs, ws, p)
+    return lay.shape_from_canonical(output_shape(xs, ws, p), "out")

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._layout import Layout, layout
 from refconv.conv import conv_general
 from refconv.geometry import ConvParams, output_shape
 from refconv.vjp import input_vjp, weight_vjp
@@ -21,10 +22,14 @@ from refconv.vjp import input_vjp, weight_vjp
 __all__ = ["conv_jvp", "conv_vjp_vjp"]
 
 
-def _tangent(value: ArrayLike | None, name: str, shape: tuple[int, ...]) -> NDArray[Any] | None:
+def _tangent(
+    value: ArrayLike | None, name: str, shape: tuple[int, ...], lay: Layout, which: str | None
+) -> NDArray[Any] | None:
+    """``value`` as an array in the canonical layout (``which`` operand; None for a bias), shape-checked."""
     if value is None:
         return None
     array = norm.as_array(value, name)
+    array = array if which is None else lay.to_canonical(array, which, name)
     if array.shape != shape:
         raise ValueError(f"{name} has shape {array.shape}; expected {shape}, the shape of its primal")
     return array
@@ -59,6 +64,7 @@ def conv_jvp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     r"""Forward-mode derivative of :func:`refconv.conv`: ``(y, ty)``.
 
@@ -70,6 +76,8 @@ def conv_jvp(
         Tangents of ``x``, ``w`` and ``b``, each of its primal's shape; None is a zero tangent.
     stride, padding, dilation, input_dilation, groups, batch_groups
         As in :func:`refconv.conv`.
+    dimension_numbers : (str, str, str), optional
+        Layouts, as in :func:`refconv.conv`; tangents and cotangents are in their primal's layout.
 
     Returns
     -------
@@ -97,19 +105,22 @@ def conv_jvp(
     (array([[[-1., -1., -1., -1.]]]), array([[[0., 0., 0., 0.]]]))
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2)
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
     p = norm.checked_params(x_arr.shape, w_arr.shape, **keywords)
-    b_arr = _tangent(b, "b", (w_arr.shape[0],))
+    b_arr = _tangent(b, "b", (w_arr.shape[0],), lay, None)
     tangents = (
-        _tangent(tx, "tx", x_arr.shape),
-        _tangent(tw, "tw", w_arr.shape),
-        _tangent(tb, "tb", (w_arr.shape[0],)),
+        _tangent(tx, "tx", x_arr.shape, lay, "lhs"),
+        _tangent(tw, "tw", w_arr.shape, lay, "rhs"),
+        _tangent(tb, "tb", (w_arr.shape[0],), lay, None),
     )
     dtype = norm.result_dtype(*(a for a in (x_arr, w_arr, b_arr, *tangents) if a is not None))
     out_shape = output_shape(x_arr.shape, w_arr.shape, p)
     y = _linearized(x_arr, w_arr, x_arr, None, b_arr, p, out_shape, dtype)
-    return y, _linearized(x_arr, w_arr, *tangents, p, out_shape, dtype)
+    ty = _linearized(x_arr, w_arr, *tangents, p, out_shape, dtype)
+    return lay.from_canonical(y, "out"), lay.from_canonical(ty, "out")
 
 
 def conv_vjp_vjp(
@@ -126,6 +137,7 @@ def conv_vjp_vjp(
     input_dilation: norm.IntOrInts = 1,
     groups: int = 1,
     batch_groups: int = 1,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""Second order (double backward): the VJP of :func:`refconv.conv_vjp` with respect to ``(x, w, dy)``.
 
@@ -137,6 +149,8 @@ def conv_vjp_vjp(
         Cotangents of its outputs ``dx``, ``dw``, ``db``; None is zero.
     stride, padding, dilation, input_dilation, groups, batch_groups
         As in :func:`refconv.conv`.
+    dimension_numbers : (str, str, str), optional
+        Layouts, as in :func:`refconv.conv`; tangents and cotangents are in their primal's layout.
 
     Returns
     -------
@@ -167,14 +181,16 @@ def conv_vjp_vjp(
     (array([[[1., 2., 2., 1.]]]), array([[[2., 2., 2.]]]))
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2)
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
     p = norm.checked_params(x_arr.shape, w_arr.shape, **keywords)
     out_shape = output_shape(x_arr.shape, w_arr.shape, p)
-    dy_arr = norm.as_array(dy, "dy")
+    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     norm.check_cotangent(dy_arr, out_shape)
-    gx_arr, gw_arr = _tangent(gx, "gx", x_arr.shape), _tangent(gw, "gw", w_arr.shape)
-    gb_arr = _tangent(gb, "gb", (w_arr.shape[0],))
+    gx_arr, gw_arr = _tangent(gx, "gx", x_arr.shape, lay, "lhs"), _tangent(gw, "gw", w_arr.shape, lay, "rhs")
+    gb_arr = _tangent(gb, "gb", (w_arr.shape[0],), lay, None)
     present = [a for a in (x_arr, w_arr, dy_arr, gx_arr, gw_arr, gb_arr) if a is not None]
     dtype = norm.result_dtype(*present)
     dy_c = dy_arr.astype(dtype, copy=False)
@@ -189,4 +205,8 @@ def conv_vjp_vjp(
         else weight_vjp(gx_arr.astype(dtype, copy=False), w_arr.shape, dy_c, p)
     )
     dy_bar = _linearized(x_arr, w_arr, gx_arr, gw_arr, gb_arr, p, out_shape, dtype)
-    return x_bar, w_bar, dy_bar
+    return (
+        lay.from_canonical(x_bar, "lhs"),
+        lay.from_canonical(w_bar, "rhs"),
+        lay.from_canonical(dy_bar, "out"),
+    )

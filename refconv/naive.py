@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._layout import Layout, layout
 from refconv.geometry import ConvParams, Shape, TransposeParams
 
 __all__ = [
@@ -138,6 +139,12 @@ def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> tuple[C
     return p, norm.checked_padding_mode(mode, x_shape, p)
 
 
+def _layout(keywords: dict[str, Any], ndim: int, kernel_pair: str = "OI") -> tuple[Layout, dict[str, Any]]:
+    """The layout of ``dimension_numbers`` (shared normalisation) and the remaining keywords."""
+    rest = dict(keywords)
+    return layout(rest.pop("dimension_numbers", None), ndim, kernel_pair), rest
+
+
 def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> NDArray[Any]:
     dy_arr = norm.as_array(dy, "dy")
     norm.check_cotangent(dy_arr, _output_shape(x_shape, w_shape, p))
@@ -147,12 +154,16 @@ def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> 
 def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[int, ...]:
     """Shape of :func:`conv`'s output, counted by walking the windows."""
     xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
-    return _output_shape(xs, ws, _params(xs, ws, keywords)[0])
+    lay, keywords = _layout(keywords, len(xs) - 2)
+    xs, ws = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.shape_to_canonical(ws, "rhs", "w_shape")
+    return lay.shape_from_canonical(_output_shape(xs, ws, _params(xs, ws, keywords)[0]), "out")
 
 
 def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay, keywords = _layout(keywords, x_arr.ndim - 2)
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     p, mode = _params(x_arr.shape, w_arr.shape, keywords)
     arrays = [x_arr, w_arr]
     if b is not None:
@@ -166,7 +177,7 @@ def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any
             y[_at(ALL, c_out, *j)] += x_arr[_at(batch, c_in, *i)] @ w_arr[_at(c_out, ALL, *t)].T
     if b is not None:
         y += arrays[2].reshape((1, -1) + (1,) * len(out_spatial))
-    return y
+    return lay.from_canonical(y, "out")
 
 
 def conv_input_vjp(
@@ -174,6 +185,9 @@ def conv_input_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
     xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
+    lay, keywords = _layout(keywords, len(xs) - 2)
+    xs, w_arr = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.to_canonical(w_arr, "rhs", "w")
+    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     p, mode = _params(xs, w_arr.shape, keywords)
     dy_arr = _cotangent(dy, xs, w_arr.shape, p)
     dx = np.zeros(xs, norm.result_dtype(w_arr, dy_arr))
@@ -182,7 +196,7 @@ def conv_input_vjp(
     for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
         for j, t, i in taps:
             dx[_at(batch, c_in, *i)] += dy_arr[_at(ALL, c_out, *j)] @ w_arr[_at(c_out, ALL, *t)]
-    return dx
+    return lay.from_canonical(dx, "lhs")
 
 
 def conv_weight_vjp(
@@ -190,6 +204,9 @@ def conv_weight_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
     x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
+    lay, keywords = _layout(keywords, x_arr.ndim - 2)
+    x_arr, ws = lay.to_canonical(x_arr, "lhs", "x"), lay.shape_to_canonical(ws, "rhs", "w_shape")
+    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     p, mode = _params(x_arr.shape, ws, keywords)
     dy_arr = _cotangent(dy, x_arr.shape, ws, p)
     dw = np.zeros(ws, norm.result_dtype(x_arr, dy_arr))
@@ -198,16 +215,17 @@ def conv_weight_vjp(
     for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
         for j, t, i in taps:
             dw[_at(c_out, ALL, *t)] += dy_arr[_at(ALL, c_out, *j)].T @ x_arr[_at(batch, c_in, *i)]
-    return dw
+    return lay.from_canonical(dw, "rhs")
 
 
-def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
+def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False, dimension_numbers: Any = None) -> NDArray[Any]:
     """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position.
 
     The bias enters with coefficient 1, so both conventions give the same ``db``.
     """
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
+    dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
     db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
     for j in itertools.product(*map(range, dy_arr.shape[2:])):
         for n in range(dy_arr.shape[0]):
@@ -224,7 +242,7 @@ def conv_vjp(
     return (
         conv_input_vjp(x_arr.shape, w_arr, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
         conv_weight_vjp(x_arr, w_arr.shape, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
-        conv_bias_vjp(dy).astype(dtype, copy=False),
+        conv_bias_vjp(dy, dimension_numbers=keywords.get("dimension_numbers")).astype(dtype, copy=False),
     )
 
 
@@ -267,6 +285,8 @@ def _transpose_blocks(x_shape: Shape, w_shape: Shape, groups: int) -> Iterator[t
 def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv_transpose` by scattering: ``y[n, o, s i + d t - lo] += x[n, c, i] w[c, o, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
     arrays = [x_arr, w_arr]
     if b is not None:
@@ -279,7 +299,7 @@ def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **key
             y[_at(ALL, c_out, *o)] += x_arr[_at(ALL, c_in, *i)] @ w_arr[_at(c_in, ALL, *k)]
     if b is not None:
         y += arrays[2].reshape((1, -1) + (1,) * len(out))
-    return y
+    return lay.from_canonical(y, "out")
 
 
 def conv_transpose_vjp(
@@ -287,9 +307,11 @@ def conv_transpose_vjp(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_transpose_vjp` by accumulation over the same scatter triples."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
     out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
-    dy_arr = norm.as_array(dy, "dy")
+    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     norm.check_cotangent(dy_arr, (x_arr.shape[0], w_arr.shape[1] * t.groups, *out))
     dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
     dx, dw = np.zeros(x_arr.shape, dtype), np.zeros(w_arr.shape, dtype)
@@ -299,4 +321,5 @@ def conv_transpose_vjp(
         for i, k, o in taps:
             dx[_at(ALL, c_in, *i)] += dy_arr[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
             dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_arr[_at(ALL, c_out, *o)]
-    return dx, dw, conv_bias_vjp(dy_arr).astype(dtype, copy=False)
+    db = conv_bias_vjp(dy_arr).astype(dtype, copy=False)
+    return lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs"), db

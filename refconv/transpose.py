@@ -15,6 +15,7 @@ from typing import Any
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._layout import layout
 from refconv._ops import transpose_kernel
 from refconv.conv import conv_general
 from refconv.geometry import ConvParams, Shape, transpose_conv_params
@@ -41,6 +42,7 @@ def conv_transpose(
     dilation: norm.IntOrInts = 1,
     groups: int = 1,
     output_shape: Shape | None = None,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> NDArray[Any]:
     r"""Transposed convolution with PyTorch's semantics and weight layout.
 
@@ -64,7 +66,12 @@ def conv_transpose(
         Feature groups.
     output_shape : sequence of int, optional
         The spatial (or full) output shape, instead of ``output_padding``
-        (as ONNX and TF allow); must be reachable with a valid output_padding.
+        (as ONNX and TF allow), in the canonical order; must be reachable
+        with a valid output_padding.
+    dimension_numbers : (str, str, str), optional
+        Layouts of input, weight and output, JAX's string form; the weight's
+        spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
+        Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
 
     Returns
     -------
@@ -97,6 +104,8 @@ def conv_transpose(
     the forward convolution that no window reads.
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2, kernel_pair="IO")
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     keywords = dict(stride=stride, padding=padding, output_padding=output_padding,
                     dilation=dilation, groups=groups, output_shape=output_shape)  # fmt: skip
     q, kernel = _setup(x_arr.shape, w_arr, keywords)
@@ -109,7 +118,7 @@ def conv_transpose(
     y = conv_general(x_arr.astype(dtype, copy=False), kernel.astype(dtype, copy=False), q)
     if b is not None:
         y += b_arr.astype(dtype).reshape((1, -1) + (1,) * len(q.stride))
-    return y
+    return lay.from_canonical(y, "out")
 
 
 def conv_transpose_vjp(
@@ -124,6 +133,7 @@ def conv_transpose_vjp(
     groups: int = 1,
     output_shape: Shape | None = None,
     conjugate: bool = False,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""VJPs of :func:`conv_transpose`: ``(dx, dw, db)``.
 
@@ -137,6 +147,10 @@ def conv_transpose_vjp(
         As in :func:`conv_transpose`.
     conjugate : bool
         JAX's convention (False) or PyTorch's ``conj(vjp(conj(dy)))`` (True).
+    dimension_numbers : (str, str, str), optional
+        Layouts of input, weight and output, JAX's string form; the weight's
+        spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
+        Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
 
     Returns
     -------
@@ -165,14 +179,20 @@ def conv_transpose_vjp(
     (array([[[2., 2., 2.]]]), array([[[3., 3.]]]), array([6.]))
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2, kernel_pair="IO")
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     keywords = dict(stride=stride, padding=padding, output_padding=output_padding,
                     dilation=dilation, groups=groups, output_shape=output_shape)  # fmt: skip
     q, kernel = _setup(x_arr.shape, w_arr, keywords)
-    dy_arr = norm.as_array(dy, "dy")
+    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     norm.check_cotangent(dy_arr, conv_output_shape(x_arr.shape, kernel.shape, q))
     dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
     x_arr, kernel = x_arr.astype(dtype, copy=False), kernel.astype(dtype, copy=False)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
     dx = input_vjp(x_arr.shape, kernel, dy_arr, q)
     dw = transpose_kernel(weight_vjp(x_arr, kernel.shape, dy_arr, q), q.groups).copy()
-    return conjugated(dx, conjugate), conjugated(dw, conjugate), conjugated(bias_vjp(dy_arr), conjugate)
+    dx, dw = (
+        lay.from_canonical(conjugated(dx, conjugate), "lhs"),
+        lay.from_canonical(conjugated(dw, conjugate), "rhs"),
+    )
+    return dx, dw, conjugated(bias_vjp(dy_arr), conjugate)

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._layout import layout
 from refconv._ops import (
     merge_axis_into,
     pad_with_mode_vjp,
@@ -112,6 +113,7 @@ def conv_input_vjp(
     batch_groups: int = 1,
     padding_mode: str = "zeros",
     conjugate: bool = False,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
 
@@ -131,6 +133,10 @@ def conv_input_vjp(
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
+    dimension_numbers : (str, str, str), optional
+        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
+        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
+        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
 
     Returns
     -------
@@ -164,15 +170,18 @@ def conv_input_vjp(
            [1., 1., 1., 1., 1.],
            [1., 1., 1., 1., 1.]])
     """
-    xs = norm.as_shape(x_shape, "x_shape")
-    w_arr = norm.as_array(w, "w")
+    xs, w_arr, dy_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    lay = layout(dimension_numbers, len(xs) - 2)
+    xs, w_arr = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.to_canonical(w_arr, "rhs", "w")
+    dy = lay.to_canonical(dy_arr, "out", "dy")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
     p, mode, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
     dtype = norm.result_dtype(w_arr, dy_arr)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    return conjugated(input_vjp_with_mode(xs, w_arr.astype(dtype, copy=False), dy_arr, p, mode), conjugate)
+    dx = input_vjp_with_mode(xs, w_arr.astype(dtype, copy=False), dy_arr, p, mode)
+    return lay.from_canonical(conjugated(dx, conjugate), "lhs")
 
 
 def conv_weight_vjp(
@@ -188,6 +197,7 @@ def conv_weight_vjp(
     batch_groups: int = 1,
     padding_mode: str = "zeros",
     conjugate: bool = False,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
 
@@ -207,6 +217,10 @@ def conv_weight_vjp(
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
+    dimension_numbers : (str, str, str), optional
+        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
+        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
+        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
 
     Returns
     -------
@@ -235,18 +249,23 @@ def conv_weight_vjp(
     array([[ 48.,  72.],
            [ 72., 108.]])
     """
-    ws = norm.as_shape(w_shape, "w_shape")
-    x_arr = norm.as_array(x, "x")
+    ws, x_arr, dy_arr = norm.as_shape(w_shape, "w_shape"), norm.as_array(x, "x"), norm.as_array(dy, "dy")
+    lay = layout(dimension_numbers, x_arr.ndim - 2)
+    ws, x_arr = lay.shape_to_canonical(ws, "rhs", "w_shape"), lay.to_canonical(x_arr, "lhs", "x")
+    dy = lay.to_canonical(dy_arr, "out", "dy")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
     p, mode, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
     dtype = norm.result_dtype(x_arr, dy_arr)
     dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    return conjugated(weight_vjp_with_mode(x_arr.astype(dtype, copy=False), ws, dy_arr, p, mode), conjugate)
+    dw = weight_vjp_with_mode(x_arr.astype(dtype, copy=False), ws, dy_arr, p, mode)
+    return lay.from_canonical(conjugated(dw, conjugate), "rhs")
 
 
-def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
+def conv_bias_vjp(
+    dy: ArrayLike, *, conjugate: bool = False, dimension_numbers: tuple[str, str, str] | None = None
+) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its bias: ``db``.
 
     Parameters
@@ -256,6 +275,10 @@ def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
+    dimension_numbers : (str, str, str), optional
+        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
+        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
+        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
 
     Returns
     -------
@@ -274,6 +297,7 @@ def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False) -> NDArray[Any]:
     """
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
+    dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
     return conjugated(bias_vjp(conjugated(dy_arr, conjugate)), conjugate)
 
 
@@ -290,6 +314,7 @@ def conv_vjp(
     batch_groups: int = 1,
     padding_mode: str = "zeros",
     conjugate: bool = False,
+    dimension_numbers: tuple[str, str, str] | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
 
@@ -309,6 +334,10 @@ def conv_vjp(
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
+    dimension_numbers : (str, str, str), optional
+        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
+        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
+        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
 
     Returns
     -------
@@ -334,6 +363,9 @@ def conv_vjp(
            [8., 8., 8.]]), array([8., 8.]))
     """
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    lay = layout(dimension_numbers, x_arr.ndim - 2)
+    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
+    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     keywords = dict(stride=stride, padding=padding, dilation=dilation,
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
@@ -347,4 +379,4 @@ def conv_vjp(
         bias_vjp(dy_arr),
     )
     dx, dw, db = (conjugated(g, conjugate) for g in grads)
-    return dx, dw, db
+    return lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs"), db
