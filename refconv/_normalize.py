@@ -124,13 +124,20 @@ def conv_params(
     )
 
 
+def _kind(dtype: np.dtype[Any]) -> str:
+    """NumPy's kind letter, with ml_dtypes' floats (bfloat16, float8_*) as ``"f"``."""
+    if dtype.type.__module__ == "ml_dtypes" and "float" in dtype.name:
+        return "f"
+    return dtype.kind
+
+
 def as_array(value: ArrayLike, name: str) -> NDArray[Any]:
-    """``value`` as an ndarray of a numeric (integer, float or complex) dtype."""
+    """``value`` as an ndarray of a numeric (integer, float or complex) dtype; ml_dtypes floats count."""
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} is not array-like: {error}") from None
-    if array.dtype.kind not in _NUMERIC_KINDS:
+    if _kind(array.dtype) not in _NUMERIC_KINDS:
         raise TypeError(f"{name} has dtype {array.dtype}; expected an integer, float or complex dtype")
     return array
 
@@ -217,7 +224,50 @@ def check_cotangent(dy: NDArray[Any], expected: Shape) -> None:
 
 def result_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
     """The dtype of the result: NumPy's result type of the inputs."""
-    return np.result_type(*arrays)
+    try:
+        return np.result_type(*arrays)
+    except TypeError:  # numpy's DTypePromotionError, e.g. bfloat16 with float16
+        raise TypeError(f"the inputs' dtypes {[str(a.dtype) for a in arrays]} have no common type") from None
+
+
+def accumulation_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype sums are accumulated in by default: at least float32 for floats, 64-bit for integers.
+
+    float16, bfloat16 and narrower floats accumulate in float32; float32,
+    float64 and complex in themselves; signed integers in int64, unsigned in uint64.
+    """
+    kind = _kind(dtype)
+    if kind == "f" and dtype.itemsize < 4:
+        return np.dtype(np.float32)
+    if kind in "iu":
+        return np.dtype(np.int64 if kind == "i" else np.uint64)
+    return dtype
+
+
+def dtypes(*arrays: NDArray[Any], preferred: Any = None) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """``(accumulate, output)`` dtypes for these inputs and ``preferred_element_type``.
+
+    The output is the inputs' result type, or ``preferred`` (JAX's rules: integer to integer or
+    float, float to float, complex to complex, signedness kept, never narrower; a TypeError
+    otherwise). Sums accumulate in :func:`accumulation_dtype` of the wider of the two.
+    """
+    out = result_dtype(*arrays)
+    if preferred is None:
+        return accumulation_dtype(out), out
+    try:
+        wanted = np.dtype(preferred)
+    except TypeError:
+        raise TypeError(f"preferred_element_type={preferred!r} is not a dtype") from None
+    given, asked = _kind(out), _kind(wanted)
+    if asked not in _NUMERIC_KINDS or not (given == asked or given + asked in ("iu", "ui", "if", "uf")):
+        raise TypeError(f"preferred_element_type={wanted} does not suit inputs of dtype {out} (JAX's rules)")
+    if (given == "i" and asked == "u") or wanted.itemsize < out.itemsize:
+        raise TypeError(
+            f"preferred_element_type={wanted} is narrower than, or drops the sign of, the inputs' {out}"
+        )
+    if given in "iu" and asked == "f":
+        return accumulation_dtype(wanted), wanted
+    return np.promote_types(accumulation_dtype(out), accumulation_dtype(wanted)), wanted
 
 
 def checked_transpose_params(

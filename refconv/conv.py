@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv._layout import layout
@@ -79,6 +79,7 @@ def conv(
     batch_groups: int = 1,
     padding_mode: str = "zeros",
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     r"""General N-d convolution (cross-correlation), PyTorch layout, JAX generality.
 
@@ -122,6 +123,10 @@ def conv(
         Layouts of input, kernel and output in JAX's string form, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
         follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -174,12 +179,12 @@ def conv(
     if b_arr is not None:
         norm.check_bias(b_arr, w_arr.shape[0])
     arrays = (x_arr, w_arr) if b_arr is None else (x_arr, w_arr, b_arr)
-    dtype = norm.result_dtype(*arrays)
-    x_padded, p = with_padding_mode(x_arr.astype(dtype, copy=False), p, mode)
-    y = conv_general(x_padded, w_arr.astype(dtype, copy=False), p)
+    acc, out = norm.dtypes(*arrays, preferred=preferred_element_type)
+    x_padded, p = with_padding_mode(x_arr.astype(acc, copy=False), p, mode)
+    y = conv_general(x_padded, w_arr.astype(acc, copy=False), p)
     if b_arr is not None:
-        y += b_arr.astype(dtype).reshape((1, -1) + (1,) * len(p.stride))
-    return lay.from_canonical(y, "out")
+        y += b_arr.astype(acc).reshape((1, -1) + (1,) * len(p.stride))
+    return lay.from_canonical(y, "out").astype(out, copy=False)
 
 
 def conv_output_shape(

@@ -116,11 +116,13 @@ def conv_jvp(
         _tangent(tw, "tw", w_arr.shape, lay, "rhs"),
         _tangent(tb, "tb", (w_arr.shape[0],), lay, None),
     )
-    dtype = norm.result_dtype(*(a for a in (x_arr, w_arr, b_arr, *tangents) if a is not None))
+    acc, out = norm.dtypes(*(a for a in (x_arr, w_arr, b_arr, *tangents) if a is not None))
     out_shape = output_shape(x_arr.shape, w_arr.shape, p)
-    y = _linearized(x_arr, w_arr, x_arr, None, b_arr, p, out_shape, dtype)
-    ty = _linearized(x_arr, w_arr, *tangents, p, out_shape, dtype)
-    return lay.from_canonical(y, "out"), lay.from_canonical(ty, "out")
+    y = _linearized(x_arr, w_arr, x_arr, None, b_arr, p, out_shape, acc)
+    ty = _linearized(x_arr, w_arr, *tangents, p, out_shape, acc)
+    return lay.from_canonical(y, "out").astype(out, copy=False), lay.from_canonical(ty, "out").astype(
+        out, copy=False
+    )
 
 
 def conv_vjp_vjp(
@@ -192,7 +194,7 @@ def conv_vjp_vjp(
     gx_arr, gw_arr = _tangent(gx, "gx", x_arr.shape, lay, "lhs"), _tangent(gw, "gw", w_arr.shape, lay, "rhs")
     gb_arr = _tangent(gb, "gb", (w_arr.shape[0],), lay, None)
     present = [a for a in (x_arr, w_arr, dy_arr, gx_arr, gw_arr, gb_arr) if a is not None]
-    dtype = norm.result_dtype(*present)
+    dtype, out = norm.dtypes(*present)
     dy_c = dy_arr.astype(dtype, copy=False)
     x_bar = (
         np.zeros(x_arr.shape, dtype)
@@ -206,7 +208,7 @@ def conv_vjp_vjp(
     )
     dy_bar = _linearized(x_arr, w_arr, gx_arr, gw_arr, gb_arr, p, out_shape, dtype)
     return (
-        lay.from_canonical(x_bar, "lhs"),
-        lay.from_canonical(w_bar, "rhs"),
-        lay.from_canonical(dy_bar, "out"),
+        lay.from_canonical(x_bar, "lhs").astype(out, copy=False),
+        lay.from_canonical(w_bar, "rhs").astype(out, copy=False),
+        lay.from_canonical(dy_bar, "out").astype(out, copy=False),
     )

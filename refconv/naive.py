@@ -142,7 +142,14 @@ def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> tuple[C
 def _layout(keywords: dict[str, Any], ndim: int, kernel_pair: str = "OI") -> tuple[Layout, dict[str, Any]]:
     """The layout of ``dimension_numbers`` (shared normalisation) and the remaining keywords."""
     rest = dict(keywords)
+    rest.pop("preferred_element_type", None)
     return layout(rest.pop("dimension_numbers", None), ndim, kernel_pair), rest
+
+
+def _cast(keywords: dict[str, Any], *arrays: NDArray[Any]) -> tuple[np.dtype[Any], list[NDArray[Any]]]:
+    """Output dtype and ``arrays`` in the accumulation dtype (shared normalisation's policy)."""
+    acc, out = norm.dtypes(*arrays, preferred=keywords.get("preferred_element_type"))
+    return out, [a.astype(acc) for a in arrays]
 
 
 def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> NDArray[Any]:
@@ -162,6 +169,7 @@ def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[
 def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    options = keywords
     lay, keywords = _layout(keywords, x_arr.ndim - 2)
     x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     p, mode = _params(x_arr.shape, w_arr.shape, keywords)
@@ -170,14 +178,16 @@ def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any
         b_arr = norm.as_array(b, "b")
         norm.check_bias(b_arr, w_arr.shape[0])
         arrays.append(b_arr)
+    out, arrays = _cast(options, *arrays)
+    x_arr, w_arr = arrays[:2]
     out_spatial, taps = _taps(x_arr.shape[2:], w_arr.shape[2:], p, mode)
-    y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), norm.result_dtype(*arrays))
+    y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), x_arr.dtype)
     for batch, c_in, c_out in _blocks(x_arr.shape, w_arr.shape, p):
         for j, t, i in taps:
             y[_at(ALL, c_out, *j)] += x_arr[_at(batch, c_in, *i)] @ w_arr[_at(c_out, ALL, *t)].T
     if b is not None:
         y += arrays[2].reshape((1, -1) + (1,) * len(out_spatial))
-    return lay.from_canonical(y, "out")
+    return lay.from_canonical(y, "out").astype(out)
 
 
 def conv_input_vjp(
@@ -185,18 +195,20 @@ def conv_input_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
     xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
+    options = keywords
     lay, keywords = _layout(keywords, len(xs) - 2)
     xs, w_arr = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.to_canonical(w_arr, "rhs", "w")
     dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     p, mode = _params(xs, w_arr.shape, keywords)
     dy_arr = _cotangent(dy, xs, w_arr.shape, p)
-    dx = np.zeros(xs, norm.result_dtype(w_arr, dy_arr))
+    out, (w_arr, dy_arr) = _cast(options, w_arr, dy_arr)
+    dx = np.zeros(xs, w_arr.dtype)
     w_arr = np.conj(w_arr) if conjugate else w_arr  # PyTorch: dx += conj(dy/dx) dy
     _, taps = _taps(xs[2:], w_arr.shape[2:], p, mode)
     for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
         for j, t, i in taps:
             dx[_at(batch, c_in, *i)] += dy_arr[_at(ALL, c_out, *j)] @ w_arr[_at(c_out, ALL, *t)]
-    return lay.from_canonical(dx, "lhs")
+    return lay.from_canonical(dx, "lhs").astype(out)
 
 
 def conv_weight_vjp(
@@ -204,21 +216,29 @@ def conv_weight_vjp(
 ) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
     x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
+    options = keywords
     lay, keywords = _layout(keywords, x_arr.ndim - 2)
     x_arr, ws = lay.to_canonical(x_arr, "lhs", "x"), lay.shape_to_canonical(ws, "rhs", "w_shape")
     dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     p, mode = _params(x_arr.shape, ws, keywords)
     dy_arr = _cotangent(dy, x_arr.shape, ws, p)
-    dw = np.zeros(ws, norm.result_dtype(x_arr, dy_arr))
+    out, (x_arr, dy_arr) = _cast(options, x_arr, dy_arr)
+    dw = np.zeros(ws, x_arr.dtype)
     x_arr = np.conj(x_arr) if conjugate else x_arr  # PyTorch: dw += conj(dy/dw) dy
     _, taps = _taps(x_arr.shape[2:], ws[2:], p, mode)
     for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
         for j, t, i in taps:
             dw[_at(c_out, ALL, *t)] += dy_arr[_at(ALL, c_out, *j)].T @ x_arr[_at(batch, c_in, *i)]
-    return lay.from_canonical(dw, "rhs")
+    return lay.from_canonical(dw, "rhs").astype(out)
 
 
-def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False, dimension_numbers: Any = None) -> NDArray[Any]:
+def conv_bias_vjp(
+    dy: ArrayLike,
+    *,
+    conjugate: bool = False,
+    dimension_numbers: Any = None,
+    preferred_element_type: Any = None,
+) -> NDArray[Any]:
     """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position.
 
     The bias enters with coefficient 1, so both conventions give the same ``db``.
@@ -226,11 +246,12 @@ def conv_bias_vjp(dy: ArrayLike, *, conjugate: bool = False, dimension_numbers: 
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
     dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
+    out, (dy_arr,) = _cast(dict(preferred_element_type=preferred_element_type), dy_arr)
     db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
     for j in itertools.product(*map(range, dy_arr.shape[2:])):
         for n in range(dy_arr.shape[0]):
             db += dy_arr[_at(n, ALL, *j)]
-    return db
+    return db.astype(out)
 
 
 def conv_vjp(
@@ -238,11 +259,14 @@ def conv_vjp(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_vjp` by accumulation: ``(dx, dw, db)``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    dtype = norm.result_dtype(x_arr, w_arr, norm.as_array(dy, "dy"))
+    preferred = keywords.get("preferred_element_type")
+    _, dtype = norm.dtypes(x_arr, w_arr, norm.as_array(dy, "dy"), preferred=preferred)
     return (
         conv_input_vjp(x_arr.shape, w_arr, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
         conv_weight_vjp(x_arr, w_arr.shape, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
-        conv_bias_vjp(dy, dimension_numbers=keywords.get("dimension_numbers")).astype(dtype, copy=False),
+        conv_bias_vjp(
+            dy, dimension_numbers=keywords.get("dimension_numbers"), preferred_element_type=preferred
+        ).astype(dtype, copy=False),
     )
 
 
@@ -285,6 +309,7 @@ def _transpose_blocks(x_shape: Shape, w_shape: Shape, groups: int) -> Iterator[t
 def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
     """:func:`refconv.conv_transpose` by scattering: ``y[n, o, s i + d t - lo] += x[n, c, i] w[c, o, t]``."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    options = keywords
     lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
     x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
@@ -292,14 +317,16 @@ def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **key
     if b is not None:
         arrays.append(norm.as_array(b, "b"))
         norm.check_bias(arrays[2], w_arr.shape[1] * t.groups)
+    out_dtype, arrays = _cast(options, *arrays)
+    x_arr, w_arr = arrays[:2]
     out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
-    y = np.zeros((x_arr.shape[0], w_arr.shape[1] * t.groups, *out), norm.result_dtype(*arrays))
+    y = np.zeros((x_arr.shape[0], w_arr.shape[1] * t.groups, *out), x_arr.dtype)
     for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
         for i, k, o in taps:
             y[_at(ALL, c_out, *o)] += x_arr[_at(ALL, c_in, *i)] @ w_arr[_at(c_in, ALL, *k)]
     if b is not None:
         y += arrays[2].reshape((1, -1) + (1,) * len(out))
-    return lay.from_canonical(y, "out")
+    return lay.from_canonical(y, "out").astype(out_dtype)
 
 
 def conv_transpose_vjp(
@@ -307,19 +334,24 @@ def conv_transpose_vjp(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_transpose_vjp` by accumulation over the same scatter triples."""
     x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
+    options = keywords
     lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
     x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
     t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
     out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
     dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     norm.check_cotangent(dy_arr, (x_arr.shape[0], w_arr.shape[1] * t.groups, *out))
-    dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
-    dx, dw = np.zeros(x_arr.shape, dtype), np.zeros(w_arr.shape, dtype)
+    out_dtype, (x_arr, w_arr, dy_arr) = _cast(options, x_arr, w_arr, dy_arr)
+    dx, dw = np.zeros(x_arr.shape, x_arr.dtype), np.zeros(w_arr.shape, x_arr.dtype)
     w_partner = np.conj(w_arr) if conjugate else w_arr  # PyTorch: accumulate against conj(partner)
     x_partner = np.conj(x_arr) if conjugate else x_arr
     for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
         for i, k, o in taps:
             dx[_at(ALL, c_in, *i)] += dy_arr[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
             dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_arr[_at(ALL, c_out, *o)]
-    db = conv_bias_vjp(dy_arr).astype(dtype, copy=False)
-    return lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs"), db
+    db = conv_bias_vjp(dy_arr).astype(out_dtype)
+    return (
+        lay.from_canonical(dx, "lhs").astype(out_dtype),
+        lay.from_canonical(dw, "rhs").astype(out_dtype),
+        db,
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv._layout import layout
@@ -43,6 +43,7 @@ def conv_transpose(
     groups: int = 1,
     output_shape: Shape | None = None,
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     r"""Transposed convolution with PyTorch's semantics and weight layout.
 
@@ -72,6 +73,10 @@ def conv_transpose(
         Layouts of input, weight and output, JAX's string form; the weight's
         spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
         Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -114,11 +119,11 @@ def conv_transpose(
         b_arr = norm.as_array(b, "b")
         norm.check_bias(b_arr, kernel.shape[0])
         arrays.append(b_arr)
-    dtype = norm.result_dtype(*arrays)
-    y = conv_general(x_arr.astype(dtype, copy=False), kernel.astype(dtype, copy=False), q)
+    acc, out = norm.dtypes(*arrays, preferred=preferred_element_type)
+    y = conv_general(x_arr.astype(acc, copy=False), kernel.astype(acc, copy=False), q)
     if b is not None:
-        y += b_arr.astype(dtype).reshape((1, -1) + (1,) * len(q.stride))
-    return lay.from_canonical(y, "out")
+        y += b_arr.astype(acc).reshape((1, -1) + (1,) * len(q.stride))
+    return lay.from_canonical(y, "out").astype(out, copy=False)
 
 
 def conv_transpose_vjp(
@@ -134,6 +139,7 @@ def conv_transpose_vjp(
     output_shape: Shape | None = None,
     conjugate: bool = False,
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""VJPs of :func:`conv_transpose`: ``(dx, dw, db)``.
 
@@ -151,6 +157,10 @@ def conv_transpose_vjp(
         Layouts of input, weight and output, JAX's string form; the weight's
         spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
         Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -186,13 +196,14 @@ def conv_transpose_vjp(
     q, kernel = _setup(x_arr.shape, w_arr, keywords)
     dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
     norm.check_cotangent(dy_arr, conv_output_shape(x_arr.shape, kernel.shape, q))
-    dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
-    x_arr, kernel = x_arr.astype(dtype, copy=False), kernel.astype(dtype, copy=False)
-    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
+    acc, out = norm.dtypes(x_arr, w_arr, dy_arr, preferred=preferred_element_type)
+    x_arr, kernel = x_arr.astype(acc, copy=False), kernel.astype(acc, copy=False)
+    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
     dx = input_vjp(x_arr.shape, kernel, dy_arr, q)
     dw = transpose_kernel(weight_vjp(x_arr, kernel.shape, dy_arr, q), q.groups).copy()
     dx, dw = (
         lay.from_canonical(conjugated(dx, conjugate), "lhs"),
         lay.from_canonical(conjugated(dw, conjugate), "rhs"),
     )
-    return dx, dw, conjugated(bias_vjp(dy_arr), conjugate)
+    db = conjugated(bias_vjp(dy_arr), conjugate)
+    return dx.astype(out, copy=False), dw.astype(out, copy=False), db.astype(out, copy=False)

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv._layout import layout
@@ -114,6 +114,7 @@ def conv_input_vjp(
     padding_mode: str = "zeros",
     conjugate: bool = False,
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
 
@@ -137,6 +138,10 @@ def conv_input_vjp(
         As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
         follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -178,10 +183,10 @@ def conv_input_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
     p, mode, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
-    dtype = norm.result_dtype(w_arr, dy_arr)
-    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    dx = input_vjp_with_mode(xs, w_arr.astype(dtype, copy=False), dy_arr, p, mode)
-    return lay.from_canonical(conjugated(dx, conjugate), "lhs")
+    acc, out = norm.dtypes(w_arr, dy_arr, preferred=preferred_element_type)
+    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
+    dx = input_vjp_with_mode(xs, w_arr.astype(acc, copy=False), dy_arr, p, mode)
+    return lay.from_canonical(conjugated(dx, conjugate), "lhs").astype(out, copy=False)
 
 
 def conv_weight_vjp(
@@ -198,6 +203,7 @@ def conv_weight_vjp(
     padding_mode: str = "zeros",
     conjugate: bool = False,
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
 
@@ -221,6 +227,10 @@ def conv_weight_vjp(
         As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
         follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -257,14 +267,18 @@ def conv_weight_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
     p, mode, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
-    dtype = norm.result_dtype(x_arr, dy_arr)
-    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
-    dw = weight_vjp_with_mode(x_arr.astype(dtype, copy=False), ws, dy_arr, p, mode)
-    return lay.from_canonical(conjugated(dw, conjugate), "rhs")
+    acc, out = norm.dtypes(x_arr, dy_arr, preferred=preferred_element_type)
+    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
+    dw = weight_vjp_with_mode(x_arr.astype(acc, copy=False), ws, dy_arr, p, mode)
+    return lay.from_canonical(conjugated(dw, conjugate), "rhs").astype(out, copy=False)
 
 
 def conv_bias_vjp(
-    dy: ArrayLike, *, conjugate: bool = False, dimension_numbers: tuple[str, str, str] | None = None
+    dy: ArrayLike,
+    *,
+    conjugate: bool = False,
+    dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its bias: ``db``.
 
@@ -279,6 +293,10 @@ def conv_bias_vjp(
         As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
         follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -298,7 +316,9 @@ def conv_bias_vjp(
     dy_arr = norm.as_array(dy, "dy")
     norm.spatial_ndim(dy_arr.shape, "dy")
     dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
-    return conjugated(bias_vjp(conjugated(dy_arr, conjugate)), conjugate)
+    acc, out = norm.dtypes(dy_arr, preferred=preferred_element_type)
+    db = bias_vjp(conjugated(dy_arr.astype(acc, copy=False), conjugate))
+    return conjugated(db, conjugate).astype(out, copy=False)
 
 
 def conv_vjp(
@@ -315,6 +335,7 @@ def conv_vjp(
     padding_mode: str = "zeros",
     conjugate: bool = False,
     dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
 
@@ -338,6 +359,10 @@ def conv_vjp(
         As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
         follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
+    preferred_element_type : dtype, optional
+        Output dtype (JAX's name), instead of the inputs' result type; sums
+        accumulate in at least float32 (floats) or int64 (integers) either way
+        (:func:`refconv._normalize.dtypes`).
 
     Returns
     -------
@@ -370,13 +395,14 @@ def conv_vjp(
                     input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
                     padding_mode=padding_mode)  # fmt: skip
     p, mode, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
-    dtype = norm.result_dtype(x_arr, w_arr, dy_arr)
-    x_arr, w_arr = x_arr.astype(dtype, copy=False), w_arr.astype(dtype, copy=False)
-    dy_arr = conjugated(dy_arr.astype(dtype, copy=False), conjugate)
+    acc, out = norm.dtypes(x_arr, w_arr, dy_arr, preferred=preferred_element_type)
+    x_arr, w_arr = x_arr.astype(acc, copy=False), w_arr.astype(acc, copy=False)
+    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
     grads = (
         input_vjp_with_mode(x_arr.shape, w_arr, dy_arr, p, mode),
         weight_vjp_with_mode(x_arr, w_arr.shape, dy_arr, p, mode),
         bias_vjp(dy_arr),
     )
     dx, dw, db = (conjugated(g, conjugate) for g in grads)
-    return lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs"), db
+    dx, dw = lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs")
+    return dx.astype(out, copy=False), dw.astype(out, copy=False), db.astype(out, copy=False)

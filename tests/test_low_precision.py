@@ -1,0 +1,152 @@
+"""float16, bfloat16 and integer inputs: output dtype, accumulation dtype, preferred_element_type.
+
+Oracles: a float64 reference of the same (exactly representable) inputs, with the bound
+u_out |y| + 2 gamma_K(float32) K max|x| max|w| (the output's final rounding plus float32
+accumulation); jax.lax.conv_general_dilated with preferred_element_type; refconv.naive; exact
+integer arithmetic. torch's CPU float16/bfloat16 convolution accumulates as its backend chooses,
+so it is not used as an oracle here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv import naive
+from refconv.testing import dot_error_bound
+
+ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 comes from ml_dtypes (installed with jax)")
+LOW = [pytest.param(np.float16, id="float16"), pytest.param(ml_dtypes.bfloat16, id="bfloat16")]
+KW = dict(stride=(2, 1), padding=((1, 0), (2, 1)), dilation=(1, 2))
+
+
+def _unit_roundoff(dtype: Any) -> float:
+    return float(ml_dtypes.finfo(dtype).eps) / 2
+
+
+def _arrays(dtype: Any) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 5, 9, 8)).astype(dtype)
+    w = rng.standard_normal((4, 5, 3, 2)).astype(dtype)
+    dy = rng.standard_normal(refconv.conv_output_shape(x.shape, w.shape, **KW)).astype(dtype)
+    return x, w, dy
+
+
+def _assert_within(got: np.ndarray, exact: np.ndarray, u_out: float, terms: int, magnitude: float) -> None:
+    bound = u_out * np.abs(exact) + dot_error_bound(terms, magnitude, np.float32)
+    assert np.all(np.abs(got.astype(np.float64) - exact) <= bound)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize("dtype", LOW)
+def test_low_precision_sums_accumulate_in_float32(module: Any, dtype: Any) -> None:
+    """4096 ones: summed in float16 they stall at 2048, in bfloat16 at 256 (the next integer rounds
+    back). The conv case catches naive's per-tap sums; the bias-VJP case, refconv's own multi-axis
+    reduction (NumPy's low-precision matmul already accumulates in float32)."""
+    ones = np.ones((1, 1, 4096), dtype)
+    y = module.conv(ones, ones)
+    assert y.dtype == np.dtype(dtype)
+    assert float(y[0, 0, 0]) == 4096.0
+    db = module.conv_bias_vjp(np.ones((4, 1, 32, 32), dtype))
+    assert db.dtype == np.dtype(dtype)
+    assert float(db[0]) == 4096.0
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize("dtype", LOW)
+def test_low_precision_results_are_within_the_bound_of_float64(module: Any, dtype: Any) -> None:
+    x, w, dy = _arrays(dtype)
+    x64, w64, dy64 = (a.astype(np.float64) for a in (x, w, dy))
+    u = _unit_roundoff(dtype)
+    y = module.conv(x, w, **KW)
+    dx, dw, db = module.conv_vjp(x, w, dy, **KW)
+    assert {a.dtype for a in (y, dx, dw, db)} == {np.dtype(dtype)}
+    taps = math.prod(w.shape[2:])
+    _assert_within(y, refconv.conv(x64, w64, **KW), u, w.shape[1] * taps, 16.0)
+    dx64, dw64, db64 = refconv.conv_vjp(x64, w64, dy64, **KW)
+    _assert_within(dx, dx64, u, w.shape[0] * taps, 16.0)
+    _assert_within(dw, dw64, u, dy[:, 0].size, 16.0)
+    _assert_within(db, db64, u, dy[:, 0].size, 4.0)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_preferred_element_type_float32_matches_jax(dtype: Any) -> None:
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    x, w, _ = _arrays(dtype)
+    want = lax.conv_general_dilated(
+        x, w, KW["stride"], KW["padding"], rhs_dilation=KW["dilation"],
+        precision=lax.Precision.HIGHEST, preferred_element_type=np.float32,
+    )  # fmt: skip
+    got = refconv.conv(x, w, preferred_element_type=np.float32, **KW)
+    assert got.dtype == np.float32 == np.asarray(want).dtype
+    bound = dot_error_bound(w.shape[1] * math.prod(w.shape[2:]), 16.0, np.float32)
+    assert np.max(np.abs(got - np.asarray(want))) <= bound
+    del jax
+
+
+@pytest.mark.parametrize(
+    ("in_dtype", "preferred"), [(np.int8, np.int32), (np.int32, np.int64), (np.uint8, np.int32)]
+)
+def test_integers_are_exact_with_preferred_element_type(in_dtype: Any, preferred: Any) -> None:
+    info = np.iinfo(in_dtype)
+    rng = np.random.default_rng(9)
+    x = rng.integers(max(info.min, -1000), min(info.max, 1000), (2, 3, 7, 6), endpoint=True).astype(in_dtype)
+    w = rng.integers(max(info.min, -1000), min(info.max, 1000), (4, 3, 3, 2), endpoint=True).astype(in_dtype)
+    exact = np.rint(refconv.conv(x.astype(np.float64), w.astype(np.float64), **KW)).astype(np.int64)
+    got = refconv.conv(x, w, preferred_element_type=preferred, **KW)
+    assert got.dtype == np.dtype(preferred)
+    np.testing.assert_array_equal(got, exact)
+    np.testing.assert_array_equal(naive.conv(x, w, preferred_element_type=preferred, **KW), exact)
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    jax.config.update("jax_enable_x64", True)
+    want = lax.conv_general_dilated(
+        x, w, KW["stride"], KW["padding"], rhs_dilation=KW["dilation"], preferred_element_type=preferred
+    )
+    np.testing.assert_array_equal(np.asarray(want), exact)
+
+
+def test_integer_outputs_keep_the_input_dtype_and_wrap_like_it() -> None:
+    x = np.full((1, 1, 3), 100, np.int8)
+    w = np.full((1, 1, 3), 2, np.int8)
+    y = refconv.conv(x, w)  # 600 accumulated in int64, then cast to int8 as 600 - 512 = 88
+    assert y.dtype == np.int8
+    assert int(y[0, 0, 0]) == 600 - 512
+    np.testing.assert_array_equal(naive.conv(x, w), y)
+
+
+MISUSES = [
+    (np.float32, np.int32, "preferred_element_type=int32 does not suit inputs of dtype float32"),
+    (np.float64, np.float32, "preferred_element_type=float32 is narrower than, or drops the sign of"),
+    (np.int32, np.uint32, "preferred_element_type=uint32 is narrower than, or drops the sign of"),
+    (np.complex64, np.float64, "preferred_element_type=float64 does not suit inputs of dtype complex64"),
+    (np.float32, "nonsense", "preferred_element_type='nonsense' is not a dtype"),
+]
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize(("in_dtype", "preferred", "message"), MISUSES, ids=[m[2][:40] for m in MISUSES])
+def test_preferred_element_type_follows_jax_rules(
+    module: Any, in_dtype: Any, preferred: Any, message: str
+) -> None:
+    x, w = np.ones((1, 2, 5), in_dtype), np.ones((3, 2, 2), in_dtype)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        module.conv(x, w, preferred_element_type=preferred)
+    with pytest.raises(TypeError, match=re.escape(message)):
+        module.conv_vjp(x, w, np.ones((1, 3, 4), in_dtype), preferred_element_type=preferred)
+
+
+def test_dtypes_without_a_common_type_are_named() -> None:
+    x, w = np.ones((1, 2, 5), ml_dtypes.bfloat16), np.ones((3, 2, 2), np.float16)
+    with pytest.raises(
+        TypeError, match=re.escape("the inputs' dtypes ['bfloat16', 'float16'] have no common type")
+    ):
+        refconv.conv(x, w)
