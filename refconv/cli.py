@@ -47,7 +47,9 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def _padding(text: str) -> Any:
-    """``1``, ``1,2`` (one per dim) or ``1:2,0:-1`` ((lo, hi) per dim)."""
+    """``1``, ``1,2`` (one per dim), ``1:2,0:-1`` ((lo, hi) per dim), or a word such as ``same``."""
+    if text.lower() in norm.PADDING_WORDS:
+        return text
     if ":" not in text:
         values = _ints(text)
         return values[0] if len(values) == 1 else values
@@ -77,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         "--w-shape", type=_ints, default=(4, 3, 3, 2), help="C_out,C_in/groups,*kernel (default 4,3,3,2)"
     )
     check.add_argument("--stride", type=_ints, default=(1,))
-    check.add_argument("--padding", type=_padding, default=0, help="p, p1,p2,... or lo:hi,lo:hi,...")
+    check.add_argument(
+        "--padding", type=_padding, default=0, help="p, p1,p2,..., lo:hi,lo:hi,... or valid/same/same_lower"
+    )
+    check.add_argument("--padding-mode", default="zeros", choices=norm.PADDING_MODES)
     check.add_argument("--dilation", type=_ints, default=(1,))
     check.add_argument("--input-dilation", type=_ints, default=(1,))
     check.add_argument("--groups", type=int, default=1)
@@ -119,9 +124,10 @@ def _oracles(requested: list[str] | None) -> list[str]:
 
 
 def _refconv_results(
-    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams, module: Any
-) -> dict[str, NDArray[Any]]:
-    keywords = vars(p)
+    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams, module: Any,
+    padding_mode: str,
+) -> dict[str, NDArray[Any]]:  # fmt: skip
+    keywords = dict(vars(p), padding_mode=padding_mode)
     dx, dw, db = module.conv_vjp(x, w, dy, **keywords)
     return {"y": module.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}
 
@@ -142,17 +148,20 @@ def check(args: argparse.Namespace) -> int:
     x, w = rng.standard_normal(args.x_shape), rng.standard_normal(args.w_shape)
     b = None if args.no_bias else rng.standard_normal(args.w_shape[0])
     dy = rng.standard_normal(refconv.conv_output_shape(args.x_shape, args.w_shape, **vars(p)))
-    want = _refconv_results(x, w, b, dy, p, refconv)
-    bounds = conv_error_bounds(x, w, dy, p, b)
-    print(f"refconv check: x {args.x_shape}, w {args.w_shape}, {p}, bias={b is not None}, float64")
+    mode = norm.checked_padding_mode(args.padding_mode, args.x_shape, p)
+    want = _refconv_results(x, w, b, dy, p, refconv, mode)
+    bounds = conv_error_bounds(x, w, dy, p, b, padding_mode=mode)
+    print(
+        f"refconv check: x {args.x_shape}, w {args.w_shape}, {p}, padding_mode={mode!r}, bias={b is not None}"
+    )
     print(f"{'backend':<14}{'array':<5}{'max |diff|':>12}{'max rel':>12}{'bound':>12}  verdict")
     all_ok = True
     for backend in ["refconv.naive", *oracles]:
         try:
             if backend == "refconv.naive":
-                got = _refconv_results(x, w, b, dy, p, naive)
+                got = _refconv_results(x, w, b, dy, p, naive, mode)
             else:
-                got = ORACLES[backend](x, w, b, dy, p)
+                got = ORACLES[backend](x, w, b, dy, p, padding_mode=mode)
         except Unsupported as reason:
             print(f"{backend:<14}skipped: {reason}")
             continue

@@ -48,20 +48,24 @@ def conv_error_bounds(
     p: ConvParams,
     b: NDArray[Any] | None = None,
     dtype: DTypeLike = np.float64,
+    padding_mode: str = "zeros",
 ) -> dict[str, float]:
     """Absolute round-off bounds for ``y``, ``dx``, ``dw`` and ``db`` of one convolution.
 
     Terms summed per output element: ``y``, ``C_in/G * prod(kernel)`` (plus
-    the bias); ``dx``, ``C_out/(G*B) * prod(kernel)``; ``dw``,
-    ``N/B * prod(out)``; ``db``, ``N/B * prod(out)`` (``dy``'s batch).
+    the bias); ``dx``, ``C_out/(G*B) * prod(kernel)``, times the copies a
+    padding mode makes of one element (at most ``prod(1 + lo + hi)``), whose
+    cotangents are folded onto it; ``dw``, ``N/B * prod(out)``; ``db``,
+    ``N/B * prod(out)`` (``dy``'s batch).
     """
     taps = math.prod(w.shape[2:])
     positions = math.prod(dy.shape[2:])
     out_per_group = w.shape[0] // (p.groups * p.batch_groups)
+    copies = 1 if padding_mode == "zeros" else math.prod(1 + lo + hi for lo, hi in p.padding)
     bias = _max_abs(b)
     return {
         "y": dot_error_bound(w.shape[1] * taps + 1, max(_max_abs(x) * _max_abs(w), bias), dtype),
-        "dx": dot_error_bound(out_per_group * taps, _max_abs(dy) * _max_abs(w), dtype),
+        "dx": dot_error_bound(out_per_group * taps * copies, _max_abs(dy) * _max_abs(w), dtype),
         "dw": dot_error_bound(dy.shape[0] * positions, _max_abs(x) * _max_abs(dy), dtype),
         "db": dot_error_bound(dy.shape[0] * positions, _max_abs(dy), dtype),
     }

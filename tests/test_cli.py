@@ -37,6 +37,13 @@ def test_check_covers_every_parameter_and_names_unsupported_oracles() -> None:
         assert "torch         skipped: torch has no input dilation" in result.stdout
 
 
+def test_check_takes_padding_words_and_modes() -> None:
+    result = _run("check", "--stride", "2", "--padding", "same", "--padding-mode", "reflect")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "padding_mode='reflect'" in result.stdout
+    assert result.stdout.rstrip().endswith("verdict: all within round-off")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
