@@ -162,7 +162,7 @@ def spatial_ndim(shape: Shape, name: str) -> int:
 
 
 def checked_params(x_shape: Shape, w_shape: Shape, **keywords: Any) -> ConvParams:
-    """The :class:`ConvParams` of ``keywords`` for these shapes, after every check on both."""
+    """The :class:`~refconv.geometry.ConvParams` of ``keywords`` for these shapes, after every check."""
     ndim = spatial_ndim(x_shape, "x")
     spatial_ndim(w_shape, "w")
     if len(x_shape) != len(w_shape):
@@ -249,7 +249,7 @@ def dtypes(*arrays: NDArray[Any], preferred: Any = None) -> tuple[np.dtype[Any],
 
     The output is the inputs' result type, or ``preferred`` (JAX's rules: integer to integer or
     float, float to float, complex to complex, signedness kept, never narrower; a TypeError
-    otherwise). Sums accumulate in :func:`accumulation_dtype` of the wider of the two.
+    otherwise). Sums accumulate in :func:`~refconv._normalize.accumulation_dtype` of the wider of the two.
     """
     out = result_dtype(*arrays)
     if preferred is None:

@@ -7,7 +7,7 @@ r"""The general N-d convolution: the fast path every other function calls.
 where :math:`x_p` is ``x`` with input dilation and signed padding applied, and
 the batch, input-channel and output-channel indices are tied by the feature
 groups (``groups``) or the batch groups (``batch_groups``), as in
-``jax.lax.conv_general_dilated``. Derived in :doc:`/derivations`.
+``jax.lax.conv_general_dilated``. Derived in :doc:`/forward`.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def conv(
     over the input channels :math:`i` of ``o``'s group, :math:`x_p` the
     dilated, padded input. The windows are a read-only view of :math:`x_p`,
     contracted in one batched matmul over the groups.
-    Derivation: :doc:`/derivations`.
+    Derivation: :doc:`/forward`.
 
     Examples
     --------

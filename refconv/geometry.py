@@ -1,9 +1,9 @@
 r"""The arithmetic of the general convolution: sizes, remainders, VJP parameters.
 
 Every formula of refconv's fast path lives here, once. Per spatial dimension,
-with the names used throughout refconv and its docs (:doc:`/derivations`):
+with the names used throughout refconv and its docs (:doc:`/notation`):
 
-=============  ================================================================
+==============  ================================================================
 ``n``, ``k``    input and kernel size
 ``s``           stride
 ``d``           kernel dilation (JAX's ``rhs_dilation``)
@@ -14,7 +14,7 @@ with the names used throughout refconv and its docs (:doc:`/derivations`):
 ``m``           :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1`
 ``r``           :math:`r = (\hat n + lo + hi - \hat k) \bmod s`, the trailing
                 rows of the padded input that no window reaches
-=============  ================================================================
+==============  ================================================================
 
 This module imports nothing from the rest of refconv.
 """
@@ -77,6 +77,13 @@ def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
     r"""Rows no window reaches per spatial dim: :math:`r = (\hat n + lo + hi - \hat k) \bmod s`.
 
     They sit at the high end of the padded input; the gradient there is zero.
+
+    Examples
+    --------
+    >>> from refconv.geometry import ConvParams, output_spatial_shape, remainder
+    >>> p = ConvParams(stride=(2,), padding=((1, 1),), dilation=(1,), input_dilation=(1,))
+    >>> output_spatial_shape((8,), (3,), p), remainder((8,), (3,), p)  # padded length 10
+    ((4,), (1,))
     """
     return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
 
@@ -87,6 +94,13 @@ def same_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams, lower: bool 
     The total :math:`\max((\lceil n/s\rceil - 1)s + \hat k - n,\ 0)` is split evenly; an odd
     pixel goes at the end (``"same"``: TF, JAX ``SAME``, torch at stride 1) or at the start
     (``lower=True``: JAX ``SAME_LOWER``, ONNX ``SAME_LOWER``). Input dilation must be 1.
+
+    Examples
+    --------
+    >>> from refconv.geometry import ConvParams, same_padding
+    >>> p = ConvParams(stride=(2,), padding=((0, 0),), dilation=(1,), input_dilation=(1,))
+    >>> same_padding((7,), (4,), p), same_padding((7,), (4,), p, lower=True)  # ceil(7/2) = 4 outputs
+    (((1, 2),), ((2, 1),))
     """
     k_hat = dilated_shape(w_spatial, p.dilation)
     pairs = []
@@ -131,6 +145,13 @@ def input_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> ConvP
     cotangent is zero-inserted by the forward stride, and the result is read
     at the forward input dilation. Kernel dilation stays. Both group kinds
     become feature groups (the kernel's roles are swapped per group).
+
+    Examples
+    --------
+    >>> from refconv.geometry import ConvParams, input_vjp_params
+    >>> q = input_vjp_params((8,), (3,), ConvParams(stride=(2,), padding=((1, 1),), dilation=(1,), input_dilation=(1,)))
+    >>> q.stride, q.input_dilation, q.padding  # k_hat - 1 - lo = 1, k_hat - 1 - hi + r = 2
+    ((1,), (2,), ((1, 2),))
     """
     return ConvParams(
         stride=p.input_dilation,
@@ -148,6 +169,14 @@ def weight_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Conv
     Stride and kernel dilation trade places (:math:`s \leftrightarrow d`):
     ``dy`` is the kernel now, its taps ``s`` apart, and the result's taps are
     ``d`` apart. Input dilation stays. Feature and batch group counts swap.
+
+    Examples
+    --------
+    >>> from refconv.geometry import ConvParams, weight_vjp_params
+    >>> p = ConvParams(stride=(3,), padding=((1, 1),), dilation=(2,), input_dilation=(1,), groups=4)
+    >>> q = weight_vjp_params((10,), (3,), p)  # m = 3, r = 1
+    >>> q.stride, q.dilation, q.padding, q.groups, q.batch_groups
+    ((2,), (3,), ((1, 0),), 1, 4)
     """
     return replace(
         p,
@@ -194,6 +223,13 @@ def transpose_output_spatial_shape(x_spatial: Shape, w_spatial: Shape, t: Transp
     r"""Output size of the transposed convolution: :math:`(n-1)s - lo - hi + \hat k + o`.
 
     (PyTorch's ``(n - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1``.)
+
+    Examples
+    --------
+    >>> from refconv.geometry import TransposeParams, transpose_output_spatial_shape
+    >>> t = TransposeParams(stride=(2,), padding=((1, 1),), output_padding=(1,), dilation=(1,))
+    >>> transpose_output_spatial_shape((5,), (3,), t)
+    (10,)
     """
     k_hat = dilated_shape(w_spatial, t.dilation)
     return tuple(
@@ -209,6 +245,14 @@ def transpose_conv_params(w_spatial: Shape, t: TransposeParams) -> ConvParams:
     ``output_padding`` in the place of ``r``: stride 1, input dilation :math:`s`, padding
     :math:`(\hat k - 1 - lo,\; \hat k - 1 - hi + o)`. Unlike ``r``, ``o`` may reach
     ``dilation - 1`` when the dilation exceeds the stride (as PyTorch allows).
+
+    Examples
+    --------
+    >>> from refconv.geometry import TransposeParams, transpose_conv_params
+    >>> t = TransposeParams(stride=(2,), padding=((1, 1),), output_padding=(1,), dilation=(1,))
+    >>> q = transpose_conv_params((3,), t)
+    >>> q.stride, q.input_dilation, q.padding  # (k_hat - 1 - lo, k_hat - 1 - hi + o)
+    ((1,), (2,), ((1, 2),))
     """
     forward = t.forward
     return ConvParams(

@@ -3,7 +3,7 @@ r"""Forward mode and second order of :func:`refconv.conv`: more calls of the sam
 The convolution is bilinear in ``(x, w)`` plus the bias, so its JVP is two
 convolutions and a broadcast, and the VJP of its VJPs (double backward) is
 that JVP's formula for the cotangent plus the two VJPs with the roles of
-input, weight and cotangent exchanged. Derived in :doc:`/derivations`.
+input, weight and cotangent exchanged. Derived in :doc:`/beyond`.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def conv_jvp(
         \dot y = \operatorname{conv}(\dot x, w) + \operatorname{conv}(x, \dot w) + \dot b
 
     with the forward pass's parameters: exact, not a linearisation.
-    Derivation: :doc:`/derivations`.
+    Derivation: :doc:`/beyond`.
 
     Examples
     --------
@@ -172,7 +172,7 @@ def conv_vjp_vjp(
         \overline{dy} = \operatorname{conv}(g_x, w) + \operatorname{conv}(x, g_w) + g_b
 
     :math:`\overline{dy}` is :func:`conv_jvp`'s tangent with tangents
-    ``(gx, gw, gb)``. Derivation: :doc:`/derivations`.
+    ``(gx, gw, gb)``. Derivation: :doc:`/beyond`.
 
     Examples
     --------

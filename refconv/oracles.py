@@ -18,7 +18,16 @@ from numpy.typing import NDArray
 
 from refconv.geometry import ConvParams, TransposeParams, transpose_output_spatial_shape
 
-__all__ = ["ORACLES", "TRANSPOSE_ORACLES", "Unsupported", "available", "jax_conv_vjp", "torch_conv_vjp"]
+__all__ = [
+    "ORACLES",
+    "TRANSPOSE_ORACLES",
+    "Unsupported",
+    "available",
+    "jax_conv_transpose_vjp",
+    "jax_conv_vjp",
+    "torch_conv_transpose_vjp",
+    "torch_conv_vjp",
+]
 
 Arrays = dict[str, NDArray[Any]]
 

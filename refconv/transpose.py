@@ -5,7 +5,7 @@ stride, padding, dilation and groups (:attr:`refconv.geometry.TransposeParams.fo
 so it is one general convolution (:func:`refconv.geometry.transpose_conv_params`)
 with the flipped, role-swapped kernel; and since that is a general
 convolution, its VJPs are :mod:`refconv.vjp`'s. In particular its input VJP
-is the forward convolution again. Derived in :doc:`/derivations`.
+is the forward convolution again. Derived in :doc:`/transpose`.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def conv_transpose(
         \text{input\_dilation}=s,\; \text{dilation}=d\bigr)
 
     ``output_padding`` :math:`o` plays the part of the forward convolution's
-    :math:`r`. Derivation: :doc:`/derivations`.
+    :math:`r`. Derivation: :doc:`/transpose`.
 
     Examples
     --------
@@ -178,7 +178,7 @@ def conv_transpose_vjp(
         dx = \operatorname{conv}\bigl(dy, w;\; \text{stride}=s,\;
         \text{padding}=(lo,\; hi - o),\; \text{dilation}=d,\; \text{groups}=G\bigr)
 
-    Derivation: :doc:`/derivations`.
+    Derivation: :doc:`/transpose`.
 
     Examples
     --------

@@ -5,7 +5,7 @@ input it is a convolution of the cotangent with the flipped, role-swapped
 kernel; with respect to the weight it is a convolution of the input with the
 cotangent, batch and channels swapped. The parameters of those convolutions
 come from :func:`refconv.geometry.input_vjp_params` and
-:func:`refconv.geometry.weight_vjp_params`. Derived in :doc:`/derivations`.
+:func:`refconv.geometry.weight_vjp_params`. Derived in :doc:`/input_vjp` and :doc:`/weight_vjp`.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def conv_input_vjp(
     Stride becomes zero insertion into ``dy`` and input dilation becomes
     stride; ``r`` (:func:`refconv.geometry.remainder`) pads back the rows no
     window reached. Batch groups become feature groups, and the result's
-    channel groups move back into the batch. Derivation: :doc:`/derivations`.
+    channel groups move back into the batch. Derivation: :doc:`/input_vjp`.
 
     Examples
     --------
@@ -249,7 +249,7 @@ def conv_weight_vjp(
 
     Stride and kernel dilation trade places; the padding loses the ``r``
     rows no window reached; feature groups become batch groups and batch
-    groups feature groups. Derivation: :doc:`/derivations`.
+    groups feature groups. Derivation: :doc:`/weight_vjp`.
 
     Examples
     --------
