@@ -1,0 +1,212 @@
+"""Two directives that tie refconv's pages to what runs.
+
+``.. checked-by::`` ends a derivation page: it links the functions that
+implement it and shows the tests that check them, read from ``tests/`` at
+build time (a test that is renamed or removed fails the build).
+
+``.. conformance-table::`` runs a fixed set of configurations through refconv,
+:mod:`refconv.naive` and every oracle of :mod:`refconv.oracles` while the docs
+build, and renders the largest difference of each array as a fraction of its
+float64 round-off bound. A missing oracle or a difference above the bound is
+a build warning, which ``nox -s docs`` (``-W``) turns into a failure.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from docutils import nodes
+from docutils.parsers.rst import directives
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+import refconv
+from refconv import _normalize as norm
+from refconv import naive
+from refconv._ops import transpose_kernel
+from refconv.geometry import transpose_conv_params
+from refconv.oracles import ORACLES, TRANSPOSE_ORACLES, Unsupported, available
+from refconv.testing import conv_error_bounds
+
+logger = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+ARRAYS = ("y", "dx", "dw", "db")
+
+
+def _test_source(path: Path, name: str) -> tuple[str, str] | None:
+    """The source of test function ``name`` in ``path`` and its docstring's first line, or None."""
+    source = path.read_text()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+            lines = source.splitlines()[start : node.end_lineno]
+            doc = (ast.get_docstring(node) or "").split("\n")[0]
+            return textwrap.dedent("\n".join(lines)), doc
+    return None
+
+
+class CheckedBy(SphinxDirective):
+    """``:functions:`` that implement the page (cross-referenced) and the tests (content) that check them."""
+
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {"functions": directives.unchanged_required}
+
+    def run(self) -> list[nodes.Node]:
+        functions = self.options["functions"].replace(",", " ").split()
+        rst = StringList()
+        rst.append("**Implemented by** " + ", ".join(f":func:`{f}`" for f in functions) + ".", "checked-by")
+        rst.append("", "checked-by")
+        rst.append("**Checked by**", "checked-by")
+        result: list[nodes.Node] = []
+        container = nodes.container(classes=["checked-by"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        for test_id in self.content:
+            file, _, name = test_id.partition("::")
+            path = ROOT / file
+            found = _test_source(path, name) if path.is_file() else None
+            if found is None:
+                logger.warning("checked-by: no test %s", test_id, location=self.get_location())
+                continue
+            self.env.note_dependency(str(path))
+            code, doc = found
+            para = nodes.paragraph()
+            para += nodes.literal(text=test_id)
+            if doc:
+                para += nodes.Text(f": {doc}")
+            block = nodes.literal_block(code, code, language="python")
+            container += [para, block]
+        result.append(container)
+        return result
+
+
+@dataclass(frozen=True)
+class Config:
+    """One row group of the conformance table."""
+
+    label: str
+    x_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]
+    keywords: dict[str, Any] = field(default_factory=dict)
+    transposed: bool = False
+
+
+CONFIGS = [
+    Config("3x3, padding 1, bias", (2, 3, 8, 7), (4, 3, 3, 3), dict(padding=1)),
+    Config("1-d, stride 3 (r = 2)", (3, 4, 12), (5, 4, 3), dict(stride=3, padding=1)),
+    Config("signed padding", (2, 3, 9, 8), (4, 3, 3, 2), dict(stride=(2, 3), padding=((2, -1), (0, 3)))),
+    Config("dilation and stride", (2, 3, 10, 11), (4, 3, 3, 2), dict(stride=(2, 1), dilation=(2, 3))),
+    Config("input dilation 2", (2, 3, 5, 6), (4, 3, 3, 2), dict(stride=(3, 2), input_dilation=2, padding=1)),
+    Config("depthwise, multiplier 2", (2, 5, 9, 8), (10, 1, 3, 3), dict(stride=2, padding=1, groups=5)),
+    Config("batch groups 2", (6, 3, 7, 8), (4, 3, 3, 2), dict(stride=2, padding=1, batch_groups=2)),
+    Config("3-d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), dilation=(1, 2, 1), padding=1)),
+    Config("reflect padding 2", (2, 3, 7, 6), (4, 3, 3, 3), dict(padding=2, padding_mode="reflect")),
+    Config("circular padding", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=(1, 2), padding_mode="circular")),
+    Config("transposed, stride 2, output_padding 1", (2, 3, 5, 6), (3, 4, 3, 3),
+           dict(stride=2, padding=1, output_padding=1), transposed=True),
+    Config("transposed, dilation 3, output_padding 2", (2, 3, 5), (3, 2, 3),
+           dict(dilation=3, output_padding=2), transposed=True),
+]  # fmt: skip
+
+
+def _arrays(c: Config, rng: np.random.Generator) -> tuple[Any, ...]:
+    x, w = rng.standard_normal(c.x_shape), rng.standard_normal(c.w_shape)
+    out_channels = c.w_shape[1] * c.keywords.get("groups", 1) if c.transposed else c.w_shape[0]
+    b = rng.standard_normal(out_channels)
+    y = (refconv.conv_transpose if c.transposed else refconv.conv)(x, w, b, **c.keywords)
+    return x, w, b, rng.standard_normal(y.shape)
+
+
+def _results(c: Config, module: Any, x: Any, w: Any, b: Any, dy: Any) -> dict[str, Any]:
+    forward, vjp = (
+        (module.conv_transpose, module.conv_transpose_vjp) if c.transposed else (module.conv, module.conv_vjp)
+    )
+    dx, dw, db = vjp(x, w, dy, **c.keywords)
+    return {"y": forward(x, w, b, **c.keywords), "dx": dx, "dw": dw, "db": db}
+
+
+def _bounds(c: Config, x: Any, w: Any, b: Any, dy: Any) -> dict[str, float]:
+    """The float64 round-off bounds of the general convolution that computes ``c``."""
+    keywords = dict(c.keywords)
+    mode = keywords.pop("padding_mode", "zeros")
+    if c.transposed:
+        t = norm.checked_transpose_params(x.shape, w.shape, **keywords)
+        return conv_error_bounds(
+            x, transpose_kernel(w, t.groups), dy, transpose_conv_params(w.shape[2:], t), b
+        )
+    p = norm.checked_params(x.shape, w.shape, **keywords)
+    return conv_error_bounds(x, w, dy, p, b, padding_mode=mode)
+
+
+def _oracle(c: Config, name: str, x: Any, w: Any, b: Any, dy: Any) -> dict[str, Any]:
+    keywords = dict(c.keywords)
+    mode = keywords.pop("padding_mode", "zeros")
+    if c.transposed:
+        return TRANSPOSE_ORACLES[name](
+            x, w, b, dy, norm.checked_transpose_params(x.shape, w.shape, **keywords)
+        )
+    return ORACLES[name](x, w, b, dy, norm.checked_params(x.shape, w.shape, **keywords), padding_mode=mode)
+
+
+class ConformanceTable(SphinxDirective):
+    """The conformance table, computed while the docs build."""
+
+    def run(self) -> list[nodes.Node]:
+        installed = available()
+        for missing in sorted(set(ORACLES) - set(installed)):
+            logger.warning("conformance-table: %s is not installed", missing, location=self.get_location())
+        backends = ["refconv.naive", *installed]
+        header = ["configuration", "x, w shapes", *backends]
+        rows = []
+        rng = np.random.default_rng(0)
+        for c in CONFIGS:
+            x, w, b, dy = _arrays(c, rng)
+            want = _results(c, refconv, x, w, b, dy)
+            bounds = _bounds(c, x, w, b, dy)
+            row = [c.label, f"{c.x_shape}, {c.w_shape}"]
+            for backend in backends:
+                try:
+                    got = (
+                        _results(c, naive, x, w, b, dy)
+                        if backend == "refconv.naive"
+                        else _oracle(c, backend, x, w, b, dy)
+                    )
+                except Unsupported as reason:
+                    row.append(f"not expressible: {reason}")
+                    continue
+                ratios = [float(np.max(np.abs(got[a] - want[a]), initial=0.0)) / bounds[a] for a in ARRAYS]
+                shapes_ok = all(got[a].shape == want[a].shape for a in ARRAYS)
+                if not shapes_ok or max(ratios) > 1:
+                    logger.warning(
+                        "conformance-table: %s disagrees on %s",
+                        backend,
+                        c.label,
+                        location=self.get_location(),
+                    )
+                row.append(f"{max(ratios):.1e}" if shapes_ok else "shape mismatch")
+            rows.append(row)
+        return self._table(header, rows)
+
+    def _table(self, header: list[str], rows: list[list[str]]) -> list[nodes.Node]:
+        rst = StringList()
+        rst.append(".. list-table::", "conformance")
+        rst.append("   :header-rows: 1", "conformance")
+        rst.append("", "conformance")
+        for row in [header, *rows]:
+            for i, cell in enumerate(row):
+                rst.append(f"   {'* ' if i == 0 else '  '}- {cell}", "conformance")
+        container = nodes.container(classes=["conformance"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("checked-by", CheckedBy)
+    app.add_directive("conformance-table", ConformanceTable)
+    return {"version": refconv.__version__, "parallel_read_safe": True}
