@@ -149,7 +149,8 @@ def input_vjp_params(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> ConvP
     Examples
     --------
     >>> from refconv.geometry import ConvParams, input_vjp_params
-    >>> q = input_vjp_params((8,), (3,), ConvParams(stride=(2,), padding=((1, 1),), dilation=(1,), input_dilation=(1,)))
+    >>> p = ConvParams(stride=(2,), padding=((1, 1),), dilation=(1,), input_dilation=(1,))
+    >>> q = input_vjp_params((8,), (3,), p)
     >>> q.stride, q.input_dilation, q.padding  # k_hat - 1 - lo = 1, k_hat - 1 - hi + r = 2
     ((1,), (2,), ((1, 2),))
     """
