@@ -28,43 +28,52 @@ def _placed_range(size: int, dilation: int, lo: int, padded: int) -> tuple[slice
     return slice(first, stop), slice(dilation * first + lo, dilation * (stop - 1) + lo + 1, dilation)
 
 
-def dilate_and_pad(x: NDArray[Any], input_dilation: Shape, padding: Padding) -> NDArray[Any]:
+def dilate_and_pad(
+    x: NDArray[Any], input_dilation: Shape, padding: Padding, channels_last: bool = False
+) -> NDArray[Any]:
     """``x`` with ``D - 1`` zeros between elements and signed ``(lo, hi)`` padding, per spatial dim.
 
     This is XLA's ``pad`` with interior padding: negative padding crops. The
-    result is a new array.
+    result is a new array, ``(N, C, *padded)``, or ``(N, *padded, C)`` with
+    ``channels_last`` (the fast path's layout: a window's channels are then
+    contiguous, so copying windows moves long runs).
     """
     spatial = x.shape[2:]
     padded = tuple(
         dilated_size(n, dil) + lo + hi
         for n, dil, (lo, hi) in zip(spatial, input_dilation, padding, strict=True)
     )
-    out = np.zeros(x.shape[:2] + padded, dtype=x.dtype)
     ranges = [
         _placed_range(n, dil, lo, size)
         for n, dil, (lo, _), size in zip(spatial, input_dilation, padding, padded, strict=True)
     ]
-    src = (slice(None), slice(None), *(s for s, _ in ranges))
-    dst = (slice(None), slice(None), *(d for _, d in ranges))
-    out[dst] = x[src]
+    src, dst = tuple(s for s, _ in ranges), tuple(d for _, d in ranges)
+    if channels_last:
+        out = np.zeros((x.shape[0], *padded, x.shape[1]), dtype=x.dtype)
+        out[(slice(None), *dst)] = np.moveaxis(x, 1, -1)[(slice(None), *src)]
+        return out
+    out = np.zeros(x.shape[:2] + padded, dtype=x.dtype)
+    out[(slice(None), slice(None), *dst)] = x[(slice(None), slice(None), *src)]
     return out
 
 
-def window_view(xp: NDArray[Any], kernel: Shape, stride: Shape, dilation: Shape) -> NDArray[Any]:
-    """Read-only view ``(N, C, *out, *kernel)`` of the windows of ``xp`` that a convolution reads.
+def window_view(
+    xp: NDArray[Any], kernel: Shape, stride: Shape, dilation: Shape, channels_last: bool = False
+) -> NDArray[Any]:
+    """Read-only view of the windows of ``xp`` that a convolution reads.
 
-    ``xp`` is already dilated and padded. Window ``j`` starts at ``s * j``; its
-    taps are ``d`` apart. No data is copied; the view is not writeable.
+    ``xp`` is already dilated and padded, ``(N, C, *spatial)`` or, with
+    ``channels_last``, ``(N, *spatial, C)``; the view is ``(N, C, *out, *kernel)``
+    or ``(N, *out, C, *kernel)``. Window ``j`` starts at ``s * j``; its taps are
+    ``d`` apart. No data is copied; the view is not writeable.
     """
-    spatial_axes = tuple(range(2, xp.ndim))
-    windows = sliding_window_view(xp, dilated_shape(kernel, dilation), axis=spatial_axes)
-    index = (
-        slice(None),
-        slice(None),
-        *(slice(None, None, s) for s in stride),
-        *(slice(None, None, d) for d in dilation),
-    )
-    return windows[index]
+    nd = len(kernel)
+    first = 1 if channels_last else 2
+    windows = sliding_window_view(xp, dilated_shape(kernel, dilation), axis=tuple(range(first, first + nd)))
+    steps = (*(slice(None, None, s) for s in stride), *(slice(None, None, d) for d in dilation))
+    if channels_last:
+        return windows[(slice(None), *steps[:nd], slice(None), *steps[nd:])]
+    return windows[(slice(None), slice(None), *steps)]
 
 
 def split_axis(x: NDArray[Any], axis: int, size: int) -> NDArray[Any]:

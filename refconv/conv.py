@@ -22,41 +22,114 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from refconv import _normalize as norm
 from refconv._layout import layout
 from refconv._ops import dilate_and_pad, pad_with_mode, split_axis, window_view
-from refconv.geometry import ConvParams, Shape, output_shape
+from refconv.geometry import ConvParams, Shape, input_dilation_phases, output_shape, output_spatial_shape
 
 __all__ = ["conv", "conv_output_shape"]
 
 
-def _contract_windows(windows: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any]:
-    """Contract ``(N, C, *M, *K)`` windows with ``(O, I, *K)`` weights: one batched matmul.
+#: The window contraction copies at most this many elements at once, or twice the larger of its
+#: padded input and its output if that is more (see :func:`_chunks`).
+MIN_CHUNK_ELEMENTS = 1 << 20
+
+
+def _chunks(rows: Shape, row_elements: int, budget: int) -> list[tuple[slice, slice]]:
+    """Slices of the row axes ``(N', M_0)`` whose window copies stay within ``budget`` elements.
+
+    ``row_elements`` is what one output position copies. Whole batch elements
+    go together while they fit; one that does not is split along its first
+    output dim. Each chunk copies at least one row of windows.
+    """
+    n, m0 = rows[0], rows[1] if len(rows) > 1 else 1
+    per_item = row_elements * math.prod(rows[1:])
+    if per_item <= budget or m0 == 1:
+        step = max(1, budget // max(per_item, 1))
+        return [(slice(i, min(i + step, n)), slice(None)) for i in range(0, n, step)]
+    step = max(1, budget // max(per_item // m0, 1))
+    return [(slice(i, i + 1), slice(j, min(j + step, m0))) for i in range(n) for j in range(0, m0, step)]
+
+
+def _matmul_windows(windows: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int) -> NDArray[Any]:
+    """Contract channels-last windows ``(N, *M, C, *K)`` with ``(O, I, *K)`` weights: chunked matmuls.
 
     The batch is split ``(B, N')`` and the channels ``(G, I)``, group index
-    major; output channels are ``(B, G, O'')``, also group index major. The
-    matmul is batched over the ``B * G`` groups.
+    major; output channels are ``(B, G, O'')``, also group index major. Each
+    chunk of output rows (:func:`_chunks`) copies its windows into a
+    ``(B*G, rows, K*I)`` matrix (channels innermost: long contiguous runs) and
+    multiplies it with the ``(B*G, K*I, O'')`` kernel in one matmul batched over
+    the groups. Returns the output channels-last, ``(N', *M, O)``.
     """
-    bg, g = p.batch_groups, p.groups
-    nd = w.ndim - 2
-    n = windows.shape[0]
-    out_spatial = windows.shape[2 : 2 + nd]
-    o = w.shape[0]
-    cols = split_axis(split_axis(windows, 1, g), 0, bg)  # (B, N', G, I, *M, *K)
-    cols = np.moveaxis(cols, 2, 1)  # (B, G, N', I, *M, *K)
-    cols = np.moveaxis(cols, 3, 3 + nd)  # (B, G, N', *M, I, *K)
+    bg, g, nd = p.batch_groups, p.groups, w.ndim - 2
+    n, out_spatial, o_group = windows.shape[0] // bg, windows.shape[1 : 1 + nd], w.shape[0] // (bg * g)
+    cols = split_axis(split_axis(windows, 1 + nd, g), 0, bg)  # (B, N', *M, G, I, *K)
+    cols = np.moveaxis(np.moveaxis(cols, 2 + nd, 1), 3 + nd, -1)  # (B, G, N', *M, *K, I)
     taps = math.prod(w.shape[1:])  # I * prod(K); explicit sizes: -1 is ambiguous for empty arrays
-    cols = cols.reshape(bg * g, n // bg * math.prod(out_spatial), taps)
-    kernel = w.reshape(bg * g, o // (bg * g), taps).swapaxes(1, 2)  # (B*G, I*K, O'')
-    out = np.matmul(cols, kernel)  # (B*G, N'*M, O'')
-    out = out.reshape(bg, g, n // bg, *out_spatial, o // (bg * g))
-    out = np.moveaxis(out, 3 + nd, 2)  # (B, G, O'', N', *M)
-    out = np.moveaxis(out, 3, 0)  # (N', B, G, O'', *M)
-    return np.ascontiguousarray(out.reshape(n // bg, o, *out_spatial))
+    kernel = np.moveaxis(w, 1, -1).reshape(bg * g, o_group, taps).swapaxes(1, 2)  # (B*G, K*I, O'')
+    out = np.empty((n, *out_spatial, bg, g, o_group), np.result_type(windows, w))
+    for batch, rows in _chunks((n, *out_spatial), bg * g * taps, budget):
+        piece = cols[:, :, batch, rows]  # (B, G, n, m0, *M[1:], *K, I)
+        chunk_rows = piece.shape[2 : 3 + nd]
+        product = np.matmul(piece.reshape(bg * g, math.prod(chunk_rows), taps), kernel)
+        product = product.reshape(bg, g, *chunk_rows, o_group)
+        out[batch, rows] = np.moveaxis(product, (0, 1), (1 + nd, 2 + nd))  # (n, *m, B, G, O'')
+    return out.reshape(n, *out_spatial, bg * g * o_group)
 
 
-def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any]:
-    """The general convolution of validated arrays of one dtype: dilate, pad, window, contract."""
-    xp = dilate_and_pad(x, p.input_dilation, p.padding)
-    windows = window_view(xp, w.shape[2:], p.stride, p.dilation)
-    return _contract_windows(windows, w, p)
+def _depthwise_windows(windows: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
+    """Contract channels-last windows with a kernel of one input channel per group: one pass per tap.
+
+    With ``I = 1`` a matmul would multiply ``(rows, K)`` by ``(K, O'')`` per
+    group, too thin for BLAS; instead each tap adds ``window_tap * w[:, :, tap]``
+    to the output, vectorised over batch, positions and channels, and copies nothing.
+    """
+    nd = w.ndim - 2
+    g, o_group = windows.shape[1 + nd], w.shape[0] // windows.shape[1 + nd]
+    kernel = w.reshape(g, o_group, *w.shape[2:])
+    out = np.zeros((*windows.shape[: 1 + nd], g, o_group), np.result_type(windows, w))
+    for tap in np.ndindex(*w.shape[2:]):
+        out += windows[(..., *tap)][..., None] * kernel[(..., *tap)]
+    return out.reshape(*out.shape[:-2], g * o_group)
+
+
+def _by_phases(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
+    """An input-dilated convolution as one convolution without input dilation per phase of its outputs.
+
+    (:func:`refconv.geometry.input_dilation_phases`): the products with the
+    inserted zeros are never formed. Outputs of no phase read only zeros.
+    """
+    out_spatial = output_spatial_shape(x.shape[2:], w.shape[2:], p)
+    y = np.zeros((x.shape[0] // p.batch_groups, w.shape[0], *out_spatial), np.result_type(x, w))
+    for phase in input_dilation_phases(x.shape[2:], w.shape[2:], p):
+        kernel = w[(slice(None), slice(None), *phase.taps)]
+        y[(slice(None), slice(None), *phase.outputs)] = conv_general(x, kernel, phase.params, budget)
+    return y
+
+
+def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None = None) -> NDArray[Any]:
+    """The general convolution of validated arrays of one dtype: dilate, pad, window, contract.
+
+    The input is dilated and padded channels-last and its windows are read as
+    a view. Their contraction copies windows in chunks of at most ``budget``
+    elements: by default twice the larger of the padded input and the output
+    (at least :data:`MIN_CHUNK_ELEMENTS`), so that memory stays a small
+    multiple of the arrays read and written. Depthwise kernels (one input
+    channel per group, no batch groups) take a pass per tap instead, and an
+    input-dilated convolution runs as one convolution per phase (:func:`_by_phases`).
+    """
+    if any(dil > 1 for dil in p.input_dilation):
+        return _by_phases(x, w, p, budget)
+    xp = dilate_and_pad(x, p.input_dilation, p.padding, channels_last=True)
+    windows = window_view(xp, w.shape[2:], p.stride, p.dilation, channels_last=True)
+    nd = w.ndim - 2
+    out_size = windows.shape[0] // p.batch_groups * w.shape[0] * math.prod(windows.shape[1 : 1 + nd])
+    if out_size == 0:
+        return np.zeros(
+            (windows.shape[0] // p.batch_groups, w.shape[0], *windows.shape[1 : 1 + nd]), xp.dtype
+        )
+    if w.shape[1] == 1 and p.groups > 1 and p.batch_groups == 1:
+        out = _depthwise_windows(windows, w)
+    else:
+        out = _matmul_windows(windows, w, p, budget or max(2 * max(xp.size, out_size), MIN_CHUNK_ELEMENTS))
+    return np.ascontiguousarray(np.moveaxis(out, -1, 1))
 
 
 def with_padding_mode(x: NDArray[Any], p: ConvParams, mode: str) -> tuple[NDArray[Any], ConvParams]:

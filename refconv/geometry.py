@@ -21,6 +21,8 @@ This module imports nothing from the rest of refconv.
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass, replace
 
 Shape = tuple[int, ...]
@@ -263,3 +265,80 @@ def transpose_conv_params(w_spatial: Shape, t: TransposeParams) -> ConvParams:
         input_dilation=t.stride,
         groups=t.groups,
     )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of an input-dilated convolution: which outputs and taps, and the convolution it is."""
+
+    outputs: tuple[slice, ...]
+    taps: tuple[slice, ...]
+    params: ConvParams
+
+
+def _phases_1d(
+    n: int, k: int, s: int, lo: int, d: int, dil: int, m: int
+) -> list[tuple[slice, slice, tuple[int, ...]]]:
+    r"""Per dim: ``(outputs, taps, (stride, lo, hi, dilation))`` of each phase that reads any input."""
+    period, tap_step = dil // math.gcd(s, dil), dil // math.gcd(d, dil)
+    stride, dilation = s * period // dil, d * tap_step // dil
+    phases = []
+    for j0 in range(min(period, m)):
+        t0 = next((t for t in range(min(tap_step, k)) if (s * j0 + d * t - lo) % dil == 0), None)
+        if t0 is None:
+            continue  # every tap of these outputs lands on an inserted zero
+        outputs, k_sub = len(range(j0, m, period)), len(range(t0, k, tap_step))
+        pad_lo = -((s * j0 + d * t0 - lo) // dil)
+        pad_hi = stride * (outputs - 1) + dilation * (k_sub - 1) + 1 - n - pad_lo
+        phases.append(
+            (slice(j0, None, period), slice(t0, None, tap_step), (stride, pad_lo, pad_hi, dilation))
+        )
+    return phases
+
+
+def input_dilation_phases(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> list[Phase]:
+    r"""The convolution with input dilation :math:`D`, split into convolutions without it.
+
+    A window's taps that land on the :math:`D - 1` inserted zeros contribute
+    nothing, so a convolution with input dilation wastes all but about
+    :math:`1/D` of its products per dim (the input VJP of a strided
+    convolution and the transposed convolution are such convolutions). Output
+    :math:`j` reads real inputs with the taps :math:`t` for which
+    :math:`s j + d t - lo \equiv 0 \pmod D`; that set depends on :math:`j` only
+    modulo :math:`P = D / \gcd(s, D)`, and it is every :math:`T`-th tap,
+    :math:`T = D / \gcd(d, D)`. So the outputs :math:`j_0 + P j'` form a
+    convolution of the undilated input with the taps :math:`t_0 + T u`, stride
+    :math:`\operatorname{lcm}(s, D) / D`, dilation :math:`\operatorname{lcm}(d, D)/D`
+    and padding chosen to start at the input element the first output reads
+    and give exactly its number of outputs. Phases whose outputs read only
+    inserted zeros are left out: those outputs are zero.
+
+    Examples
+    --------
+    >>> from refconv.geometry import ConvParams, input_dilation_phases
+    >>> p = ConvParams(stride=(1,), padding=((1, 2),), dilation=(1,), input_dilation=(2,))
+    >>> for phase in input_dilation_phases((4,), (3,), p):  # even outputs read tap 1, odd ones taps 0, 2
+    ...     print(phase.outputs, phase.taps, phase.params.padding)
+    (slice(0, None, 2),) (slice(1, None, 2),) ((0, 0),)
+    (slice(1, None, 2),) (slice(0, None, 2),) ((0, 1),)
+    """
+    out = output_spatial_shape(x_spatial, w_spatial, p)
+    per_dim = [
+        _phases_1d(n, k, s, lo, d, dil, m)
+        for n, k, s, (lo, _), d, dil, m in zip(
+            x_spatial, w_spatial, p.stride, p.padding, p.dilation, p.input_dilation, out, strict=True
+        )
+    ]
+    phases = []
+    for combination in itertools.product(*per_dim):
+        outputs, taps, geometry = zip(*combination, strict=True)
+        params = ConvParams(
+            stride=tuple(g[0] for g in geometry),
+            padding=tuple((g[1], g[2]) for g in geometry),
+            dilation=tuple(g[3] for g in geometry),
+            input_dilation=(1,) * len(geometry),
+            groups=p.groups,
+            batch_groups=p.batch_groups,
+        )
+        phases.append(Phase(outputs, taps, params))
+    return phases

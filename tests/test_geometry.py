@@ -80,3 +80,30 @@ def test_vjp_params_swap_strides_dilations_and_groups() -> None:
     assert (q.stride, q.input_dilation, q.dilation, q.groups, q.batch_groups) == ((4,), (3,), (2,), 5, 1)
     q = geometry.weight_vjp_params((9,), (3,), p)
     assert (q.stride, q.input_dilation, q.dilation, q.groups, q.batch_groups) == ((2,), (4,), (3,), 1, 5)
+
+
+def _phase_triples(n: int, k: int, p: ConvParams) -> set[tuple[int, int, int]]:
+    """``(j, t, i)`` for every product the phases of an input-dilated convolution form with a real input."""
+    triples = set()
+    for phase in geometry.input_dilation_phases((n,), (k,), p):
+        q = phase.params
+        (m_sub,) = geometry.output_spatial_shape((n,), (len(range(k)[phase.taps[0]]),), q)
+        (lo, _), s, d = q.padding[0], q.stride[0], q.dilation[0]
+        outputs, taps = range(10**6)[phase.outputs[0]], range(k)[phase.taps[0]]
+        for jj in range(m_sub):
+            for u, t in enumerate(taps):
+                i = s * jj + d * u - lo
+                if 0 <= i < n:
+                    triples.add((outputs[jj], t, i))
+    return triples
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_input_dilation_phases_form_exactly_the_products_with_real_inputs(chunk: int) -> None:
+    """The phases of every input-dilated 1-d configuration form each product with an input once, and no other."""
+    dilated = [c for c in CONFIGS if c[4] > 1]
+    assert len(dilated) > 1000
+    for n, k, s, d, dil, lo, hi in dilated[chunk::4]:
+        p = _params(s, d, dil, lo, hi)
+        _, walked = _taps_1d(n, k, s, d, dil, lo, hi)
+        assert _phase_triples(n, k, p) == set(walked), (n, k, s, d, dil, lo, hi)
