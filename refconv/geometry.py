@@ -276,13 +276,14 @@ class Phase:
     params: ConvParams
 
 
-def _phases_1d(
-    n: int, k: int, s: int, lo: int, d: int, dil: int, m: int
-) -> list[tuple[slice, slice, tuple[int, ...]]]:
+_Phase1d = tuple[slice, slice, tuple[int, int, int, int]]
+
+
+def _phases_1d(n: int, k: int, s: int, lo: int, d: int, dil: int, m: int) -> list[_Phase1d]:
     r"""Per dim: ``(outputs, taps, (stride, lo, hi, dilation))`` of each phase that reads any input."""
     period, tap_step = dil // math.gcd(s, dil), dil // math.gcd(d, dil)
     stride, dilation = s * period // dil, d * tap_step // dil
-    phases = []
+    phases: list[_Phase1d] = []
     for j0 in range(min(period, m)):
         t0 = next((t for t in range(min(tap_step, k)) if (s * j0 + d * t - lo) % dil == 0), None)
         if t0 is None:

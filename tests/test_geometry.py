@@ -100,7 +100,7 @@ def _phase_triples(n: int, k: int, p: ConvParams) -> set[tuple[int, int, int]]:
 
 @pytest.mark.parametrize("chunk", range(4))
 def test_input_dilation_phases_form_exactly_the_products_with_real_inputs(chunk: int) -> None:
-    """The phases of every input-dilated 1-d configuration form each product with an input once, and no other."""
+    """Over every small input-dilated 1-d configuration: each product with an input, once, and no other."""
     dilated = [c for c in CONFIGS if c[4] > 1]
     assert len(dilated) > 1000
     for n, k, s, d, dil, lo, hi in dilated[chunk::4]:
