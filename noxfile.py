@@ -16,6 +16,7 @@ PYTHON = "3.11"
 TORCH = "torch==2.13.0"
 NUMPY_OLDEST, NUMPY_NEWEST = "1.26.4", "2.4.6"
 JAX_NEWEST = "jax==0.10.2"
+BENCH = ["pytest-benchmark>=4", "matplotlib>=3.8"]
 # The docs build runs with -W: a new Sphinx or theme release can add warnings, so the session pins
 # what it was written against (pyproject's docs extra keeps ranges for people building by hand).
 DOCS = [
@@ -71,3 +72,22 @@ def docs(session: nox.Session) -> None:
     session.run(*build, "-b", "html", "docs", "docs/_build/html", *session.posargs)
     session.run(*build, "-b", "doctest", "docs", "docs/_build/doctest")
     session.run("pytest", "docs/test_built_html.py", "-p", "no:cacheprovider")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Time refconv, torch and jax on real layer shapes (2 threads); write the JSON, table and plot.
+
+    Not a default session. Results go to benchmarks/results/latest.{json,md,png}.
+    """
+    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, *BENCH, ".[test]")
+    threads = {name: "2" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+    results = "benchmarks/results/latest"
+    session.run(
+        "pytest", "benchmarks", "-p", "no:xdist", "-p", "no:cacheprovider",
+        "--benchmark-columns=median,iqr,rounds", f"--benchmark-json={results}.json", *session.posargs,
+        env=threads,
+    )  # fmt: skip
+    session.run(
+        "python", "benchmarks/report.py", f"{results}.json", "--plot", f"{results}.png", f"--out={results}.md"
+    )

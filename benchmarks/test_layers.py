@@ -1,0 +1,194 @@
+"""Time refconv against torch and jax on real layer shapes: ``nox -s bench``.
+
+Every layer of :mod:`benchmarks.layers` in float32 and float64: refconv's
+forward and full VJP (dx, dw, db), torch's CPU forward and forward+backward,
+jax's jitted CPU forward and VJP, and refconv.naive on the small layers only.
+A square matmul measures the machine's BLAS peak in the same run, so that
+GFLOP/s can be read as a fraction of it. Nothing here asserts a time: the
+numbers go to the JSON that ``benchmarks/report.py`` turns into the table.
+Peak memory of refconv's calls (tracemalloc, which sees NumPy's buffers) is
+recorded beside each time.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import refconv
+from benchmarks.layers import LAYERS, Layer
+from refconv import _normalize as norm
+from refconv import naive
+from refconv.geometry import transpose_conv_params
+
+DTYPES = ["float32", "float64"]
+ROUNDS = 5
+PEAK_N = 2048
+
+
+def _arrays(layer: Layer, dtype: str) -> tuple[Any, ...]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(layer.x_shape).astype(dtype)
+    w = rng.standard_normal(layer.w_shape).astype(dtype)
+    out = layer.output_shape()
+    return x, w, rng.standard_normal(out[1]).astype(dtype), rng.standard_normal(out).astype(dtype)
+
+
+def _record(benchmark: Any, layer: Layer, dtype: str, impl: str, flops: int) -> None:
+    benchmark.group = f"{layer.id} {dtype}"
+    benchmark.extra_info.update(layer=layer.id, dtype=dtype, impl=impl, flops=flops)
+
+
+def _peak_bytes(fn: Callable[[], Any]) -> int:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _run(benchmark: Any, fn: Callable[[], Any]) -> None:
+    benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_peak(benchmark: Any, dtype: str) -> None:
+    """The BLAS peak of this machine in this run: a square matmul."""
+    a = np.random.default_rng(0).standard_normal((PEAK_N, PEAK_N)).astype(dtype)
+    benchmark.group = "matmul peak"
+    benchmark.extra_info.update(layer="matmul", dtype=dtype, impl="numpy-matmul", flops=2 * PEAK_N**3)
+    _run(benchmark, lambda: a @ a)
+
+
+def _refconv_calls(layer: Layer, module: Any, arrays: tuple[Any, ...]) -> dict[str, Callable[[], Any]]:
+    x, w, b, dy = arrays
+    kw = layer.keywords
+    if layer.transposed:
+        return {
+            "forward": lambda: module.conv_transpose(x, w, b, **kw),
+            "vjp": lambda: module.conv_transpose_vjp(x, w, dy, **kw),
+        }
+    return {"forward": lambda: module.conv(x, w, b, **kw), "vjp": lambda: module.conv_vjp(x, w, dy, **kw)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["forward", "vjp"])
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
+def test_refconv(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
+    fn = _refconv_calls(layer, refconv, _arrays(layer, dtype))[which]
+    flops = layer.forward_flops() * (1 if which == "forward" else 2)
+    _record(benchmark, layer, dtype, f"refconv-{which}", flops)
+    benchmark.extra_info["peak_bytes"] = _peak_bytes(fn)
+    benchmark.extra_info["output_bytes"] = int(np.prod(layer.output_shape())) * np.dtype(dtype).itemsize
+    _run(benchmark, fn)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", [layer for layer in LAYERS if layer.small], ids=lambda layer: layer.id)
+def test_naive(benchmark: Any, layer: Layer, dtype: str) -> None:
+    calls = _refconv_calls(layer, naive, _arrays(layer, dtype))
+    _record(benchmark, layer, dtype, "naive-forward+vjp", 3 * layer.forward_flops())
+    benchmark.pedantic(lambda: (calls["forward"](), calls["vjp"]()), rounds=1, iterations=1)
+
+
+def _torch_conv(layer: Layer) -> Callable[..., Any]:
+    import torch.nn.functional as F
+
+    nd = len(layer.x_shape) - 2
+    if layer.transposed:
+        return getattr(F, f"conv_transpose{nd}d")
+    return getattr(F, f"conv{nd}d")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["forward", "forward+backward"])
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
+def test_torch(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    x, w, b, dy = (torch.from_numpy(a) for a in _arrays(layer, dtype))
+    conv = _torch_conv(layer)
+    kw = layer.keywords
+    flops = layer.forward_flops() * (1 if which == "forward" else 3)
+    _record(benchmark, layer, dtype, f"torch-{which}", flops)
+    if which == "forward":
+
+        def forward() -> Any:
+            with torch.no_grad():
+                return conv(x, w, b, **kw)
+
+        _run(benchmark, forward)
+        return
+    leaves = [a.clone().requires_grad_(True) for a in (x, w, b)]
+
+    def forward_backward() -> Any:
+        for leaf in leaves:
+            leaf.grad = None
+        conv(*leaves, **kw).backward(dy)
+        return [leaf.grad for leaf in leaves]
+
+    _run(benchmark, forward_backward)
+
+
+def _jax_functions(layer: Layer) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    jax.config.update("jax_enable_x64", True)
+    x_shape, w_shape = layer.x_shape, layer.w_shape
+    if layer.transposed:  # the general convolution that is the transposed one, as XLA runs it
+        t = norm.checked_transpose_params(x_shape, w_shape, **layer.keywords)
+        p = transpose_conv_params(w_shape[2:], t)
+
+        def kernel(w: Any) -> Any:
+            return _jax_transpose_kernel(w, t.groups)
+    else:
+        p = norm.checked_params(x_shape, w_shape, **layer.keywords)
+
+        def kernel(w: Any) -> Any:
+            return w
+
+    nd = len(x_shape) - 2
+
+    def forward(x: Any, w: Any, b: Any) -> Any:
+        y = lax.conv_general_dilated(
+            x, kernel(w), p.stride, p.padding, lhs_dilation=p.input_dilation, rhs_dilation=p.dilation,
+            feature_group_count=p.groups, batch_group_count=p.batch_groups, precision=lax.Precision.HIGHEST,
+        )  # fmt: skip
+        return y + b.reshape((1, -1) + (1,) * nd)
+
+    def vjp(x: Any, w: Any, b: Any, dy: Any) -> Any:
+        return jax.vjp(forward, x, w, b)[1](dy)
+
+    return jax.jit(forward), jax.jit(vjp)
+
+
+def _jax_transpose_kernel(w: Any, groups: int) -> Any:
+    """:func:`refconv._ops.transpose_kernel` in jax.numpy (flip, swap in/out per group)."""
+    import jax.numpy as jnp
+
+    flipped = jnp.flip(w, axis=tuple(range(2, w.ndim)))
+    c_in, c_out_g = w.shape[:2]
+    grouped = flipped.reshape(groups, c_in // groups, c_out_g, *w.shape[2:]).swapaxes(1, 2)
+    return grouped.reshape(groups * c_out_g, c_in // groups, *w.shape[2:])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("which", ["forward", "vjp"])
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
+def test_jax(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
+    forward, vjp = _jax_functions(layer)
+    import jax
+
+    x, w, b, dy = (jax.device_put(a) for a in _arrays(layer, dtype))
+    flops = layer.forward_flops() * (1 if which == "forward" else 2)
+    _record(benchmark, layer, dtype, f"jax-{which}", flops)
+    if which == "forward":
+        _run(benchmark, lambda: forward(x, w, b).block_until_ready())
+    else:
+        _run(benchmark, lambda: jax.block_until_ready(vjp(x, w, b, dy)))
