@@ -79,15 +79,66 @@ def _depthwise_windows(windows: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
 
     With ``I = 1`` a matmul would multiply ``(rows, K)`` by ``(K, O'')`` per
     group, too thin for BLAS; instead each tap adds ``window_tap * w[:, :, tap]``
-    to the output, vectorised over batch, positions and channels, and copies nothing.
+    to the output, vectorised over positions and channels, one batch element
+    at a time, and copies no windows.
     """
     nd = w.ndim - 2
     g, o_group = windows.shape[1 + nd], w.shape[0] // windows.shape[1 + nd]
     kernel = w.reshape(g, o_group, *w.shape[2:])
     out = np.zeros((*windows.shape[: 1 + nd], g, o_group), np.result_type(windows, w))
-    for tap in np.ndindex(*w.shape[2:]):
-        out += windows[(..., *tap)][..., None] * kernel[(..., *tap)]
+    product = np.empty(out.shape[1:], out.dtype)
+    for item in range(out.shape[0]):  # one batch element at a time: its taps stay in cache
+        for tap in np.ndindex(*w.shape[2:]):
+            np.multiply(windows[(item, ..., *tap)][..., None], kernel[(..., *tap)], out=product)
+            out[item] += product
     return out.reshape(*out.shape[:-2], g * o_group)
+
+
+def _scatter_products(
+    xp: NDArray[Any], w: NDArray[Any], p: ConvParams, out_spatial: Shape, budget: int
+) -> NDArray[Any]:
+    """Multiply each padded input position by every tap first, then add the products where they are read.
+
+    ``y[n, j] = sum_t Z[n, s j + d t, t]`` with ``Z = xp @ w`` per group (the
+    col2im order). When the output has far fewer channels than the input (the
+    input VJP of a layer with few input channels), ``Z`` is much smaller than
+    the window copy the matmul order needs. ``xp`` is channels-last and padded,
+    without input dilation; chunked over the batch so that ``Z`` stays within
+    ``budget`` elements (at least one batch element).
+    """
+    nd, g = w.ndim - 2, p.groups
+    n, padded, i_group, o_group = xp.shape[0], xp.shape[1 : 1 + nd], w.shape[1], w.shape[0] // g
+    kernel_shape, taps = w.shape[2:], math.prod(w.shape[2:])
+    kernel = w.reshape(g, o_group, i_group, taps).transpose(0, 2, 3, 1).reshape(g, i_group, taps * o_group)
+    out = np.zeros((n, *out_spatial, g, o_group), np.result_type(xp, w))
+    step = max(1, budget // max(math.prod(padded) * g * taps * o_group, 1))
+    for first in range(0, n, step):
+        rows = xp[first : first + step]
+        count = rows.shape[0]
+        z = np.matmul(rows.reshape(count * math.prod(padded), g, i_group).swapaxes(0, 1), kernel)
+        z = z.reshape(g, count, *padded, *kernel_shape, o_group)
+        for tap in np.ndindex(*kernel_shape):
+            reads = tuple(
+                slice(d * t, d * t + s * (m - 1) + 1, s)
+                for d, t, s, m in zip(p.dilation, tap, p.stride, out_spatial, strict=True)
+            )
+            out[first : first + count] += np.moveaxis(z[(slice(None), slice(None), *reads, *tap)], 0, -2)
+    return out.reshape(n, *out_spatial, g * o_group)
+
+
+def _scatter_is_cheaper(padded: Shape, out_spatial: Shape, w: NDArray[Any], p: ConvParams) -> bool:
+    """Whether :func:`_scatter_products` moves less memory than the window copy, without wasted products.
+
+    The window copy moves ``M * I`` values per tap and output position; the
+    scatter writes ``L * O''`` products per tap and adds ``M * O''``. Its matmul
+    also multiplies the ``L - M`` positions no output reads at this stride, so
+    it is taken only where ``L <= 2 M``.
+    """
+    if p.batch_groups != 1:
+        return False
+    positions, outputs = math.prod(padded), math.prod(out_spatial)
+    o_group, i_group = w.shape[0] // p.groups, w.shape[1]
+    return o_group * (positions + outputs) < outputs * i_group and positions <= 2 * outputs
 
 
 def _by_phases(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
@@ -112,8 +163,10 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     elements: by default twice the larger of the padded input and the output
     (at least :data:`MIN_CHUNK_ELEMENTS`), so that memory stays a small
     multiple of the arrays read and written. Depthwise kernels (one input
-    channel per group, no batch groups) take a pass per tap instead, and an
-    input-dilated convolution runs as one convolution per phase (:func:`_by_phases`).
+    channel per group, no batch groups) take a pass per tap instead; kernels
+    with far fewer output than input channels multiply first and scatter
+    (:func:`_scatter_products`); and an input-dilated convolution runs as one
+    convolution per phase (:func:`_by_phases`).
     """
     if any(dil > 1 for dil in p.input_dilation):
         return _by_phases(x, w, p, budget)
@@ -125,10 +178,14 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
         return np.zeros(
             (windows.shape[0] // p.batch_groups, w.shape[0], *windows.shape[1 : 1 + nd]), xp.dtype
         )
+    budget = budget or max(2 * max(xp.size, out_size), MIN_CHUNK_ELEMENTS)
+    out_spatial = windows.shape[1 : 1 + nd]
     if w.shape[1] == 1 and p.groups > 1 and p.batch_groups == 1:
         out = _depthwise_windows(windows, w)
+    elif _scatter_is_cheaper(xp.shape[1 : 1 + nd], out_spatial, w, p):
+        out = _scatter_products(xp, w, p, out_spatial, budget)
     else:
-        out = _matmul_windows(windows, w, p, budget or max(2 * max(xp.size, out_size), MIN_CHUNK_ELEMENTS))
+        out = _matmul_windows(windows, w, p, budget)
     return np.ascontiguousarray(np.moveaxis(out, -1, 1))
 
 

@@ -17,7 +17,7 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.conv import _chunks, conv_general
+from refconv.conv import _chunks, _scatter_is_cheaper, conv_general
 from refconv.testing import conv_error_bounds
 from tests.cases import CASES, Case
 from tests.helpers import params
@@ -90,4 +90,31 @@ def test_every_budget_on_a_small_case() -> None:
     x, w, expected, bound = _setup(case)
     for budget in itertools.chain(range(1, 40), range(40, 2000, 97)):
         got = conv_general(x, w, params(case), budget)
+        assert np.max(np.abs(got - expected)) <= bound, f"budget={budget}"
+
+
+SCATTER_CASES = [
+    Case("2d-few-outputs", (3, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
+    Case(
+        "2d-few-outputs-groups-dilation",
+        (2, 12, 10, 9),
+        (2, 6, 3, 2),
+        dict(padding=(2, 1), dilation=(2, 1), groups=2),
+    ),
+    Case("1d-few-outputs-negative-pad", (2, 9, 13), (1, 9, 4), dict(padding=[(-1, 2)])),
+    Case("3d-few-outputs", (2, 8, 5, 6, 4), (1, 8, 2, 3, 2), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize("case", SCATTER_CASES, ids=lambda c: c.id)
+def test_scatter_order_matches_naive_when_it_is_taken(case: Case) -> None:
+    """Few output channels per input channel: multiply first, then scatter (chunked over the batch or not)."""
+    x, w, expected, bound = _setup(case)
+    p = params(case)
+    out_spatial = expected.shape[2:]
+    padded = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], p.padding, strict=True))
+    assert _scatter_is_cheaper(padded, out_spatial, w, p), "the case must exercise the scatter order"
+    for budget in (1, 1 << 40):
+        got = conv_general(x, w, p, budget)
+        assert got.shape == expected.shape
         assert np.max(np.abs(got - expected)) <= bound, f"budget={budget}"
