@@ -1,0 +1,120 @@
+"""refconv.testing.assert_conv_close: real float32 results pass, perturbed ones fail, reports read.
+
+The bound is rigorous (gamma_K(u) times the sum of absolute products), so a
+correct float32 implementation must pass it: torch's and jax's float32
+convolutions and refconv's own are checked here. A result moved by twice its
+bound at one element must fail, and the report must name that element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv import _normalize as norm
+from refconv.oracles import ORACLES, Unsupported
+from refconv.testing import assert_conv_close, reference_and_bound, unit_roundoff
+from tests.cases import Case
+
+CASES = [
+    Case("2d-stride2-pad1", (3, 4, 9, 8), (5, 4, 3, 3), dict(stride=2, padding=1)),
+    Case("2d-groups-dilation", (2, 6, 10, 9), (4, 3, 3, 2), dict(dilation=(2, 1), padding=(2, 1), groups=2)),
+    Case("1d-depthwise", (2, 5, 17), (10, 1, 4), dict(stride=3, padding=2, groups=5)),
+    Case("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), padding=1)),
+]  # fmt: skip
+WHICH = ("y", "dx", "dw", "db")
+
+
+def _float32(case: Case) -> tuple[np.ndarray, ...]:
+    x, w, b, dy = case.arrays(3)
+    assert b is not None
+    return tuple(a.astype(np.float32) for a in (x, w, b, dy))
+
+
+def _check_all(results: dict[str, Any], case: Case, x: Any, w: Any, b: Any, dy: Any) -> None:
+    for which in WHICH:
+        got = np.asarray(results[which])
+        assert got.dtype == np.float32, which
+        assert_conv_close(got, x, w, b if which == "y" else None, which=which, dy=dy, **case.keywords)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_refconv_float32_results_pass(case: Case) -> None:
+    x, w, b, dy = _float32(case)
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
+    _check_all({"y": refconv.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}, case, x, w, b, dy)
+
+
+@pytest.mark.parametrize("oracle", sorted(ORACLES))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_framework_float32_results_pass(case: Case, oracle: str) -> None:
+    """torch's (oneDNN) and jax's (XLA) float32 kernels sum in their own orders; all are within the bound."""
+    pytest.importorskip(oracle)
+    x, w, b, dy = _float32(case)
+    p = norm.checked_params(x.shape, w.shape, **case.keywords)
+    try:
+        results = ORACLES[oracle](x, w, b, dy, p)
+    except Unsupported as reason:
+        pytest.skip(f"{oracle}: {reason}")
+    _check_all(results, case, x, w, b, dy)
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_a_result_moved_by_twice_its_bound_fails_and_is_named(which: str) -> None:
+    case = CASES[0]
+    x, w, b, dy = _float32(case)
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
+    got = {"y": refconv.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}[which].copy()
+    bias = b if which == "y" else None
+    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, dtype=np.float32, **case.keywords)
+    index = tuple(s // 2 for s in got.shape)
+    got[index] += np.float32(3 * bound[index])  # 3x: the float32 rounding of the sum must not hide it
+    with pytest.raises(AssertionError) as failure:
+        assert_conv_close(got, x, w, bias, which=which, dy=dy, **case.keywords)
+    report = str(failure.value)
+    assert report.startswith(f"{which}: 1 of {got.size} elements exceed the round-off bound for float32")
+    assert str(index) in report
+    assert "stride=2" in report
+
+
+def test_the_bound_is_tight_enough_to_see_float16_rounding_in_a_float32_claim() -> None:
+    """A float32 result that was really computed in float16 is caught: the bound is not a loose tolerance."""
+    x, w, b, _ = _float32(CASES[0])
+    y16 = refconv.conv(x.astype(np.float16), w.astype(np.float16), b.astype(np.float16), **CASES[0].keywords)
+    x16, w16, b16 = (a.astype(np.float16).astype(np.float32) for a in (x, w, b))  # the values it really used
+    with pytest.raises(AssertionError):
+        assert_conv_close(y16.astype(np.float32), x16, w16, b16, **CASES[0].keywords)
+    assert_conv_close(y16, x16, w16, b16, dtype=np.float16, **CASES[0].keywords)
+
+
+def test_nan_and_inf_must_match() -> None:
+    x, w, b, _ = _float32(CASES[0])
+    x[0, 0, 0, 0] = np.nan
+    y = refconv.conv(x, w, b, **CASES[0].keywords)
+    assert np.isnan(y).any()
+    assert_conv_close(y, x, w, b, **CASES[0].keywords)
+    y[np.isnan(y)] = 0.0
+    with pytest.raises(AssertionError, match="exceed the round-off bound"):
+        assert_conv_close(y, x, w, b, **CASES[0].keywords)
+
+
+def test_misuse_is_named() -> None:
+    x, w, b, _ = _float32(CASES[0])
+    y = refconv.conv(x, w, b, **CASES[0].keywords)
+    with pytest.raises(AssertionError, match=r"y: shape \(3, 5, 4\) != expected"):
+        assert_conv_close(y[:, :, 0], x, w, b, **CASES[0].keywords)
+    with pytest.raises(ValueError, match="which='dz'"):
+        assert_conv_close(y, x, w, which="dz")
+    with pytest.raises(ValueError, match="which='dx' needs the cotangent dy"):
+        assert_conv_close(y, x, w, which="dx")
+
+
+def test_unit_roundoff_of_each_dtype() -> None:
+    assert unit_roundoff(np.float64) == 2.0**-53
+    assert unit_roundoff(np.complex64) == 2.0**-24
+    assert unit_roundoff(np.int32) == 0.0
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    assert unit_roundoff(ml_dtypes.bfloat16) == 2.0**-8
