@@ -103,11 +103,9 @@ def unit_roundoff(dtype: DTypeLike) -> float:
         dt = np.empty(0, dt).real.dtype
     if dt.kind in "iub":
         return 0.0
-    if dt.kind != "f":  # bfloat16 and friends: ml_dtypes knows their precision
-        import ml_dtypes
-
-        return float(ml_dtypes.finfo(dt).eps) / 2
-    return float(np.finfo(dt).eps) / 2
+    # the first 2**-k that 1 + 2**-k rounds away (ties to even): works for ml_dtypes' floats too
+    one = np.ones((), dt)
+    return next(2.0**-k for k in range(1, 128) if one + np.asarray(2.0**-k).astype(dt) == one)
 
 
 def _gamma(terms: int, u: float) -> float:
