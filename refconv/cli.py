@@ -1,18 +1,23 @@
-"""The ``refconv`` command: ``refconv check`` compares refconv with every installed oracle.
+"""The ``refconv`` command: ``check`` a configuration, ``explain`` its VJPs, write golden ``vectors``.
 
 ``refconv check`` draws random ``x``, ``w``, ``b`` and ``dy`` for one
-configuration, computes ``y``, ``dx``, ``dw`` and ``db`` with refconv, with
-:mod:`refconv.naive` and with each oracle (jax, torch), and prints the largest
-difference per backend and array beside its round-off bound
-(:func:`refconv.testing.conv_error_bounds`). Exit status: 0 when every
-difference is within its bound, 1 on a mismatch, 2 on bad arguments.
+configuration (or each of a ``--grid`` file), computes ``y``, ``dx``, ``dw`` and
+``db`` in ``--dtype`` with refconv, :mod:`refconv.naive` and each oracle (jax,
+torch, on ``--device``), and compares every element with a float64 reference
+within its round-off bound (:func:`refconv.testing.reference_and_bound`). Exit
+status: 0 when every element is within its bound, 1 on a mismatch, 2 on bad
+arguments. ``refconv explain`` prints the output size, ``r`` per dim and each
+VJP as the convolution that computes it; ``refconv vectors`` writes
+:func:`refconv.vectors.write_vectors`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -21,11 +26,20 @@ from numpy.typing import NDArray
 import refconv
 from refconv import _normalize as norm
 from refconv import naive
-from refconv.geometry import ConvParams
+from refconv.geometry import (
+    dilated_size,
+    input_vjp_params,
+    output_spatial_shape,
+    remainder,
+    weight_vjp_params,
+)
 from refconv.oracles import ORACLES, Unsupported, available
-from refconv.testing import conv_error_bounds
+from refconv.testing import reference_and_bound
+from refconv.vectors import write_vectors
 
 ARRAYS = ("y", "dx", "dw", "db")
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+CONFIG_KEYS = ("x_shape", "w_shape", "stride", "padding", "padding_mode", "dilation", "input_dilation")
 
 
 class UsageError(Exception):
@@ -59,8 +73,32 @@ def _padding(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"expected lo:hi pairs like 1:2,0:-1, got {text!r}") from None
 
 
-def _scalar_or_tuple(values: tuple[int, ...]) -> Any:
+def _one_or_each(values: tuple[int, ...]) -> int | tuple[int, ...]:
+    """A command-line ``2`` means every spatial dim; ``2,1`` one value per dim."""
     return values[0] if len(values) == 1 else values
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists (and nested lists) as the tuples refconv's parameters take."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--x-shape", type=_ints, default=(2, 3, 7, 6), help="N,C_in,*spatial (default 2,3,7,6)"
+    )
+    parser.add_argument(
+        "--w-shape", type=_ints, default=(4, 3, 3, 2), help="C_out,C_in/groups,*kernel (default 4,3,3,2)"
+    )
+    parser.add_argument("--stride", type=_ints, default=(1,))
+    parser.add_argument(
+        "--padding", type=_padding, default=0, help="p, p1,p2,..., lo:hi,lo:hi,... or valid/same/same_lower"
+    )
+    parser.add_argument("--padding-mode", default="zeros", choices=norm.PADDING_MODES)
+    parser.add_argument("--dilation", type=_ints, default=(1,))
+    parser.add_argument("--input-dilation", type=_ints, default=(1,))
+    parser.add_argument("--groups", type=int, default=1)
+    parser.add_argument("--batch-groups", type=int, default=1)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,25 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     check = commands.add_parser(
         "check",
-        help="compare refconv with refconv.naive and every installed oracle on one configuration",
-        description="Compare y, dx, dw, db of one configuration across refconv, refconv.naive, jax "
-        "and torch. Negative values need '=': --padding=-1:2,0:0.",
+        help="compare refconv, refconv.naive and every installed oracle with a float64 reference",
+        description="Compare y, dx, dw, db of one configuration (or a --grid of them) across refconv, "
+        "refconv.naive, jax and torch, element by element within the round-off bound of --dtype. "
+        "Negative values need '=': --padding=-1:2,0:0.",
     )
-    check.add_argument(
-        "--x-shape", type=_ints, default=(2, 3, 7, 6), help="N,C_in,*spatial (default 2,3,7,6)"
-    )
-    check.add_argument(
-        "--w-shape", type=_ints, default=(4, 3, 3, 2), help="C_out,C_in/groups,*kernel (default 4,3,3,2)"
-    )
-    check.add_argument("--stride", type=_ints, default=(1,))
-    check.add_argument(
-        "--padding", type=_padding, default=0, help="p, p1,p2,..., lo:hi,lo:hi,... or valid/same/same_lower"
-    )
-    check.add_argument("--padding-mode", default="zeros", choices=norm.PADDING_MODES)
-    check.add_argument("--dilation", type=_ints, default=(1,))
-    check.add_argument("--input-dilation", type=_ints, default=(1,))
-    check.add_argument("--groups", type=int, default=1)
-    check.add_argument("--batch-groups", type=int, default=1)
+    _add_config(check)
     check.add_argument("--no-bias", action="store_true", help="convolve without a bias")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument(
@@ -95,20 +120,44 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"comma-separated oracles from {','.join(ORACLES)} (default: every installed one)",
     )
+    check.add_argument(
+        "--dtype", default="float64", choices=DTYPES, help="the dtype every backend computes in"
+    )
+    check.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the oracles run")
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.add_argument(
+        "--grid", type=Path, help="a JSON list of configurations ({'x_shape': [...], 'w_shape': [...], ...})"
+    )
+    explain = commands.add_parser(
+        "explain", help="print the output size, r per dim, and each VJP as the convolution that computes it"
+    )
+    _add_config(explain)
+    vectors = commands.add_parser("vectors", help="write golden test vectors (.npz per case, manifest.json)")
+    vectors.add_argument("--out", type=Path, required=True, help="directory to write into")
+    vectors.add_argument("--seed", type=int, default=0)
     return parser
 
 
-def _params(args: argparse.Namespace) -> ConvParams:
-    return norm.checked_params(
-        args.x_shape,
-        args.w_shape,
-        stride=_scalar_or_tuple(args.stride),
-        padding=args.padding,
-        dilation=_scalar_or_tuple(args.dilation),
-        input_dilation=_scalar_or_tuple(args.input_dilation),
-        groups=args.groups,
-        batch_groups=args.batch_groups,
-    )
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's configuration, as a dict like a --grid entry."""
+    return {
+        "x_shape": args.x_shape, "w_shape": args.w_shape, "stride": _one_or_each(args.stride),
+        "padding": args.padding, "padding_mode": args.padding_mode, "dilation": _one_or_each(args.dilation),
+        "input_dilation": _one_or_each(args.input_dilation),
+        "groups": args.groups, "batch_groups": args.batch_groups, "bias": not getattr(args, "no_bias", False),
+    }  # fmt: skip
+
+
+def _keywords(config: dict[str, Any]) -> dict[str, Any]:
+    """refconv keywords of a configuration, validated; a bad one is a UsageError naming it."""
+    known = {*CONFIG_KEYS, "groups", "batch_groups", "bias"}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise UsageError(f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
+    names = ("stride", "padding", "dilation", "input_dilation", "groups", "batch_groups", "padding_mode")
+    keywords: dict[str, Any] = {name: _as_tuples(config[name]) for name in names if name in config}
+    refconv.conv_output_shape(tuple(config["x_shape"]), tuple(config["w_shape"]), **keywords)
+    return keywords
 
 
 def _oracles(requested: list[str] | None) -> list[str]:
@@ -123,62 +172,196 @@ def _oracles(requested: list[str] | None) -> list[str]:
     return requested
 
 
-def _refconv_results(
-    x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any], p: ConvParams, module: Any,
-    padding_mode: str,
-) -> dict[str, NDArray[Any]]:  # fmt: skip
-    keywords = dict(vars(p), padding_mode=padding_mode)
-    dx, dw, db = module.conv_vjp(x, w, dy, **keywords)
-    return {"y": module.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}
+def _dtype(name: str) -> Any:
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise UsageError("--dtype bfloat16 needs ml_dtypes (pip install ml_dtypes)") from None
+        return ml_dtypes.bfloat16
+    return np.dtype(name)
 
 
-def _row(backend: str, name: str, got: NDArray[Any], want: NDArray[Any], bound: float) -> tuple[str, bool]:
-    diff = float(np.max(np.abs(got - want))) if want.size else 0.0
-    scale = float(np.max(np.abs(want))) if want.size else 0.0
-    ok = got.shape == want.shape and diff <= bound
-    rel = diff / scale if scale else 0.0
-    verdict = "ok" if ok else "MISMATCH"
-    return f"{backend:<14}{name:<5}{diff:>12.3e}{rel:>12.3e}{bound:>12.3e}  {verdict}", ok
+def _backend_results(
+    backend: str, arrays: dict[str, Any], keywords: dict[str, Any], device: str
+) -> dict[str, NDArray[Any]]:
+    x, w, b, dy = arrays["x"], arrays["w"], arrays["b"], arrays["dy"]
+    if backend in ("refconv", "refconv.naive"):
+        module: Any = refconv if backend == "refconv" else naive
+        dx, dw, db = module.conv_vjp(x, w, dy, **keywords)
+        return {"y": module.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}
+    mode = keywords.get("padding_mode", "zeros")
+    p = norm.checked_params(x.shape, w.shape, **{k: v for k, v in keywords.items() if k != "padding_mode"})
+    try:
+        return ORACLES[backend](x, w, b, dy, p, padding_mode=mode, device=device)
+    except (TypeError, RuntimeError) as error:  # a dtype or device the framework has no kernel for
+        raise Unsupported(f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
+
+
+def check_config(
+    config: dict[str, Any], backends: Sequence[str], dtype: str, device: str, seed: int
+) -> dict[str, Any]:
+    """Every backend's ``y, dx, dw, db`` for ``config`` in ``dtype``, against the float64 reference."""
+    keywords = _keywords(config)
+    x_shape, w_shape = tuple(config["x_shape"]), tuple(config["w_shape"])
+    rng = np.random.default_rng(seed)
+    cast = _dtype(dtype)
+    x, w = rng.standard_normal(x_shape).astype(cast), rng.standard_normal(w_shape).astype(cast)
+    b = rng.standard_normal(w_shape[0]).astype(cast) if config.get("bias", True) else None
+    dy = rng.standard_normal(refconv.conv_output_shape(x_shape, w_shape, **keywords)).astype(cast)
+    arrays = {"x": x, "w": w, "b": b, "dy": dy}
+    references = {
+        name: reference_and_bound(x, w, b if name == "y" else None, which=name, dy=dy, dtype=cast, **keywords)
+        for name in ARRAYS
+    }
+    rows: list[dict[str, Any]] = []
+    for backend in backends:
+        try:
+            got = _backend_results(backend, arrays, keywords, device)
+        except Unsupported as reason:
+            rows.append({"backend": backend, "skipped": str(reason)})
+            continue
+        for name in ARRAYS:
+            reference, bound = references[name]
+            result = np.asarray(got[name]).astype(reference.dtype)
+            same_shape = result.shape == reference.shape
+            diff = np.abs(result - reference) if same_shape else np.full(1, np.inf)
+            ratio = (
+                float(np.max(diff / np.where(bound > 0, bound, np.inf), initial=0.0))
+                if same_shape
+                else np.inf
+            )
+            ok = same_shape and bool(np.all(diff <= bound))
+            rows.append(
+                {"backend": backend, "array": name, "max_abs_diff": float(np.max(diff, initial=0.0)),
+                 "worst_diff_over_bound": ratio, "ok": ok}
+            )  # fmt: skip
+    ok = all(row.get("ok", True) for row in rows)
+    return {
+        "config": {**config, "keywords": repr(keywords)},
+        "dtype": dtype,
+        "device": device,
+        "rows": rows,
+        "ok": ok,
+    }
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    config = result["config"]
+    print(
+        f"refconv check: x {tuple(config['x_shape'])}, w {tuple(config['w_shape'])}, {config['keywords']}, "
+        f"bias={config.get('bias', True)}, dtype={result['dtype']}, device={result['device']}"
+    )
+    print(f"{'backend':<14}{'array':<6}{'max |diff|':>12}{'diff/bound':>12}  verdict")
+    for row in result["rows"]:
+        if "skipped" in row:
+            print(f"{row['backend']:<14}skipped: {row['skipped']}")
+            continue
+        verdict = "ok" if row["ok"] else "MISMATCH"
+        print(
+            f"{row['backend']:<14}{row['array']:<6}{row['max_abs_diff']:>12.3e}"
+            f"{row['worst_diff_over_bound']:>12.3g}  {verdict}"
+        )
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def _grid(path: Path) -> list[dict[str, Any]]:
+    try:
+        configs = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--grid {path}: {error}") from None
+    if not isinstance(configs, list) or not all(
+        isinstance(c, dict) and "x_shape" in c and "w_shape" in c for c in configs
+    ):
+        raise UsageError(f"--grid {path}: expected a JSON list of objects with x_shape and w_shape")
+    return configs
 
 
 def check(args: argparse.Namespace) -> int:
-    p = _params(args)
-    oracles = _oracles(args.against)
-    rng = np.random.default_rng(args.seed)
-    x, w = rng.standard_normal(args.x_shape), rng.standard_normal(args.w_shape)
-    b = None if args.no_bias else rng.standard_normal(args.w_shape[0])
-    dy = rng.standard_normal(refconv.conv_output_shape(args.x_shape, args.w_shape, **vars(p)))
-    mode = norm.checked_padding_mode(args.padding_mode, args.x_shape, p)
-    want = _refconv_results(x, w, b, dy, p, refconv, mode)
-    bounds = conv_error_bounds(x, w, dy, p, b, padding_mode=mode)
-    print(
-        f"refconv check: x {args.x_shape}, w {args.w_shape}, {p}, padding_mode={mode!r}, bias={b is not None}"
-    )
-    print(f"{'backend':<14}{'array':<5}{'max |diff|':>12}{'max rel':>12}{'bound':>12}  verdict")
-    all_ok = True
-    for backend in ["refconv.naive", *oracles]:
-        try:
-            if backend == "refconv.naive":
-                got = _refconv_results(x, w, b, dy, p, naive, mode)
-            else:
-                got = ORACLES[backend](x, w, b, dy, p, padding_mode=mode)
-        except Unsupported as reason:
-            print(f"{backend:<14}skipped: {reason}")
-            continue
-        for name in ARRAYS:
-            line, ok = _row(backend, name, got[name], want[name], bounds[name])
-            print(line)
-            all_ok &= ok
-    if not oracles:
-        print("no oracle installed (pip install jax or torch); compared with refconv.naive only")
-    print("verdict:", "all within round-off" if all_ok else "MISMATCH")
+    backends = ["refconv", "refconv.naive", *_oracles(args.against)]
+    configs = _grid(args.grid) if args.grid else [_config(args)]
+    for config in configs:
+        _keywords(config)  # every configuration is validated before any is run
+    results = []
+    for index, config in enumerate(configs):
+        results.append(check_config(config, backends, args.dtype, args.device, args.seed))
+        if args.grid:
+            _progress(index + 1, len(configs))
+    oracle_rows = [r for result in results for r in result["rows"] if r["backend"] in ORACLES]
+    if args.device == "cuda" and oracle_rows and all("skipped" in r for r in oracle_rows):
+        raise UsageError("--device cuda: no installed oracle sees a CUDA device")
+    all_ok = all(result["ok"] for result in results)
+    if args.json:
+        print(json.dumps({"results": results, "ok": all_ok}, indent=1))
+    else:
+        for result in results:
+            _print_table(result)
+        if len(backends) == 2:
+            print("no oracle installed (pip install jax or torch); compared refconv and refconv.naive only")
+        print("verdict:", "all within round-off" if all_ok else "MISMATCH")
     return 0 if all_ok else 1
+
+
+def explain(args: argparse.Namespace) -> int:
+    config = _config(args)
+    keywords = _keywords(config)
+    xs, ws = tuple(config["x_shape"]), tuple(config["w_shape"])
+    p = norm.checked_params(xs, ws, **{k: v for k, v in keywords.items() if k != "padding_mode"})
+    print(f"x {xs}, w {ws}: {p}")
+    print(f"y = conv(x, w) has shape {refconv.conv_output_shape(xs, ws, **keywords)}")
+    out, rem = output_spatial_shape(xs[2:], ws[2:], p), remainder(xs[2:], ws[2:], p)
+    for dim, (n, k) in enumerate(zip(xs[2:], ws[2:], strict=True)):
+        D, d, s, (lo, hi) = p.input_dilation[dim], p.dilation[dim], p.stride[dim], p.padding[dim]
+        n_hat, k_hat = dilated_size(n, D), dilated_size(k, d)
+        print(
+            f"  dim {dim}: n_hat = {D}*({n}-1)+1 = {n_hat}, k_hat = {d}*({k}-1)+1 = {k_hat}, "
+            f"m = ({n_hat} + {lo} + {hi} - {k_hat}) // {s} + 1 = {out[dim]}, r = {rem[dim]}"
+        )
+    if keywords.get("padding_mode", "zeros") != "zeros":
+        print(
+            f"  padding_mode={keywords['padding_mode']!r}: x is padded by copies first, the convolution has"
+        )
+        print(
+            "  zero padding, and dx folds the padded positions' cotangents back onto the elements they copy"
+        )
+    q = input_vjp_params(xs[2:], ws[2:], p)
+    swapped = (ws[1] * q.groups, ws[0] // q.groups, *ws[2:])
+    print(
+        f"dx = conv(dy, w_t), w_t = w flipped in every spatial axis, in/out swapped per group: {ws} -> ",
+        end="",
+    )
+    print(swapped)
+    print(f"     stride={q.stride} (the input dilation), input_dilation={q.input_dilation} (the stride),")
+    print(f"     dilation={q.dilation}, padding={q.padding} = (k_hat-1-lo, k_hat-1-hi+r), groups={q.groups}")
+    if p.batch_groups > 1:
+        print(f"     then the {p.batch_groups} channel groups move back into the batch, group major")
+    r = weight_vjp_params(xs[2:], ws[2:], p)
+    print("dw = swap(conv(swap(x), swap(dy))), swap exchanging the batch and channel axes:")
+    print(f"     stride={r.stride} (the dilation), dilation={r.dilation} (the stride), ", end="")
+    print(f"input_dilation={r.input_dilation},")
+    print(
+        f"     padding={r.padding} = (lo, hi-r), groups={r.groups}, batch_groups={r.batch_groups} (swapped)"
+    )
+    print(f"db = dy summed over axes {(0, *range(2, len(xs)))}")
+    return 0
+
+
+def vectors(args: argparse.Namespace) -> int:
+    manifest = write_vectors(args.out, seed=args.seed)
+    print(f"wrote {len(manifest['cases'])} cases and manifest.json to {args.out}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return check(args)
+        return {"check": check, "explain": explain, "vectors": vectors}[args.command](args)
     except (UsageError, ValueError, TypeError) as error:
         print(f"refconv {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -46,15 +46,32 @@ def jax_conv_vjp(
     dy: NDArray[Any],
     p: ConvParams,
     padding_mode: str = "zeros",
+    device: str = "cpu",
 ) -> Arrays:
-    """``jax.vjp`` of ``lax.conv_general_dilated`` (+ bias) at ``Precision.HIGHEST``.
+    """``jax.vjp`` of ``lax.conv_general_dilated`` (+ bias) at ``Precision.HIGHEST``, on ``device``.
 
     A padding mode other than zeros is ``jnp.pad`` with the matching mode first.
+    ``device`` is ``"cpu"`` or ``"cuda"`` (jax's ``"gpu"`` platform).
     """
     import jax
     from jax import lax
 
     jax.config.update("jax_enable_x64", True)
+    with jax.default_device(_jax_device(jax, device)):
+        return _jax_vjp(jax, lax, x, w, b, dy, p, padding_mode)
+
+
+def _jax_device(jax: Any, device: str) -> Any:
+    try:
+        return jax.devices("gpu" if device == "cuda" else device)[0]
+    except RuntimeError:
+        raise Unsupported(f"jax sees no {device} device") from None
+
+
+def _jax_vjp(
+    jax: Any, lax: Any, x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any],
+    p: ConvParams, padding_mode: str,
+) -> Arrays:  # fmt: skip
     ndim = x.ndim - 2
     bias = np.zeros(w.shape[0], x.dtype) if b is None else b
 
@@ -84,9 +101,10 @@ def jax_conv_vjp(
 def _torch_results(y: Any, *leaves: Any) -> Arrays:
     """``y`` and the ``.grad`` of each leaf (x, w, b) as NumPy arrays; a leaf no path reached gets zeros."""
     grads = [
-        np.zeros_like(leaf.detach().numpy()) if leaf.grad is None else leaf.grad.numpy() for leaf in leaves
+        np.zeros_like(leaf.detach().cpu().numpy()) if leaf.grad is None else leaf.grad.cpu().numpy()
+        for leaf in leaves
     ]
-    return dict(zip(("y", "dx", "dw", "db"), (y.detach().numpy(), *grads), strict=True))
+    return dict(zip(("y", "dx", "dw", "db"), (y.detach().cpu().numpy(), *grads), strict=True))
 
 
 def torch_conv_vjp(
@@ -96,8 +114,12 @@ def torch_conv_vjp(
     dy: NDArray[Any],
     p: ConvParams,
     padding_mode: str = "zeros",
+    device: str = "cpu",
 ) -> Arrays:
-    """torch autograd of ``F.conv{1,2,3}d`` after ``F.pad`` (signed padding, or a padding mode), with bias."""
+    """torch autograd of ``F.conv{1,2,3}d`` after ``F.pad`` (signed padding, or a padding mode), with bias.
+
+    ``device`` is ``"cpu"`` or ``"cuda"``; results come back as NumPy arrays.
+    """
     ndim = x.ndim - 2
     if ndim > 3:
         raise Unsupported(f"torch has no {ndim}-d convolution")
@@ -108,8 +130,14 @@ def torch_conv_vjp(
     import torch
     import torch.nn.functional as F
 
-    xt, wt = (torch.tensor(a, requires_grad=True) for a in (x, w))
-    bt = torch.zeros(w.shape[0], dtype=wt.dtype) if b is None else torch.tensor(b)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise Unsupported("torch sees no cuda device")
+    xt, wt = (torch.tensor(a, device=device, requires_grad=True) for a in (x, w))
+    bt = (
+        torch.zeros(w.shape[0], dtype=wt.dtype, device=device)
+        if b is None
+        else torch.tensor(b, device=device)
+    )
     bt.requires_grad_(True)
     # F.pad lists (lo, hi) from the last dim backwards. Pad first, then crop (negative entries), so
     # that a crop larger than the input itself (legal when the other side is padded) works as in XLA
@@ -120,7 +148,7 @@ def torch_conv_vjp(
         padded = F.pad(F.pad(xt, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
     convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[ndim]
     y = convolve(padded, wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
-    y.backward(torch.tensor(dy))
+    y.backward(torch.tensor(dy, device=device))
     return _torch_results(y, xt, wt, bt)
 
 
