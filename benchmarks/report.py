@@ -73,9 +73,9 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}"
+        return "n/a" if value is None else f"{value:.1f}"
 
-    ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f} ({row['target']:.1f})"
+    ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f} ({row['target']:.1f})"
     if row["ratio"] is not None and row["ratio"] > row["target"]:
         ratio += " missed"
     return [
@@ -123,6 +123,7 @@ def plot(data: dict[str, Any], ax: Any) -> None:
         ax.bar(xs, [values[layer] for layer in layers if layer in values], width, label=dtype, color=colour)
         ax.axhline(TARGET[dtype], color=colour, linestyle="--", linewidth=1)
     ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
+    ax.set_yscale("log")
     ax.set_ylabel("refconv (fwd + vjp) / torch (fwd + bwd)")
     ax.set_title("time relative to torch CPU (lower is faster; dashed: targets)", fontsize=9)
     ax.legend(frameon=False)

@@ -259,7 +259,7 @@ def assert_conv_close(
 ) -> None:
     """Assert that ``actual`` is ``which`` of the convolution of ``x`` and ``w`` up to round-off in ``dtype``.
 
-    Like :func:`numpy.testing.assert_allclose`, but the tolerance is not a
+    Like ``numpy.testing.assert_allclose``, but the tolerance is not a
     choice: each element is compared with a float64 reference within its own
     rigorous forward-error bound (:func:`reference_and_bound`), so a failure is
     a bug, not round-off. NaN must match NaN, and infinities must match.

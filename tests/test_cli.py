@@ -14,7 +14,7 @@ import pytest
 
 import refconv
 from refconv import cli, naive
-from refconv.testing import assert_conv_close
+from refconv.testing import assert_conv_close, dot_error_bound
 from refconv.vectors import CASES
 
 
@@ -208,3 +208,27 @@ def test_vectors_are_deterministic_and_load_as_documented(tmp_path: Path) -> Non
                     result, arrays["x"], arrays["w"], bias, which=which, dy=arrays["dy"], **keywords
                 )
         assert set(case["max_abs_diff"]) >= {"refconv.naive"}
+
+
+def test_the_documented_c_reader_loads_a_vector(tmp_path: Path) -> None:
+    """docs/examples/read_npy.c, compiled here, reads a case's y.npy: same shape, same sum to round-off."""
+    import shutil
+    import zipfile
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler on this machine")
+    source = Path(__file__).parents[1] / "docs" / "examples" / "read_npy.c"
+    binary = tmp_path / "read_npy"
+    subprocess.run([compiler, "-O2", "-o", str(binary), str(source)], check=True)
+    assert _run("vectors", "--out", str(tmp_path)).returncode == 0
+    with zipfile.ZipFile(tmp_path / "2d-stride2-pad1.npz") as archive:
+        archive.extract("y.npy", tmp_path)
+    out = subprocess.run([str(binary), str(tmp_path / "y.npy")], capture_output=True, text=True, check=True)
+    y = np.load(tmp_path / "y.npy")
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"shape {y.shape}"
+    assert lines[1] == f"count {y.size}"
+    # two summation orders of y.size terms differ by at most 2 gamma_n n max|y| (refconv.testing's bound)
+    bound = dot_error_bound(y.size, float(np.abs(y).max()))
+    assert abs(float(lines[2].split()[1]) - float(y.sum())) <= bound

@@ -63,7 +63,7 @@ def test_framework_float32_results_pass(case: Case, oracle: str) -> None:
 
 
 @pytest.mark.parametrize("which", WHICH)
-def test_a_result_moved_by_twice_its_bound_fails_and_is_named(which: str) -> None:
+def test_a_result_moved_beyond_its_bound_fails_and_is_named(which: str) -> None:
     case = CASES[0]
     x, w, b, dy = _float32(case)
     dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
