@@ -206,7 +206,27 @@ class ConformanceTable(SphinxDirective):
         return [container]
 
 
+class BenchmarkTable(SphinxDirective):
+    """``benchmarks/report.py``'s table of a committed results JSON (the argument, from the repo root)."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from benchmarks import report
+
+        path = ROOT / self.arguments[0]
+        self.env.note_dependency(str(path))
+        data = report.load(path)
+        rst = StringList()
+        for line in [f"Measured on: {report.machine(data)}.", "", *report.list_table(data)]:
+            rst.append(line, "benchmark-table")
+        container = nodes.container(classes=["benchmark-table"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("checked-by", CheckedBy)
     app.add_directive("conformance-table", ConformanceTable)
+    app.add_directive("benchmark-table", BenchmarkTable)
     return {"version": refconv.__version__, "parallel_read_safe": True}
