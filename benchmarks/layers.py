@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import refconv
-from refconv import _normalize as norm
-from refconv.geometry import transpose_output_spatial_shape
 
 
 @dataclass(frozen=True)
@@ -20,12 +18,11 @@ class Layer:
     transposed: bool = False
     small: bool = False  # refconv.naive is timed on these only
 
+    def spec(self) -> refconv.ConvSpec:
+        return refconv.spec(self.x_shape, self.w_shape, transposed=self.transposed, **self.keywords)
+
     def output_shape(self) -> tuple[int, ...]:
-        if not self.transposed:
-            return refconv.conv_output_shape(self.x_shape, self.w_shape, **self.keywords)
-        t = norm.checked_transpose_params(self.x_shape, self.w_shape, **self.keywords)
-        spatial = transpose_output_spatial_shape(self.x_shape[2:], self.w_shape[2:], t)
-        return (self.x_shape[0], self.w_shape[1] * t.groups, *spatial)
+        return self.spec().y_shape
 
     def forward_flops(self) -> int:
         """2 x multiply-adds of the forward pass; the full VJP (dx and dw) is twice this."""

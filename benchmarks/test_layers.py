@@ -21,9 +21,7 @@ import pytest
 
 import refconv
 from benchmarks.layers import LAYERS, Layer
-from refconv import _normalize as norm
 from refconv import naive
-from refconv.geometry import transpose_conv_params
 
 DTYPES = ["float32", "float64"]
 ROUNDS = 5
@@ -100,9 +98,8 @@ def _torch_conv(layer: Layer) -> Callable[..., Any]:
     import torch.nn.functional as F
 
     nd = len(layer.x_shape) - 2
-    if layer.transposed:
-        return getattr(F, f"conv_transpose{nd}d")
-    return getattr(F, f"conv{nd}d")
+    conv: Callable[..., Any] = getattr(F, f"conv_transpose{nd}d" if layer.transposed else f"conv{nd}d")
+    return conv
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -140,20 +137,13 @@ def _jax_functions(layer: Layer) -> tuple[Callable[..., Any], Callable[..., Any]
     from jax import lax
 
     jax.config.update("jax_enable_x64", True)
-    x_shape, w_shape = layer.x_shape, layer.w_shape
-    if layer.transposed:  # the general convolution that is the transposed one, as XLA runs it
-        t = norm.checked_transpose_params(x_shape, w_shape, **layer.keywords)
-        p = transpose_conv_params(w_shape[2:], t)
+    s = layer.spec()
+    p = s.general  # a transposed convolution as the general convolution that it is, as XLA runs it
 
-        def kernel(w: Any) -> Any:
-            return _jax_transpose_kernel(w, t.groups)
-    else:
-        p = norm.checked_params(x_shape, w_shape, **layer.keywords)
+    def kernel(w: Any) -> Any:
+        return _jax_transpose_kernel(w, s.groups) if s.transposed else w
 
-        def kernel(w: Any) -> Any:
-            return w
-
-    nd = len(x_shape) - 2
+    nd = s.ndim
 
     def forward(x: Any, w: Any, b: Any) -> Any:
         y = lax.conv_general_dilated(

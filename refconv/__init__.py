@@ -3,16 +3,26 @@
 Pure, stateless NumPy functions. The forward pass is one general convolution
 (stride, kernel and input dilation, signed per-side padding, feature and
 batch groups); every VJP is a call of it with parameters computed by
-:mod:`refconv.geometry`. :mod:`refconv.naive` computes the same from the
-definition with loops, as an independent check.
+:mod:`refconv.geometry`. Every function starts by normalising its arguments
+into one :class:`~refconv.ConvSpec` (:func:`refconv.spec`).
+:mod:`refconv.naive` computes the same from the definition with loops, as an
+independent check; :mod:`refconv.testing` compares anyone's results with
+refconv's within their round-off bounds.
 """
 
+__version__ = "0.2.0"
+
+from refconv import naive, testing
+from refconv._spec import ConvOptions, ConvSpec, TransposeOptions, spec
 from refconv.conv import conv, conv_output_shape
 from refconv.jvp import conv_jvp, conv_vjp_vjp
 from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_bias_vjp, conv_input_vjp, conv_vjp, conv_weight_vjp
 
 __all__ = [
+    "ConvOptions",
+    "ConvSpec",
+    "TransposeOptions",
     "conv",
     "conv_bias_vjp",
     "conv_input_vjp",
@@ -23,6 +33,7 @@ __all__ = [
     "conv_vjp",
     "conv_vjp_vjp",
     "conv_weight_vjp",
+    "naive",
+    "spec",
+    "testing",
 ]
-
-__version__ = "0.1.0"

@@ -1,29 +1,20 @@
-"""Argument normalisation and validation, shared by the fast path and :mod:`refconv.naive`.
+"""Validation of single arguments: ints, per-dim values, padding, shapes, arrays, dtypes.
 
-Every misuse is caught here, before any array work, with a ValueError or
-TypeError that names the parameter and the values.
+The pieces :func:`refconv.spec` is built from. Every misuse is caught here,
+before any array work, with a ValueError or TypeError that names the
+parameter and the values.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from refconv.geometry import (
-    ConvParams,
-    Padding,
-    Shape,
-    TransposeParams,
-    dilated_shape,
-    padded_shape,
-    same_padding,
-    transpose_output_spatial_shape,
-)
+from refconv.geometry import ConvParams, Padding, Shape
 
 IntOrInts = Union[int, Sequence[int]]
 PaddingLike = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
@@ -94,17 +85,16 @@ def padding_pairs(padding: Any, ndim: int) -> Padding:
 
 def conv_params(
     ndim: int,
-    *,
-    stride: IntOrInts = 1,
-    padding: PaddingLike = 0,
-    dilation: IntOrInts = 1,
-    input_dilation: IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
+    stride: IntOrInts,
+    padding: PaddingLike,
+    dilation: IntOrInts,
+    input_dilation: IntOrInts,
+    groups: int,
+    batch_groups: int,
 ) -> ConvParams:
-    """Normalise the keyword arguments of a convolution with ``ndim`` spatial dims.
+    """The :class:`~refconv.geometry.ConvParams` of these values for ``ndim`` spatial dims, each checked.
 
-    The defaults are those of :func:`refconv.conv`; an unknown keyword is a TypeError.
+    The defaults live in one place, :func:`refconv.spec`'s signature.
     """
     groups = _as_int(groups, "groups")
     batch_groups = _as_int(batch_groups, "batch_groups")
@@ -142,6 +132,11 @@ def as_array(value: ArrayLike, name: str) -> NDArray[Any]:
     return array
 
 
+def dtypes_of(**values: ArrayLike | None) -> list[np.dtype[Any]]:
+    """The dtypes of the given operands (None: absent), each checked by :func:`as_array` under its name."""
+    return [as_array(value, name).dtype for name, value in values.items() if value is not None]
+
+
 def as_shape(value: Any, name: str) -> Shape:
     """A shape: a sequence of non-negative ints."""
     if not _is_sequence(value):
@@ -161,73 +156,21 @@ def spatial_ndim(shape: Shape, name: str) -> int:
     return len(shape) - 2
 
 
-def checked_params(x_shape: Shape, w_shape: Shape, **keywords: Any) -> ConvParams:
-    """The :class:`~refconv.geometry.ConvParams` of ``keywords`` for these shapes, after every check."""
-    ndim = spatial_ndim(x_shape, "x")
-    spatial_ndim(w_shape, "w")
-    if len(x_shape) != len(w_shape):
-        raise ValueError(f"x has shape {x_shape} and w has shape {w_shape}: their ranks differ")
-    padding = keywords.pop("padding", 0)
-    word = padding.lower() if isinstance(padding, str) and padding.lower() in PADDING_WORDS else None
-    p = conv_params(ndim, padding=0 if word else padding, **keywords)
-    if word is not None:
-        p = replace(p, padding=_padding_for_word(word, padding, x_shape[2:], w_shape[2:], p))
-    check_conv_shapes(x_shape, w_shape, p)
-    return p
-
-
-def _padding_for_word(word: str, given: str, x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Padding:
-    if any(dil != 1 for dil in p.input_dilation):
-        raise ValueError(
-            f"padding={given!r} with input_dilation={p.input_dilation} is ambiguous (JAX rejects it too); "
-            "give explicit (lo, hi) pairs"
-        )
-    if word == "valid":
-        return ((0, 0),) * len(x_spatial)
-    return same_padding(x_spatial, w_spatial, p, lower=word == "same_lower")
-
-
-def check_conv_shapes(x_shape: Shape, w_shape: Shape, p: ConvParams) -> None:
-    """Channel counts, group divisibility and that every window fits in the padded input."""
-    (n, c), (o, i) = x_shape[:2], w_shape[:2]
-    g, bg = p.groups, p.batch_groups
-    if c % g or o % g:
-        raise ValueError(f"groups={g} must divide in_channels={c} and out_channels={o}")
-    if c // g != i:
-        raise ValueError(
-            f"w has {i} input channels but x has in_channels={c} with groups={g}: expected {c // g}"
-        )
-    if n % bg or o % bg:
-        raise ValueError(f"batch_groups={bg} must divide the batch size {n} and out_channels={o}")
-    if 0 in x_shape[2:] or 0 in w_shape[2:]:
-        raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
-    padded = padded_shape(x_shape[2:], p)
-    k_hat = dilated_shape(w_shape[2:], p.dilation)
-    for axis, (size, k) in enumerate(zip(padded, k_hat, strict=True)):
-        if k > size:
-            raise ValueError(
-                f"in spatial dim {axis} the dilated kernel (size {k}, from w shape {w_shape} and "
-                f"dilation={p.dilation}) is larger than the padded input (size {size}, from x shape "
-                f"{x_shape}, input_dilation={p.input_dilation} and padding={p.padding})"
-            )
-
-
-def check_bias(b: NDArray[Any], out_channels: int) -> None:
-    if b.shape != (out_channels,):
-        raise ValueError(f"b has shape {b.shape}; expected ({out_channels},), one per output channel")
-
-
-def check_cotangent(dy: NDArray[Any], expected: Shape) -> None:
-    if dy.shape != tuple(expected):
-        raise ValueError(f"dy has shape {dy.shape}; expected the output shape {tuple(expected)}")
-
-
-def result_dtype(*arrays: NDArray[Any]) -> np.dtype[Any]:
-    """The dtype of the result: NumPy's result type of the inputs."""
+def as_dtype(value: Any, name: str) -> np.dtype[Any]:
+    """``value`` as a NumPy dtype, or a TypeError naming ``name``."""
     try:
-        return np.result_type(*arrays)
+        dtype: np.dtype[Any] = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{name}={value!r} is not a dtype") from None
+    return dtype
+
+
+def result_dtype(*given: np.dtype[Any]) -> np.dtype[Any]:
+    """The dtype of the result: NumPy's result type of the operands' dtypes."""
+    try:
+        return np.result_type(*given)
     except TypeError:  # numpy's DTypePromotionError, e.g. bfloat16 with float16
-        raise TypeError(f"the inputs' dtypes {[str(a.dtype) for a in arrays]} have no common type") from None
+        raise TypeError(f"the inputs' dtypes {[str(d) for d in given]} have no common type") from None
 
 
 def accumulation_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
@@ -244,121 +187,24 @@ def accumulation_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return dtype
 
 
-def dtypes(*arrays: NDArray[Any], preferred: Any = None) -> tuple[np.dtype[Any], np.dtype[Any]]:
-    """``(accumulate, output)`` dtypes for these inputs and ``preferred_element_type``.
+def dtypes(given: Sequence[np.dtype[Any]], preferred: Any = None) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """``(accumulate, output)`` dtypes for operands of dtypes ``given`` and ``preferred_element_type``.
 
     The output is the inputs' result type, or ``preferred`` (JAX's rules: integer to integer or
     float, float to float, complex to complex, signedness kept, never narrower; a TypeError
     otherwise). Sums accumulate in :func:`~refconv._normalize.accumulation_dtype` of the wider of the two.
     """
-    out = result_dtype(*arrays)
+    out = result_dtype(*given)
     if preferred is None:
         return accumulation_dtype(out), out
-    try:
-        wanted = np.dtype(preferred)
-    except TypeError:
-        raise TypeError(f"preferred_element_type={preferred!r} is not a dtype") from None
-    given, asked = _kind(out), _kind(wanted)
-    if asked not in _NUMERIC_KINDS or not (given == asked or given + asked in ("iu", "ui", "if", "uf")):
+    wanted = as_dtype(preferred, "preferred_element_type")
+    have, asked = _kind(out), _kind(wanted)
+    if asked not in _NUMERIC_KINDS or not (have == asked or have + asked in ("iu", "ui", "if", "uf")):
         raise TypeError(f"preferred_element_type={wanted} does not suit inputs of dtype {out} (JAX's rules)")
-    if (given == "i" and asked == "u") or wanted.itemsize < out.itemsize:
+    if (have == "i" and asked == "u") or wanted.itemsize < out.itemsize:
         raise TypeError(
             f"preferred_element_type={wanted} is narrower than, or drops the sign of, the inputs' {out}"
         )
-    if given in "iu" and asked == "f":
+    if have in "iu" and asked == "f":
         return accumulation_dtype(wanted), wanted
     return np.promote_types(accumulation_dtype(out), accumulation_dtype(wanted)), wanted
-
-
-def checked_transpose_params(
-    x_shape: Shape,
-    w_shape: Shape,
-    *,
-    stride: IntOrInts = 1,
-    padding: PaddingLike = 0,
-    output_padding: IntOrInts = 0,
-    dilation: IntOrInts = 1,
-    groups: int = 1,
-    output_shape: Any = None,
-) -> TransposeParams:
-    """The :class:`TransposeParams` of a transposed convolution, after every check (PyTorch's rules)."""
-    ndim = spatial_ndim(x_shape, "x")
-    spatial_ndim(w_shape, "w")
-    if len(x_shape) != len(w_shape):
-        raise ValueError(f"x has shape {x_shape} and w has shape {w_shape}: their ranks differ")
-    p = conv_params(ndim, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    (c_in, g) = x_shape[1], p.groups
-    if w_shape[0] != c_in:
-        raise ValueError(
-            f"w has shape {w_shape}; expected (C_in, C_out // groups, *kernel) with C_in={c_in}, x's channels"
-        )
-    if c_in % g:
-        raise ValueError(f"groups={g} must divide in_channels={c_in}")
-    if 0 in x_shape[2:] or 0 in w_shape[2:]:
-        raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
-    t = TransposeParams(
-        p.stride, p.padding, per_dim(output_padding, "output_padding", ndim, minimum=0), p.dilation, g
-    )
-    if output_shape is not None:
-        if any(t.output_padding):
-            raise ValueError(
-                f"give output_padding={output_padding!r} or output_shape={output_shape!r}, not both"
-            )
-        t = replace(t, output_padding=_output_padding_for(output_shape, x_shape, w_shape, t))
-    limit = tuple(max(s, d) for s, d in zip(t.stride, t.dilation, strict=True))
-    if any(o >= m for o, m in zip(t.output_padding, limit, strict=True)):
-        raise ValueError(
-            f"output_padding={t.output_padding} must be smaller than max(stride, dilation)={limit} "
-            "in every spatial dim (as in PyTorch)"
-        )
-    out = transpose_output_spatial_shape(x_shape[2:], w_shape[2:], t)
-    if any(size < 1 for size in out):
-        raise ValueError(
-            f"padding={t.padding} leaves no output: x shape {x_shape}, w shape {w_shape}, stride={t.stride}, "
-            f"dilation={t.dilation} give output size {out}"
-        )
-    return t
-
-
-def _output_padding_for(output_shape: Any, x_shape: Shape, w_shape: Shape, t: TransposeParams) -> Shape:
-    """The output_padding that gives the requested spatial (or full) output shape."""
-    wanted = as_shape(output_shape, "output_shape")
-    ndim = len(x_shape) - 2
-    full = (x_shape[0], w_shape[1] * t.groups)
-    if len(wanted) == ndim + 2 and wanted[:2] == full:
-        wanted = wanted[2:]
-    if len(wanted) != ndim:
-        raise ValueError(
-            f"output_shape={wanted} must be {ndim} spatial sizes or the full shape {full} + spatial"
-        )
-    smallest = transpose_output_spatial_shape(x_shape[2:], w_shape[2:], t)
-    extra = tuple(o - s for o, s in zip(wanted, smallest, strict=True))
-    if any(e < 0 for e in extra):
-        raise ValueError(
-            f"output_shape={wanted} is smaller than the smallest output {smallest} of these parameters"
-        )
-    return extra
-
-
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-def checked_padding_mode(mode: Any, x_shape: Shape, p: ConvParams) -> str:
-    """``padding_mode``, with PyTorch's limits: padding >= 0, < n for reflect, <= n for circular."""
-    if mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode={mode!r} is not one of {PADDING_MODES}")
-    if mode == "zeros":
-        return str(mode)
-    if any(d != 1 for d in p.input_dilation):
-        raise ValueError(f"padding_mode={mode!r} needs input_dilation=1, got {p.input_dilation}")
-    if any(v < 0 for pair in p.padding for v in pair):
-        raise ValueError(f"padding_mode={mode!r} needs padding >= 0, got padding={p.padding}")
-    limit = {"reflect": -1, "circular": 0}.get(mode)
-    for size, (lo, hi) in zip(x_shape[2:], p.padding, strict=True):
-        if limit is not None and max(lo, hi) > size + limit:
-            bound = "smaller than" if mode == "reflect" else "at most"
-            raise ValueError(
-                f"padding_mode={mode!r} needs padding {bound} the input size in every spatial dim "
-                f"(as in PyTorch): padding={p.padding}, x spatial shape {x_shape[2:]}"
-            )
-    return str(mode)

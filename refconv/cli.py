@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from numpy.typing import NDArray
 
 import refconv
 from refconv import _normalize as norm
-from refconv import naive
+from refconv import naive, padding_modes
+from refconv._spec import ConvSpec
 from refconv.geometry import (
     dilated_size,
     input_vjp_params,
@@ -34,12 +34,12 @@ from refconv.geometry import (
     weight_vjp_params,
 )
 from refconv.oracles import ORACLES, Unsupported, available
-from refconv.testing import reference_and_bound
+from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
 from refconv.vectors import write_vectors
 
-ARRAYS = ("y", "dx", "dw", "db")
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-CONFIG_KEYS = ("x_shape", "w_shape", "stride", "padding", "padding_mode", "dilation", "input_dilation")
+#: The keys of a configuration (a --grid entry) beside x_shape, w_shape and bias: refconv.conv's keywords.
+KEYWORDS = ("stride", "padding", "padding_mode", "dilation", "input_dilation", "groups", "batch_groups")
 
 
 class UsageError(Exception):
@@ -94,7 +94,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--padding", type=_padding, default=0, help="p, p1,p2,..., lo:hi,lo:hi,... or valid/same/same_lower"
     )
-    parser.add_argument("--padding-mode", default="zeros", choices=norm.PADDING_MODES)
+    parser.add_argument("--padding-mode", default="zeros", choices=padding_modes.PADDING_MODES)
     parser.add_argument("--dilation", type=_ints, default=(1,))
     parser.add_argument("--input-dilation", type=_ints, default=(1,))
     parser.add_argument("--groups", type=int, default=1)
@@ -148,16 +148,14 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _keywords(config: dict[str, Any]) -> dict[str, Any]:
-    """refconv keywords of a configuration, validated; a bad one is a UsageError naming it."""
-    known = {*CONFIG_KEYS, "groups", "batch_groups", "bias"}
+def _spec(config: dict[str, Any], dtype: Any = None) -> ConvSpec:
+    """The spec of a configuration, validated; an unknown key is a UsageError naming it."""
+    known = {"x_shape", "w_shape", "bias", *KEYWORDS}
     unknown = sorted(set(config) - known)
     if unknown:
         raise UsageError(f"unknown configuration keys {unknown}; expected some of {sorted(known)}")
-    names = ("stride", "padding", "dilation", "input_dilation", "groups", "batch_groups", "padding_mode")
-    keywords: dict[str, Any] = {name: _as_tuples(config[name]) for name in names if name in config}
-    refconv.conv_output_shape(tuple(config["x_shape"]), tuple(config["w_shape"]), **keywords)
-    return keywords
+    keywords: dict[str, Any] = {name: _as_tuples(config[name]) for name in KEYWORDS if name in config}
+    return refconv.spec(tuple(config["x_shape"]), tuple(config["w_shape"]), dtype=dtype, **keywords)
 
 
 def _oracles(requested: list[str] | None) -> list[str]:
@@ -182,18 +180,12 @@ def _dtype(name: str) -> Any:
     return np.dtype(name)
 
 
-def _backend_results(
-    backend: str, arrays: dict[str, Any], keywords: dict[str, Any], device: str
-) -> dict[str, NDArray[Any]]:
-    x, w, b, dy = arrays["x"], arrays["w"], arrays["b"], arrays["dy"]
+def _backend_results(backend: str, s: ConvSpec, arrays: tuple[Any, ...], device: str) -> Results:
     if backend in ("refconv", "refconv.naive"):
-        module: Any = refconv if backend == "refconv" else naive
-        dx, dw, db = module.conv_vjp(x, w, dy, **keywords)
-        return {"y": module.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}
-    mode = keywords.get("padding_mode", "zeros")
-    p = norm.checked_params(x.shape, w.shape, **{k: v for k, v in keywords.items() if k != "padding_mode"})
+        x, w, b, dy = arrays
+        return results(s, x, w, b, dy, module=refconv if backend == "refconv" else naive)
     try:
-        return ORACLES[backend](x, w, b, dy, p, padding_mode=mode, device=device)
+        return ORACLES[backend](s, *arrays, device=device)
     except (TypeError, RuntimeError) as error:  # a dtype or device the framework has no kernel for
         raise Unsupported(f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
 
@@ -202,48 +194,32 @@ def check_config(
     config: dict[str, Any], backends: Sequence[str], dtype: str, device: str, seed: int
 ) -> dict[str, Any]:
     """Every backend's ``y, dx, dw, db`` for ``config`` in ``dtype``, against the float64 reference."""
-    keywords = _keywords(config)
-    x_shape, w_shape = tuple(config["x_shape"]), tuple(config["w_shape"])
-    rng = np.random.default_rng(seed)
     cast = _dtype(dtype)
-    x, w = rng.standard_normal(x_shape).astype(cast), rng.standard_normal(w_shape).astype(cast)
-    b = rng.standard_normal(w_shape[0]).astype(cast) if config.get("bias", True) else None
-    dy = rng.standard_normal(refconv.conv_output_shape(x_shape, w_shape, **keywords)).astype(cast)
-    arrays = {"x": x, "w": w, "b": b, "dy": dy}
-    references = {
-        name: reference_and_bound(x, w, b if name == "y" else None, which=name, dy=dy, dtype=cast, **keywords)
-        for name in ARRAYS
-    }
+    s = _spec(config, cast)
+    rng = np.random.default_rng(seed)
+    x, w = (
+        rng.standard_normal(s.given_shape("x")).astype(cast),
+        rng.standard_normal(s.given_shape("w")).astype(cast),
+    )
+    b = rng.standard_normal(s.y_shape[1]).astype(cast) if config.get("bias", True) else None
+    dy = rng.standard_normal(s.given_shape("y")).astype(cast)
+    references = reference_and_bounds(s, x, w, b, dy, cast)
     rows: list[dict[str, Any]] = []
     for backend in backends:
         try:
-            got = _backend_results(backend, arrays, keywords, device)
+            got = _backend_results(backend, s, (x, w, b, dy), device)
         except Unsupported as reason:
             rows.append({"backend": backend, "skipped": str(reason)})
             continue
         for name in ARRAYS:
-            reference, bound = references[name]
-            result = np.asarray(got[name]).astype(reference.dtype)
-            if result.shape != reference.shape:
-                rows.append({"backend": backend, "array": name, "max_abs_diff": float("inf"),
-                             "worst_diff_over_bound": float("inf"), "ok": False})  # fmt: skip
-                continue
-            diff = np.abs(result - reference)
-            # diff/bound per element; a nonzero diff where the bound is 0 (an exact result) is infinite
-            over = np.divide(diff, bound, out=np.where(diff > 0, np.inf, 0.0), where=bound > 0)
-            ratio, ok = float(np.max(over, initial=0.0)), bool(np.all(diff <= bound))
+            verdict = compare(name, got[name], *references[name])
             rows.append(
-                {"backend": backend, "array": name, "max_abs_diff": float(np.max(diff, initial=0.0)),
-                 "worst_diff_over_bound": ratio, "ok": ok}
+                {"backend": backend, "array": name, "max_abs_diff": verdict.max_abs_diff,
+                 "worst_diff_over_bound": verdict.ratio, "ok": verdict.ok}
             )  # fmt: skip
     ok = all(row.get("ok", True) for row in rows)
-    return {
-        "config": {**config, "keywords": repr(keywords)},
-        "dtype": dtype,
-        "device": device,
-        "rows": rows,
-        "ok": ok,
-    }
+    return {"config": {**config, "keywords": repr(s.options())}, "dtype": dtype, "device": device,
+            "rows": rows, "ok": ok}  # fmt: skip
 
 
 def _print_table(result: dict[str, Any]) -> None:
@@ -287,7 +263,7 @@ def check(args: argparse.Namespace) -> int:
     backends = ["refconv", "refconv.naive", *_oracles(args.against)]
     configs = _grid(args.grid) if args.grid else [_config(args)]
     for config in configs:
-        _keywords(config)  # every configuration is validated before any is run
+        _spec(config)  # every configuration is validated before any is run
     results = []
     for index, config in enumerate(configs):
         results.append(check_config(config, backends, args.dtype, args.device, args.seed))
@@ -309,34 +285,35 @@ def check(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    config = _config(args)
-    keywords = _keywords(config)
-    xs, ws = tuple(config["x_shape"]), tuple(config["w_shape"])
-    p = norm.checked_params(xs, ws, **{k: v for k, v in keywords.items() if k != "padding_mode"})
-    print(f"x {xs}, w {ws}: {p}")
-    print(f"y = conv(x, w) has shape {refconv.conv_output_shape(xs, ws, **keywords)}")
-    out, rem = output_spatial_shape(xs[2:], ws[2:], p), remainder(xs[2:], ws[2:], p)
-    for dim, (n, k) in enumerate(zip(xs[2:], ws[2:], strict=True)):
-        D, d, s, (lo, hi) = p.input_dilation[dim], p.dilation[dim], p.stride[dim], p.padding[dim]
+    s = _spec(_config(args))
+    p = s.params
+    print(s)
+    for dim, (n, k) in enumerate(zip(s.x_shape[2:], s.w_shape[2:], strict=True)):
+        D, d, st, (lo, hi) = p.input_dilation[dim], p.dilation[dim], p.stride[dim], p.padding[dim]
         n_hat, k_hat = dilated_size(n, D), dilated_size(k, d)
+        m, r = (
+            output_spatial_shape(s.x_shape[2:], s.w_shape[2:], p),
+            remainder(s.x_shape[2:], s.w_shape[2:], p),
+        )
         print(
             f"  dim {dim}: n_hat = {D}*({n}-1)+1 = {n_hat}, k_hat = {d}*({k}-1)+1 = {k_hat}, "
-            f"m = ({n_hat} + {lo} + {hi} - {k_hat}) // {s} + 1 = {out[dim]}, r = {rem[dim]}"
+            f"m = ({n_hat} + {lo} + {hi} - {k_hat}) // {st} + 1 = {m[dim]}, r = {r[dim]}"
         )
-    if keywords.get("padding_mode", "zeros") != "zeros":
-        print(
-            f"  padding_mode={keywords['padding_mode']!r}: x is padded by copies first, the convolution has"
-        )
-        print(
-            "  zero padding, and dx folds the padded positions' cotangents back onto the elements they copy"
-        )
+    if s.padding_mode != "zeros":
+        print(f"  padding_mode={s.padding_mode!r}: x is padded by copies first, the convolution has zero")
+        print("  padding, and dx folds the padded positions' cotangents back onto the elements they copy")
+    _explain_vjps(s)
+    return 0
+
+
+def _explain_vjps(s: ConvSpec) -> None:
+    xs, ws, p = s.x_shape, s.w_shape, s.params
     q = input_vjp_params(xs[2:], ws[2:], p)
     swapped = (ws[1] * q.groups, ws[0] // q.groups, *ws[2:])
     print(
-        f"dx = conv(dy, w_t), w_t = w flipped in every spatial axis, in/out swapped per group: {ws} -> ",
-        end="",
+        f"dx = conv(dy, w_t), w_t = w flipped in every spatial axis, in/out swapped per group: {ws} ->",
+        swapped,
     )
-    print(swapped)
     print(f"     stride={q.stride} (the input dilation), input_dilation={q.input_dilation} (the stride),")
     print(f"     dilation={q.dilation}, padding={q.padding} = (k_hat-1-lo, k_hat-1-hi+r), groups={q.groups}")
     if p.batch_groups > 1:
@@ -349,7 +326,6 @@ def explain(args: argparse.Namespace) -> int:
         f"     padding={r.padding} = (lo, hi-r), groups={r.groups}, batch_groups={r.batch_groups} (swapped)"
     )
     print(f"db = dy summed over axes {(0, *range(2, len(xs)))}")
-    return 0
 
 
 def vectors(args: argparse.Namespace) -> int:

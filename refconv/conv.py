@@ -1,4 +1,4 @@
-r"""The general N-d convolution: the fast path every other function calls.
+r"""The general N-d convolution: its definition, then the forward pass every other function calls.
 
 .. math::
 
@@ -7,209 +7,78 @@ r"""The general N-d convolution: the fast path every other function calls.
 where :math:`x_p` is ``x`` with input dilation and signed padding applied, and
 the batch, input-channel and output-channel indices are tied by the feature
 groups (``groups``) or the batch groups (``batch_groups``), as in
-``jax.lax.conv_general_dilated``. Derived in :doc:`/forward`.
+``jax.lax.conv_general_dilated``. :func:`conv_definition` is that formula in
+NumPy, the spec kernel the fast path (:mod:`refconv.fast`) is tested against.
+Derived in :doc:`/forward`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import replace
-from typing import Any
+import string
+from collections.abc import Sequence
+from typing import Any, Unpack
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._layout import layout
-from refconv._ops import dilate_and_pad, pad_with_mode, split_axis, window_view
-from refconv.geometry import ConvParams, Shape, input_dilation_phases, output_shape, output_spatial_shape
+from refconv import padding_modes
+from refconv._ops import dilate_and_pad, split_axis, transpose_kernel, window_view
+from refconv._spec import ConvOptions, ConvSpec, conv_spec
+from refconv.fast import conv_general
+from refconv.geometry import ConvParams
 
-__all__ = ["conv", "conv_output_shape"]
-
-
-#: The window contraction copies at most this many elements at once, or twice the larger of its
-#: padded input and its output if that is more (see :func:`_chunks`).
-MIN_CHUNK_ELEMENTS = 1 << 20
+__all__ = ["conv", "conv_definition", "conv_output_shape"]
 
 
-def _chunks(rows: Shape, row_elements: int, budget: int) -> list[tuple[slice, slice]]:
-    """Slices of the row axes ``(N', M_0)`` whose window copies stay within ``budget`` elements.
+def conv_definition(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any]:
+    """The general convolution as its definition: dilate and pad, view the windows, one contraction.
 
-    ``row_elements`` is what one output position copies. Whole batch elements
-    go together while they fit; one that does not is split along its first
-    output dim. Each chunk copies at least one row of windows.
+    ``x`` is ``(N, C, *spatial)`` with ``N = B N'`` and ``C = G I``; ``w`` is
+    ``(O, I, *kernel)`` with ``O = B G O''``; the result is ``(N', O, *out)``.
+    No chunking, no strategy: slow and memory-hungry, and the definition the
+    fast path (:func:`refconv.fast.conv_general`) is checked against.
     """
-    n, m0 = rows[0], rows[1] if len(rows) > 1 else 1
-    per_item = row_elements * math.prod(rows[1:])
-    if per_item <= budget or m0 == 1:
-        step = max(1, budget // max(per_item, 1))
-        return [(slice(i, min(i + step, n)), slice(None)) for i in range(0, n, step)]
-    step = max(1, budget // max(per_item // m0, 1))
-    return [(slice(i, i + 1), slice(j, min(j + step, m0))) for i in range(n) for j in range(0, m0, step)]
+    bg, g, nd = p.batch_groups, p.groups, x.ndim - 2
+    xp = dilate_and_pad(x, p.input_dilation, p.padding)  # (N, C, *padded)
+    windows = window_view(xp, w.shape[2:], p.stride, p.dilation)  # (N, C, *out, *kernel), a view
+    windows = split_axis(split_axis(windows, 1, g), 0, bg)  # (B, N', G, I, *out, *kernel)
+    kernel = split_axis(split_axis(w, 0, bg), 1, g)  # (B, G, O'', I, *kernel)
+    out, taps = string.ascii_uppercase[:nd], string.ascii_uppercase[nd : 2 * nd]
+    y: NDArray[Any] = np.einsum(f"bngi{out}{taps},bgoi{taps}->nbgo{out}", windows, kernel)
+    return y.reshape(y.shape[0], w.shape[0], *y.shape[4:])
 
 
-def _matmul_windows(windows: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int) -> NDArray[Any]:
-    """Contract channels-last windows ``(N, *M, C, *K)`` with ``(O, I, *K)`` weights: chunked matmuls.
+def kernel_of(s: ConvSpec, w: NDArray[Any]) -> NDArray[Any]:
+    """The weight of the general convolution that computes ``s``: ``w`` itself, or flipped and swapped.
 
-    The batch is split ``(B, N')`` and the channels ``(G, I)``, group index
-    major; output channels are ``(B, G, O'')``, also group index major. Each
-    chunk of output rows (:func:`_chunks`) copies its windows into a
-    ``(B*G, rows, K*I)`` matrix (channels innermost: long contiguous runs) and
-    multiplies it with the ``(B*G, K*I, O'')`` kernel in one matmul batched over
-    the groups. Returns the output channels-last, ``(N', *M, O)``.
+    A transposed convolution's ``(C_in, C_out // G, *K)`` weight becomes the
+    ``(C_out, C_in // G, *K)`` kernel of :attr:`refconv.ConvSpec.general`
+    (:func:`refconv._ops.transpose_kernel`). The map is its own inverse, so it
+    also takes that kernel's cotangent back to the weight's.
     """
-    bg, g, nd = p.batch_groups, p.groups, w.ndim - 2
-    n, out_spatial, o_group = windows.shape[0] // bg, windows.shape[1 : 1 + nd], w.shape[0] // (bg * g)
-    cols = split_axis(split_axis(windows, 1 + nd, g), 0, bg)  # (B, N', *M, G, I, *K)
-    cols = np.moveaxis(np.moveaxis(cols, 2 + nd, 1), 3 + nd, -1)  # (B, G, N', *M, *K, I)
-    taps = math.prod(w.shape[1:])  # I * prod(K); explicit sizes: -1 is ambiguous for empty arrays
-    kernel = np.moveaxis(w, 1, -1).reshape(bg * g, o_group, taps).swapaxes(1, 2)  # (B*G, K*I, O'')
-    out = np.empty((n, *out_spatial, bg, g, o_group), np.result_type(windows, w))
-    for batch, rows in _chunks((n, *out_spatial), bg * g * taps, budget):
-        piece = cols[:, :, batch, rows]  # (B, G, n, m0, *M[1:], *K, I)
-        chunk_rows = piece.shape[2 : 3 + nd]
-        product = np.matmul(piece.reshape(bg * g, math.prod(chunk_rows), taps), kernel)
-        product = product.reshape(bg, g, *chunk_rows, o_group)
-        out[batch, rows] = np.moveaxis(product, (0, 1), (1 + nd, 2 + nd))  # (n, *m, B, G, O'')
-    return out.reshape(n, *out_spatial, bg * g * o_group)
+    return transpose_kernel(w, s.groups) if s.transposed else w
 
 
-def _depthwise_windows(windows: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
-    """Contract channels-last windows with a kernel of one input channel per group: one pass per tap.
+def forward(s: ConvSpec, x: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
+    """``y`` without the bias, for canonical arrays in the accumulation dtype: one general convolution.
 
-    With ``I = 1`` a matmul would multiply ``(rows, K)`` by ``(K, O'')`` per
-    group, too thin for BLAS; instead each tap adds ``window_tap * w[:, :, tap]``
-    to the output, vectorised over positions and channels, one batch element
-    at a time, and copies no windows.
+    A padding mode pads ``x`` first and leaves the convolution zero padding
+    (:mod:`refconv.padding_modes`).
     """
-    nd = w.ndim - 2
-    g, o_group = windows.shape[1 + nd], w.shape[0] // windows.shape[1 + nd]
-    kernel = w.reshape(g, o_group, *w.shape[2:])
-    out = np.zeros((*windows.shape[: 1 + nd], g, o_group), np.result_type(windows, w))
-    product = np.empty(out.shape[1:], out.dtype)
-    for item in range(out.shape[0]):  # one batch element at a time: its taps stay in cache
-        for tap in np.ndindex(*w.shape[2:]):
-            np.multiply(windows[(item, ..., *tap)][..., None], kernel[(..., *tap)], out=product)
-            out[item] += product
-    return out.reshape(*out.shape[:-2], g * o_group)
+    x, p = padding_modes.apply(x, s.general, s.padding_mode)
+    return conv_general(x, kernel_of(s, w), p)
 
 
-def _scatter_products(
-    xp: NDArray[Any], w: NDArray[Any], p: ConvParams, out_spatial: Shape, budget: int
-) -> NDArray[Any]:
-    """Multiply each padded input position by every tap first, then add the products where they are read.
-
-    ``y[n, j] = sum_t Z[n, s j + d t, t]`` with ``Z = xp @ w`` per group (the
-    col2im order). When the output has far fewer channels than the input (the
-    input VJP of a layer with few input channels), ``Z`` is much smaller than
-    the window copy the matmul order needs. ``xp`` is channels-last and padded,
-    without input dilation; chunked over the batch so that ``Z`` stays within
-    ``budget`` elements (at least one batch element).
-    """
-    nd, g = w.ndim - 2, p.groups
-    n, padded, i_group, o_group = xp.shape[0], xp.shape[1 : 1 + nd], w.shape[1], w.shape[0] // g
-    kernel_shape, taps = w.shape[2:], math.prod(w.shape[2:])
-    kernel = w.reshape(g, o_group, i_group, taps).transpose(0, 2, 3, 1).reshape(g, i_group, taps * o_group)
-    out = np.zeros((n, *out_spatial, g, o_group), np.result_type(xp, w))
-    step = max(1, budget // max(math.prod(padded) * g * taps * o_group, 1))
-    for first in range(0, n, step):
-        rows = xp[first : first + step]
-        count = rows.shape[0]
-        z = np.matmul(rows.reshape(count * math.prod(padded), g, i_group).swapaxes(0, 1), kernel)
-        z = z.reshape(g, count, *padded, *kernel_shape, o_group)
-        for tap in np.ndindex(*kernel_shape):
-            reads = tuple(
-                slice(d * t, d * t + s * (m - 1) + 1, s)
-                for d, t, s, m in zip(p.dilation, tap, p.stride, out_spatial, strict=True)
-            )
-            out[first : first + count] += np.moveaxis(z[(slice(None), slice(None), *reads, *tap)], 0, -2)
-    return out.reshape(n, *out_spatial, g * o_group)
-
-
-def _scatter_is_cheaper(padded: Shape, out_spatial: Shape, w: NDArray[Any], p: ConvParams) -> bool:
-    """Whether :func:`_scatter_products` moves less memory than the window copy, without wasted products.
-
-    The window copy moves ``M * I`` values per tap and output position; the
-    scatter writes ``L * O''`` products per tap and adds ``M * O''``. Its matmul
-    also multiplies the ``L - M`` positions no output reads at this stride, so
-    it is taken only where ``L <= 2 M``.
-    """
-    if p.batch_groups != 1:
-        return False
-    positions, outputs = math.prod(padded), math.prod(out_spatial)
-    o_group, i_group = w.shape[0] // p.groups, w.shape[1]
-    return o_group * (positions + outputs) < outputs * i_group and positions <= 2 * outputs
-
-
-def _by_phases(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
-    """An input-dilated convolution as one convolution without input dilation per phase of its outputs.
-
-    (:func:`refconv.geometry.input_dilation_phases`): the products with the
-    inserted zeros are never formed. Outputs of no phase read only zeros.
-    """
-    out_spatial = output_spatial_shape(x.shape[2:], w.shape[2:], p)
-    y = np.zeros((x.shape[0] // p.batch_groups, w.shape[0], *out_spatial), np.result_type(x, w))
-    for phase in input_dilation_phases(x.shape[2:], w.shape[2:], p):
-        kernel = w[(slice(None), slice(None), *phase.taps)]
-        y[(slice(None), slice(None), *phase.outputs)] = conv_general(x, kernel, phase.params, budget)
+def with_bias(y: NDArray[Any], b: NDArray[Any] | None) -> NDArray[Any]:
+    """``y + b``, the bias broadcast over the batch and every position (``y`` is updated in place)."""
+    if b is not None:
+        y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
     return y
 
 
-def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None = None) -> NDArray[Any]:
-    """The general convolution of validated arrays of one dtype: dilate, pad, window, contract.
-
-    The input is dilated and padded channels-last and its windows are read as
-    a view. Their contraction copies windows in chunks of at most ``budget``
-    elements: by default twice the larger of the padded input and the output
-    (at least :data:`MIN_CHUNK_ELEMENTS`), so that memory stays a small
-    multiple of the arrays read and written. Depthwise kernels (one input
-    channel per group, no batch groups) take a pass per tap instead; kernels
-    with far fewer output than input channels multiply first and scatter
-    (:func:`_scatter_products`); and an input-dilated convolution runs as one
-    convolution per phase (:func:`_by_phases`).
-    """
-    if any(dil > 1 for dil in p.input_dilation):
-        return _by_phases(x, w, p, budget)
-    xp = dilate_and_pad(x, p.input_dilation, p.padding, channels_last=True)
-    windows = window_view(xp, w.shape[2:], p.stride, p.dilation, channels_last=True)
-    nd = w.ndim - 2
-    out_size = windows.shape[0] // p.batch_groups * w.shape[0] * math.prod(windows.shape[1 : 1 + nd])
-    if out_size == 0:
-        return np.zeros(
-            (windows.shape[0] // p.batch_groups, w.shape[0], *windows.shape[1 : 1 + nd]), xp.dtype
-        )
-    budget = budget or max(2 * max(xp.size, out_size), MIN_CHUNK_ELEMENTS)
-    out_spatial = windows.shape[1 : 1 + nd]
-    if w.shape[1] == 1 and p.groups > 1 and p.batch_groups == 1:
-        out = _depthwise_windows(windows, w)
-    elif _scatter_is_cheaper(xp.shape[1 : 1 + nd], out_spatial, w, p):
-        out = _scatter_products(xp, w, p, out_spatial, budget)
-    else:
-        out = _matmul_windows(windows, w, p, budget)
-    return np.ascontiguousarray(np.moveaxis(out, -1, 1))
-
-
-def with_padding_mode(x: NDArray[Any], p: ConvParams, mode: str) -> tuple[NDArray[Any], ConvParams]:
-    """``x`` padded by ``mode`` and ``p`` left with zero padding; both unchanged for ``"zeros"``."""
-    if mode == "zeros":
-        return x, p
-    return pad_with_mode(x, p.padding, mode), replace(p, padding=((0, 0),) * len(p.padding))
-
-
 def conv(
-    x: ArrayLike,
-    w: ArrayLike,
-    b: ArrayLike | None = None,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    padding_mode: str = "zeros",
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     r"""General N-d convolution (cross-correlation), PyTorch layout, JAX generality.
 
@@ -221,6 +90,9 @@ def conv(
         Weight.
     b : array_like, shape (C_out,), optional
         Bias, added to every output position.
+
+    Other Parameters
+    ----------------
     stride : int or sequence of int
         Step between windows, per spatial dim, >= 1.
     padding : int, sequence of int, sequence of (lo, hi) pairs, or str
@@ -248,7 +120,7 @@ def conv(
         What the padding holds, as PyTorch's ``nn.Conv`` modules: zeros, a
         mirror image without the edge, copies of the edge, or the other end.
         Non-zero modes need padding >= 0 (``< n`` for reflect, ``<= n`` for
-        circular) and no input dilation.
+        circular) and no input dilation (:mod:`refconv.padding_modes`).
     dimension_numbers : (str, str, str), optional
         Layouts of input, kernel and output in JAX's string form, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
@@ -279,9 +151,8 @@ def conv(
         y[n, o, j] = b[o] + \sum_{i}\sum_{t} x_p[n, i, s j + d t]\, w[o, i, t]
 
     over the input channels :math:`i` of ``o``'s group, :math:`x_p` the
-    dilated, padded input. The windows are a read-only view of :math:`x_p`,
-    contracted in one batched matmul over the groups.
-    Derivation: :doc:`/forward`.
+    dilated, padded input (:func:`refconv.conv.conv_definition`, computed by one of the
+    strategies of :mod:`refconv.fast`). Derivation: :doc:`/forward`.
 
     Examples
     --------
@@ -291,53 +162,24 @@ def conv(
     >>> y.shape, float(y.sum())
     ((1, 1, 5, 5), 300.0)
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2)
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    b_arr = None if b is None else norm.as_array(b, "b")
-    p = norm.checked_params(
-        x_arr.shape,
-        w_arr.shape,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        input_dilation=input_dilation,
-        groups=groups,
-        batch_groups=batch_groups,
-    )
-    mode = norm.checked_padding_mode(padding_mode, x_arr.shape, p)
-    if b_arr is not None:
-        norm.check_bias(b_arr, w_arr.shape[0])
-    arrays = (x_arr, w_arr) if b_arr is None else (x_arr, w_arr, b_arr)
-    acc, out = norm.dtypes(*arrays, preferred=preferred_element_type)
-    x_padded, p = with_padding_mode(x_arr.astype(acc, copy=False), p, mode)
-    y = conv_general(x_padded, w_arr.astype(acc, copy=False), p)
-    if b_arr is not None:
-        y += b_arr.astype(acc).reshape((1, -1) + (1,) * len(p.stride))
-    return lay.from_canonical(y, "out").astype(out, copy=False)
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s = conv_spec("conv", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
+    y = forward(s, s.operand(x, "x", "x"), s.operand(w, "w", "w"))
+    return s.result(with_bias(y, s.bias(b)), "y")
 
 
 def conv_output_shape(
-    x_shape: Shape,
-    w_shape: Shape,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    padding_mode: str = "zeros",
-    dimension_numbers: tuple[str, str, str] | None = None,
+    x_shape: Sequence[int], w_shape: Sequence[int], **options: Unpack[ConvOptions]
 ) -> tuple[int, ...]:
     r"""Shape of :func:`conv`'s output, ``(N // batch_groups, C_out, *m)``, validating the arguments.
+
+    Takes the keywords of :func:`conv`, validated all the same (``padding_mode``
+    does not change the shape); shapes in the layout of ``dimension_numbers``.
 
     Notes
     -----
     :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1` per spatial
-    dim (:func:`refconv.geometry.output_spatial_shape`). ``padding_mode`` is
-    validated, so that one set of keywords serves :func:`conv` and this; it
-    does not change the shape.
+    dim (:func:`refconv.geometry.output_spatial_shape`).
 
     Examples
     --------
@@ -345,18 +187,4 @@ def conv_output_shape(
     >>> refconv.conv_output_shape((8, 3, 32, 32), (16, 3, 5, 5), stride=2, padding=(2, 1))
     (8, 16, 16, 15)
     """
-    xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
-    lay = layout(dimension_numbers, len(xs) - 2)
-    xs, ws = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.shape_to_canonical(ws, "rhs", "w_shape")
-    p = norm.checked_params(
-        xs,
-        ws,
-        stride=stride,
-        padding=padding,
-        dilation=dilation,
-        input_dilation=input_dilation,
-        groups=groups,
-        batch_groups=batch_groups,
-    )
-    norm.checked_padding_mode(padding_mode, xs, p)
-    return lay.shape_from_canonical(output_shape(xs, ws, p), "out")
+    return conv_spec("conv_output_shape", x_shape, w_shape, [], options).given_shape("y")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 Shape = tuple[int, ...]
 Padding = tuple[tuple[int, int], ...]
@@ -58,10 +59,38 @@ def dilated_shape(shape: Shape, dilation: Shape) -> Shape:
     return tuple(dilated_size(n, d) for n, d in zip(shape, dilation, strict=True))
 
 
+def padded_size(size: int, dilation: int, lo: int, hi: int) -> int:
+    r"""Length of an axis after input dilation and signed padding: :math:`\hat n + lo + hi`."""
+    return dilated_size(size, dilation) + lo + hi
+
+
 def padded_shape(x_spatial: Shape, p: ConvParams) -> Shape:
-    r"""Spatial shape of the input after input dilation and padding: :math:`\hat n + lo + hi`."""
-    n_hat = dilated_shape(x_spatial, p.input_dilation)
-    return tuple(n + lo + hi for n, (lo, hi) in zip(n_hat, p.padding, strict=True))
+    r"""Spatial shape of the input after input dilation and padding: :math:`\hat n + lo + hi` per dim."""
+    return tuple(
+        padded_size(n, dil, lo, hi)
+        for n, dil, (lo, hi) in zip(x_spatial, p.input_dilation, p.padding, strict=True)
+    )
+
+
+def placement(size: int, dilation: int, lo: int, hi: int) -> tuple[slice, slice]:
+    r"""Which input elements survive dilation and signed padding, and where they land.
+
+    Element :math:`i` lands at :math:`D i + lo` of the padded axis
+    (:func:`padded_size` long); negative padding crops the elements that would land
+    outside it. Returns ``(source, destination)`` slices, empty when nothing survives.
+
+    Examples
+    --------
+    >>> from refconv.geometry import placement
+    >>> placement(4, 2, -1, 0)  # 0 _ 1 _ 2 _ 3 cropped by one: elements 1..3 land at 1, 3, 5
+    (slice(1, 4, None), slice(1, 6, 2))
+    """
+    padded = padded_size(size, dilation, lo, hi)
+    first = max(0, -(lo // dilation))
+    stop = min(size, -((lo - padded) // dilation))
+    if stop <= first:
+        return slice(0, 0), slice(0, 0)
+    return slice(first, stop), slice(dilation * first + lo, dilation * (stop - 1) + lo + 1, dilation)
 
 
 def _reach(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
@@ -88,6 +117,17 @@ def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
     ((4,), (1,))
     """
     return tuple(reach % s for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
+
+
+def tap_reads(tap: Shape, out_spatial: Shape, p: ConvParams) -> tuple[slice, ...]:
+    r"""The positions of the padded input that tap :math:`t` reads, one per output: :math:`s j + d t`.
+
+    Per spatial dim, ``slice(d t, d t + s (m - 1) + 1, s)`` for the :math:`m` outputs.
+    """
+    return tuple(
+        slice(d * t, d * t + s * (m - 1) + 1, s)
+        for t, m, s, d in zip(tap, out_spatial, p.stride, p.dilation, strict=True)
+    )
 
 
 def same_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams, lower: bool = False) -> Padding:
@@ -276,14 +316,21 @@ class Phase:
     params: ConvParams
 
 
-_Phase1d = tuple[slice, slice, tuple[int, int, int, int]]
+class PhaseDim(NamedTuple):
+    """One phase of one spatial dim: its outputs and taps, and the undilated convolution they form."""
+
+    outputs: slice
+    taps: slice
+    stride: int
+    padding: tuple[int, int]
+    dilation: int
 
 
-def _phases_1d(n: int, k: int, s: int, lo: int, d: int, dil: int, m: int) -> list[_Phase1d]:
-    r"""Per dim: ``(outputs, taps, (stride, lo, hi, dilation))`` of each phase that reads any input."""
+def _phases_1d(n: int, k: int, s: int, lo: int, d: int, dil: int, m: int) -> list[PhaseDim]:
+    r"""The phases of one spatial dim that read any input (see :func:`input_dilation_phases`)."""
     period, tap_step = dil // math.gcd(s, dil), dil // math.gcd(d, dil)
     stride, dilation = s * period // dil, d * tap_step // dil
-    phases: list[_Phase1d] = []
+    phases: list[PhaseDim] = []
     for j0 in range(min(period, m)):
         t0 = next((t for t in range(min(tap_step, k)) if (s * j0 + d * t - lo) % dil == 0), None)
         if t0 is None:
@@ -292,7 +339,7 @@ def _phases_1d(n: int, k: int, s: int, lo: int, d: int, dil: int, m: int) -> lis
         pad_lo = -((s * j0 + d * t0 - lo) // dil)
         pad_hi = stride * (outputs - 1) + dilation * (k_sub - 1) + 1 - n - pad_lo
         phases.append(
-            (slice(j0, None, period), slice(t0, None, tap_step), (stride, pad_lo, pad_hi, dilation))
+            PhaseDim(slice(j0, None, period), slice(t0, None, tap_step), stride, (pad_lo, pad_hi), dilation)
         )
     return phases
 
@@ -331,15 +378,14 @@ def input_dilation_phases(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> 
         )
     ]
     phases = []
-    for combination in itertools.product(*per_dim):
-        outputs, taps, geometry = zip(*combination, strict=True)
+    for dims in itertools.product(*per_dim):
         params = ConvParams(
-            stride=tuple(g[0] for g in geometry),
-            padding=tuple((g[1], g[2]) for g in geometry),
-            dilation=tuple(g[3] for g in geometry),
-            input_dilation=(1,) * len(geometry),
+            stride=tuple(dim.stride for dim in dims),
+            padding=tuple(dim.padding for dim in dims),
+            dilation=tuple(dim.dilation for dim in dims),
+            input_dilation=(1,) * len(dims),
             groups=p.groups,
             batch_groups=p.batch_groups,
         )
-        phases.append(Phase(outputs, taps, params))
+        phases.append(Phase(tuple(dim.outputs for dim in dims), tuple(dim.taps for dim in dims), params))
     return phases

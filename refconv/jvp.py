@@ -3,51 +3,37 @@ r"""Forward mode and second order of :func:`refconv.conv`: more calls of the sam
 The convolution is bilinear in ``(x, w)`` plus the bias, so its JVP is two
 convolutions and a broadcast, and the VJP of its VJPs (double backward) is
 that JVP's formula for the cotangent plus the two VJPs with the roles of
-input, weight and cotangent exchanged. Derived in :doc:`/beyond`.
+input, weight and cotangent exchanged. A padding mode is a linear map applied
+to the input first, so both carry over unchanged: every convolution below is
+:func:`refconv.conv.forward` or a VJP of it. Derived in :doc:`/beyond`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._layout import Layout, layout
-from refconv.conv import conv_general
-from refconv.geometry import ConvParams, output_shape
-from refconv.vjp import input_vjp, weight_vjp
+from refconv._spec import ConvOptions, ConvSpec, conv_spec
+from refconv.conv import forward, with_bias
+from refconv.vjp import conjugated, input_vjp, weight_vjp
 
 __all__ = ["conv_jvp", "conv_vjp_vjp"]
 
 
-def _tangent(
-    value: ArrayLike | None, name: str, shape: tuple[int, ...], lay: Layout, which: str | None
-) -> NDArray[Any] | None:
-    """``value`` as an array in the canonical layout (``which`` operand; None for a bias), shape-checked."""
-    if value is None:
-        return None
-    array = norm.as_array(value, name)
-    array = array if which is None else lay.to_canonical(array, which, name)
-    if array.shape != shape:
-        raise ValueError(f"{name} has shape {array.shape}; expected {shape}, the shape of its primal")
-    return array
-
-
-def _linearized(
-    x: NDArray[Any], w: NDArray[Any], tx: NDArray[Any] | None, tw: NDArray[Any] | None,
-    tb: NDArray[Any] | None, p: ConvParams, out_shape: tuple[int, ...], dtype: np.dtype[Any],
+def linearized(
+    s: ConvSpec, x: NDArray[Any], w: NDArray[Any], tx: NDArray[Any] | None, tw: NDArray[Any] | None,
+    tb: NDArray[Any] | None,
 ) -> NDArray[Any]:  # fmt: skip
-    """``conv(tx, w) + conv(x, tw) + tb``, skipping absent (zero) tangents."""
-    ty = np.zeros(out_shape, dtype)
+    """``conv(tx, w) + conv(x, tw) + tb`` for canonical arrays, skipping absent (zero) tangents."""
+    ty = np.zeros(s.y_shape, s.accumulate)
     if tx is not None:
-        ty += conv_general(tx.astype(dtype, copy=False), w.astype(dtype, copy=False), p)
+        ty += forward(s, tx, w)
     if tw is not None:
-        ty += conv_general(x.astype(dtype, copy=False), tw.astype(dtype, copy=False), p)
-    if tb is not None:
-        ty += tb.astype(dtype).reshape((1, -1) + (1,) * len(p.stride))
-    return ty
+        ty += forward(s, x, tw)
+    return with_bias(ty, tb)
 
 
 def conv_jvp(
@@ -57,14 +43,7 @@ def conv_jvp(
     tx: ArrayLike | None,
     tw: ArrayLike | None,
     tb: ArrayLike | None = None,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    dimension_numbers: tuple[str, str, str] | None = None,
+    **options: Unpack[ConvOptions],
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     r"""Forward-mode derivative of :func:`refconv.conv`: ``(y, ty)``.
 
@@ -73,11 +52,10 @@ def conv_jvp(
     x, w, b : array_like
         The primal input, weight and bias (``b`` may be None), as in :func:`refconv.conv`.
     tx, tw, tb : array_like or None
-        Tangents of ``x``, ``w`` and ``b``, each of its primal's shape; None is a zero tangent.
-    stride, padding, dilation, input_dilation, groups, batch_groups
-        As in :func:`refconv.conv`.
-    dimension_numbers : (str, str, str), optional
-        Layouts, as in :func:`refconv.conv`; tangents and cotangents are in their primal's layout.
+        Tangents of ``x``, ``w`` and ``b``, each of its primal's shape and
+        layout; None is a zero tangent.
+    **options
+        The keywords of :func:`refconv.conv`, padding modes included.
 
     Returns
     -------
@@ -104,25 +82,12 @@ def conv_jvp(
     >>> y, ty
     (array([[[-1., -1., -1., -1.]]]), array([[[0., 0., 0., 0.]]]))
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2)
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
-    p = norm.checked_params(x_arr.shape, w_arr.shape, **keywords)
-    b_arr = _tangent(b, "b", (w_arr.shape[0],), lay, None)
-    tangents = (
-        _tangent(tx, "tx", x_arr.shape, lay, "lhs"),
-        _tangent(tw, "tw", w_arr.shape, lay, "rhs"),
-        _tangent(tb, "tb", (w_arr.shape[0],), lay, None),
-    )
-    acc, out = norm.dtypes(*(a for a in (x_arr, w_arr, b_arr, *tangents) if a is not None))
-    out_shape = output_shape(x_arr.shape, w_arr.shape, p)
-    y = _linearized(x_arr, w_arr, x_arr, None, b_arr, p, out_shape, acc)
-    ty = _linearized(x_arr, w_arr, *tangents, p, out_shape, acc)
-    return lay.from_canonical(y, "out").astype(out, copy=False), lay.from_canonical(ty, "out").astype(
-        out, copy=False
-    )
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s = conv_spec("conv_jvp", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b, tx=tx, tw=tw, tb=tb), options)
+    x_c, w_c = s.operand(x, "x", "x"), s.operand(w, "w", "w")
+    tangents = s.operand(tx, "x", "tx"), s.operand(tw, "w", "tw"), s.bias(tb, "tb")
+    y = with_bias(forward(s, x_c, w_c), s.bias(b))
+    return s.result(y, "y"), s.result(linearized(s, x_c, w_c, *tangents), "y")
 
 
 def conv_vjp_vjp(
@@ -133,13 +98,8 @@ def conv_vjp_vjp(
     gw: ArrayLike | None,
     gb: ArrayLike | None = None,
     *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    dimension_numbers: tuple[str, str, str] | None = None,
+    conjugate: bool = False,
+    **options: Unpack[ConvOptions],
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""Second order (double backward): the VJP of :func:`refconv.conv_vjp` with respect to ``(x, w, dy)``.
 
@@ -149,10 +109,12 @@ def conv_vjp_vjp(
         The arguments of :func:`refconv.conv_vjp`.
     gx, gw, gb : array_like or None
         Cotangents of its outputs ``dx``, ``dw``, ``db``; None is zero.
-    stride, padding, dilation, input_dilation, groups, batch_groups
-        As in :func:`refconv.conv`.
-    dimension_numbers : (str, str, str), optional
-        Layouts, as in :func:`refconv.conv`; tangents and cotangents are in their primal's layout.
+    conjugate : bool
+        ``False`` (default): ``jax.vjp`` of ``conv_vjp``. ``True``: PyTorch's
+        double backward of ``conv_vjp(..., conjugate=True)``, which conjugates
+        ``gx`` and ``gw`` in :math:`\bar x` and :math:`\bar w`. Equal for real inputs.
+    **options
+        The keywords of :func:`refconv.conv`, padding modes included.
 
     Returns
     -------
@@ -182,33 +144,16 @@ def conv_vjp_vjp(
     >>> x_bar, dy_bar
     (array([[[1., 2., 2., 1.]]]), array([[[2., 2., 2.]]]))
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2)
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups)  # fmt: skip
-    p = norm.checked_params(x_arr.shape, w_arr.shape, **keywords)
-    out_shape = output_shape(x_arr.shape, w_arr.shape, p)
-    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    norm.check_cotangent(dy_arr, out_shape)
-    gx_arr, gw_arr = _tangent(gx, "gx", x_arr.shape, lay, "lhs"), _tangent(gw, "gw", w_arr.shape, lay, "rhs")
-    gb_arr = _tangent(gb, "gb", (w_arr.shape[0],), lay, None)
-    present = [a for a in (x_arr, w_arr, dy_arr, gx_arr, gw_arr, gb_arr) if a is not None]
-    dtype, out = norm.dtypes(*present)
-    dy_c = dy_arr.astype(dtype, copy=False)
-    x_bar = (
-        np.zeros(x_arr.shape, dtype)
-        if gw_arr is None
-        else input_vjp(x_arr.shape, gw_arr.astype(dtype, copy=False), dy_c, p)
-    )
-    w_bar = (
-        np.zeros(w_arr.shape, dtype)
-        if gx_arr is None
-        else weight_vjp(gx_arr.astype(dtype, copy=False), w_arr.shape, dy_c, p)
-    )
-    dy_bar = _linearized(x_arr, w_arr, gx_arr, gw_arr, gb_arr, p, out_shape, dtype)
-    return (
-        lay.from_canonical(x_bar, "lhs").astype(out, copy=False),
-        lay.from_canonical(w_bar, "rhs").astype(out, copy=False),
-        lay.from_canonical(dy_bar, "out").astype(out, copy=False),
-    )
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    given = norm.dtypes_of(x=x, w=w, dy=dy, gx=gx, gw=gw, gb=gb)
+    s = conv_spec("conv_vjp_vjp", x.shape, w.shape, given, options)
+    x_c, w_c, dy_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.operand(dy, "y", "dy")
+    gx_c, gw_c, gb_c = s.operand(gx, "x", "gx"), s.operand(gw, "w", "gw"), s.bias(gb, "gb")
+    x_bar = np.zeros(s.x_shape, s.accumulate)
+    if gw_c is not None:
+        x_bar = input_vjp(s, conjugated(gw_c, conjugate), dy_c)
+    w_bar = np.zeros(s.w_shape, s.accumulate)
+    if gx_c is not None:
+        w_bar = weight_vjp(s, conjugated(gx_c, conjugate), dy_c)
+    dy_bar = linearized(s, x_c, w_c, gx_c, gw_c, gb_c)
+    return s.result(x_bar, "x"), s.result(w_bar, "w"), s.result(dy_bar, "y")

@@ -1,8 +1,10 @@
 r"""The independent road: the convolution and its VJPs as loops straight from the definition.
 
-Nothing here is shared with the fast path but argument normalisation
-(``refconv._normalize``). No output-size formula, no VJP padding, no
-flipped kernel: each function walks the output positions and kernel taps,
+Nothing here is shared with the fast path but the front door,
+:func:`refconv.spec` (argument normalisation and validation), and the
+per-position definition of the padding modes
+(:func:`refconv.padding_modes.source`). No output-size formula, no VJP
+padding, no flipped kernel: each function walks the output positions and kernel taps,
 finds the input element each tap reads by following it back through stride,
 kernel dilation, padding and input dilation, and accumulates, as the classic
 hand derivations of backprop do:
@@ -37,13 +39,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._layout import Layout, layout
+from refconv import padding_modes
+from refconv._spec import ConvOptions, ConvSpec, TransposeOptions, bias_cotangent, conv_spec, transpose_spec
 from refconv.geometry import ConvParams, Shape, TransposeParams
 
 __all__ = [
@@ -66,23 +69,6 @@ def _at(*parts: int | slice) -> tuple[int | slice, ...]:
     return parts
 
 
-def _source(offset: int, n: int, mode: str) -> int | None:
-    """The input element a padded position ``offset`` (``-lo`` .. ``n - 1 + hi``) holds, if any.
-
-    From PyTorch's definitions: zeros hold nothing; replicate repeats the nearest
-    edge; circular wraps around; reflect mirrors at the edges without repeating them.
-    """
-    if 0 <= offset < n:
-        return offset
-    if mode == "zeros":
-        return None
-    if mode == "replicate":
-        return 0 if offset < 0 else n - 1
-    if mode == "circular":
-        return offset % n
-    return -offset if offset < 0 else 2 * (n - 1) - offset
-
-
 def _taps_1d(
     n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int, mode: str = "zeros"
 ) -> tuple[int, list[tuple[int, int, int]]]:
@@ -91,7 +77,8 @@ def _taps_1d(
     Input element ``i`` sits at ``lo + dil * i`` of the padded, dilated input,
     which spans ``[0, lo + dil * (n - 1) + 1 + hi)``. Window ``j`` reads
     ``s * j + d * t`` for taps ``t < k``, and exists while its last tap is inside.
-    A padded position holds zero, or with a padding mode (``dil == 1``) a copy of ``_source``.
+    A padded position holds zero, or with a padding mode (``dil == 1``) a copy of
+    :func:`refconv.padding_modes.source`.
     """
     end = lo + dil * (n - 1) + 1 + hi
     triples = []
@@ -101,7 +88,7 @@ def _taps_1d(
             offset = s * j + d * t - lo
             if offset % dil:
                 continue
-            i = _source(offset // dil, n, mode)
+            i = padding_modes.source(offset // dil, n, mode)
             if i is not None:
                 triples.append((j, t, i))
         j += 1
@@ -142,146 +129,112 @@ def _blocks(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Iterator[tuple[sli
             )
 
 
-def _output_shape(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Shape:
-    out_spatial, _ = _taps(x_shape[2:], w_shape[2:], p)
-    return (x_shape[0] // p.batch_groups, w_shape[0], *out_spatial)
+def _output_shape(s: ConvSpec) -> Shape:
+    """The output shape in canonical order, counted by walking the windows (not :attr:`ConvSpec.y_shape`)."""
+    out_spatial, _ = _taps(s.x_shape[2:], s.w_shape[2:], s.params)
+    return (s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial)
 
 
-def _params(x_shape: Shape, w_shape: Shape, keywords: dict[str, Any]) -> tuple[ConvParams, str]:
-    keywords = dict(keywords)
-    mode = keywords.pop("padding_mode", "zeros")
-    p = norm.checked_params(x_shape, w_shape, **keywords)
-    return p, norm.checked_padding_mode(mode, x_shape, p)
+def _cotangent(s: ConvSpec, dy: ArrayLike, shape: Shape) -> NDArray[Any]:
+    """``dy`` checked against this module's own canonical output ``shape``; canonical, accumulation dtype."""
+    expected = s.layout.shape_from_canonical(shape, "out")
+    array = norm.as_array(dy, "dy")
+    if array.shape != expected:
+        raise ValueError(f"dy has shape {array.shape}; expected the output shape {expected}")
+    return s.layout.to_canonical(array, "out", "dy").astype(s.accumulate)
 
 
-def _layout(keywords: dict[str, Any], ndim: int, kernel_pair: str = "OI") -> tuple[Layout, dict[str, Any]]:
-    """The layout of ``dimension_numbers`` (shared normalisation) and the remaining keywords."""
-    rest = dict(keywords)
-    rest.pop("preferred_element_type", None)
-    return layout(rest.pop("dimension_numbers", None), ndim, kernel_pair), rest
-
-
-def _cast(keywords: dict[str, Any], *arrays: NDArray[Any]) -> tuple[np.dtype[Any], list[NDArray[Any]]]:
-    """Output dtype and ``arrays`` in the accumulation dtype (shared normalisation's policy)."""
-    acc, out = norm.dtypes(*arrays, preferred=keywords.get("preferred_element_type"))
-    return out, [a.astype(acc) for a in arrays]
-
-
-def _cotangent(dy: ArrayLike, x_shape: Shape, w_shape: Shape, p: ConvParams) -> NDArray[Any]:
-    dy_arr = norm.as_array(dy, "dy")
-    norm.check_cotangent(dy_arr, _output_shape(x_shape, w_shape, p))
-    return dy_arr
-
-
-def conv_output_shape(x_shape: Shape, w_shape: Shape, **keywords: Any) -> tuple[int, ...]:
+def conv_output_shape(x_shape: Shape, w_shape: Shape, **options: Unpack[ConvOptions]) -> tuple[int, ...]:
     """Shape of :func:`conv`'s output, counted by walking the windows."""
-    xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
-    lay, keywords = _layout(keywords, len(xs) - 2)
-    xs, ws = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.shape_to_canonical(ws, "rhs", "w_shape")
-    return lay.shape_from_canonical(_output_shape(xs, ws, _params(xs, ws, keywords)[0]), "out")
+    s = conv_spec("conv_output_shape", x_shape, w_shape, [], options)
+    return s.layout.shape_from_canonical(_output_shape(s), "out")
 
 
-def conv(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
+def conv(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[ConvOptions]
+) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    options = keywords
-    lay, keywords = _layout(keywords, x_arr.ndim - 2)
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    p, mode = _params(x_arr.shape, w_arr.shape, keywords)
-    arrays = [x_arr, w_arr]
-    if b is not None:
-        b_arr = norm.as_array(b, "b")
-        norm.check_bias(b_arr, w_arr.shape[0])
-        arrays.append(b_arr)
-    out, arrays = _cast(options, *arrays)
-    x_arr, w_arr = arrays[:2]
-    out_spatial, taps = _taps(x_arr.shape[2:], w_arr.shape[2:], p, mode)
-    y = np.zeros((x_arr.shape[0] // p.batch_groups, w_arr.shape[0], *out_spatial), x_arr.dtype)
-    for batch, c_in, c_out in _blocks(x_arr.shape, w_arr.shape, p):
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s = conv_spec("conv", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
+    x_c, w_c, b_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.bias(b)
+    out_spatial, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    y = np.zeros((s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial), s.accumulate)
+    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
-            y[_at(ALL, c_out, *j)] += x_arr[_at(batch, c_in, *i)] @ w_arr[_at(c_out, ALL, *t)].T
-    if b is not None:
-        y += arrays[2].reshape((1, -1) + (1,) * len(out_spatial))
-    return lay.from_canonical(y, "out").astype(out)
+            y[_at(ALL, c_out, *j)] += x_c[_at(batch, c_in, *i)] @ w_c[_at(c_out, ALL, *t)].T
+    if b_c is not None:
+        y += b_c.reshape((1, -1) + (1,) * len(out_spatial))
+    return s.result(y, "y")
 
 
 def conv_input_vjp(
-    x_shape: Shape, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+    x_shape: Shape, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
-    xs, w_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w")
-    options = keywords
-    lay, keywords = _layout(keywords, len(xs) - 2)
-    xs, w_arr = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.to_canonical(w_arr, "rhs", "w")
-    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    p, mode = _params(xs, w_arr.shape, keywords)
-    dy_arr = _cotangent(dy, xs, w_arr.shape, p)
-    out, (w_arr, dy_arr) = _cast(options, w_arr, dy_arr)
-    dx = np.zeros(xs, w_arr.dtype)
-    w_arr = np.conj(w_arr) if conjugate else w_arr  # PyTorch: dx += conj(dy/dx) dy
-    _, taps = _taps(xs[2:], w_arr.shape[2:], p, mode)
-    for batch, c_in, c_out in _blocks(xs, w_arr.shape, p):
+    w, dy = norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_input_vjp", x_shape, w.shape, [w.dtype, dy.dtype], options)
+    w_c, dy_c = s.operand(w, "w", "w"), _cotangent(s, dy, _output_shape(s))
+    w_c = np.conj(w_c) if conjugate else w_c  # PyTorch: dx += conj(dy/dx) dy
+    dx = np.zeros(s.x_shape, s.accumulate)
+    _, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
-            dx[_at(batch, c_in, *i)] += dy_arr[_at(ALL, c_out, *j)] @ w_arr[_at(c_out, ALL, *t)]
-    return lay.from_canonical(dx, "lhs").astype(out)
+            dx[_at(batch, c_in, *i)] += dy_c[_at(ALL, c_out, *j)] @ w_c[_at(c_out, ALL, *t)]
+    return s.result(dx, "x")
 
 
 def conv_weight_vjp(
-    x: ArrayLike, w_shape: Shape, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+    x: ArrayLike, w_shape: Shape, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
-    x_arr, ws = norm.as_array(x, "x"), norm.as_shape(w_shape, "w_shape")
-    options = keywords
-    lay, keywords = _layout(keywords, x_arr.ndim - 2)
-    x_arr, ws = lay.to_canonical(x_arr, "lhs", "x"), lay.shape_to_canonical(ws, "rhs", "w_shape")
-    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    p, mode = _params(x_arr.shape, ws, keywords)
-    dy_arr = _cotangent(dy, x_arr.shape, ws, p)
-    out, (x_arr, dy_arr) = _cast(options, x_arr, dy_arr)
-    dw = np.zeros(ws, x_arr.dtype)
-    x_arr = np.conj(x_arr) if conjugate else x_arr  # PyTorch: dw += conj(dy/dw) dy
-    _, taps = _taps(x_arr.shape[2:], ws[2:], p, mode)
-    for batch, c_in, c_out in _blocks(x_arr.shape, ws, p):
+    x, dy = norm.as_array(x, "x"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_weight_vjp", x.shape, w_shape, [x.dtype, dy.dtype], options)
+    x_c, dy_c = s.operand(x, "x", "x"), _cotangent(s, dy, _output_shape(s))
+    x_c = np.conj(x_c) if conjugate else x_c  # PyTorch: dw += conj(dy/dw) dy
+    dw = np.zeros(s.w_shape, s.accumulate)
+    _, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
-            dw[_at(c_out, ALL, *t)] += dy_arr[_at(ALL, c_out, *j)].T @ x_arr[_at(batch, c_in, *i)]
-    return lay.from_canonical(dw, "rhs").astype(out)
+            dw[_at(c_out, ALL, *t)] += dy_c[_at(ALL, c_out, *j)].T @ x_c[_at(batch, c_in, *i)]
+    return s.result(dw, "w")
 
 
 def conv_bias_vjp(
     dy: ArrayLike,
     *,
     conjugate: bool = False,
-    dimension_numbers: Any = None,
-    preferred_element_type: Any = None,
+    dimension_numbers: tuple[str, str, str] | None = None,
+    preferred_element_type: DTypeLike | None = None,
 ) -> NDArray[Any]:
     """:func:`refconv.conv_bias_vjp` by accumulation: ``db[o] += dy[n, o, j]`` at every position.
 
     The bias enters with coefficient 1, so both conventions give the same ``db``.
     """
-    dy_arr = norm.as_array(dy, "dy")
-    norm.spatial_ndim(dy_arr.shape, "dy")
-    dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
-    out, (dy_arr,) = _cast(dict(preferred_element_type=preferred_element_type), dy_arr)
-    db = np.zeros(dy_arr.shape[1], dy_arr.dtype)
-    for j in itertools.product(*map(range, dy_arr.shape[2:])):
-        for n in range(dy_arr.shape[0]):
-            db += dy_arr[_at(n, ALL, *j)]
-    return db.astype(out)
+    del conjugate
+    dy_c, out = bias_cotangent(dy, dimension_numbers, preferred_element_type)
+    return _bias_sums(dy_c).astype(out)
+
+
+def _bias_sums(dy: NDArray[Any]) -> NDArray[Any]:
+    """``db[o] += dy[n, o, j]`` for every batch element and position, one at a time."""
+    db = np.zeros(dy.shape[1], dy.dtype)
+    for j in itertools.product(*map(range, dy.shape[2:])):
+        for n in range(dy.shape[0]):
+            db += dy[_at(n, ALL, *j)]
+    return db
 
 
 def conv_vjp(
-    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_vjp` by accumulation: ``(dx, dw, db)``."""
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    preferred = keywords.get("preferred_element_type")
-    _, dtype = norm.dtypes(x_arr, w_arr, norm.as_array(dy, "dy"), preferred=preferred)
+    x, w, dy = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_vjp", x.shape, w.shape, [x.dtype, w.dtype, dy.dtype], options)
+    db = _bias_sums(_cotangent(s, dy, _output_shape(s)))  # dy is checked before the three loops
     return (
-        conv_input_vjp(x_arr.shape, w_arr, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
-        conv_weight_vjp(x_arr, w_arr.shape, dy, conjugate=conjugate, **keywords).astype(dtype, copy=False),
-        conv_bias_vjp(
-            dy, dimension_numbers=keywords.get("dimension_numbers"), preferred_element_type=preferred
-        ).astype(dtype, copy=False),
+        conv_input_vjp(x.shape, w, dy, conjugate=conjugate, **options).astype(s.dtype, copy=False),
+        conv_weight_vjp(x, w.shape, dy, conjugate=conjugate, **options).astype(s.dtype, copy=False),
+        db.astype(s.dtype),
     )
 
 
@@ -321,52 +274,37 @@ def _transpose_blocks(x_shape: Shape, w_shape: Shape, groups: int) -> Iterator[t
         yield slice(g * ci, (g + 1) * ci), slice(g * co, (g + 1) * co)
 
 
-def conv_transpose(x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **keywords: Any) -> NDArray[Any]:
+def conv_transpose(
+    x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[TransposeOptions]
+) -> NDArray[Any]:
     """:func:`refconv.conv_transpose` by scattering: ``y[n, o, s i + d t - lo] += x[n, c, i] w[c, o, t]``."""
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    options = keywords
-    lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
-    arrays = [x_arr, w_arr]
-    if b is not None:
-        arrays.append(norm.as_array(b, "b"))
-        norm.check_bias(arrays[2], w_arr.shape[1] * t.groups)
-    out_dtype, arrays = _cast(options, *arrays)
-    x_arr, w_arr = arrays[:2]
-    out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
-    y = np.zeros((x_arr.shape[0], w_arr.shape[1] * t.groups, *out), x_arr.dtype)
-    for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s = transpose_spec("conv_transpose", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
+    x_c, w_c, b_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.bias(b)
+    out, taps = _transpose_taps(s.x_shape, s.w_shape, s.transpose)
+    y = np.zeros((s.x_shape[0], s.w_shape[1] * s.groups, *out), s.accumulate)
+    for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
         for i, k, o in taps:
-            y[_at(ALL, c_out, *o)] += x_arr[_at(ALL, c_in, *i)] @ w_arr[_at(c_in, ALL, *k)]
-    if b is not None:
-        y += arrays[2].reshape((1, -1) + (1,) * len(out))
-    return lay.from_canonical(y, "out").astype(out_dtype)
+            y[_at(ALL, c_out, *o)] += x_c[_at(ALL, c_in, *i)] @ w_c[_at(c_in, ALL, *k)]
+    if b_c is not None:
+        y += b_c.reshape((1, -1) + (1,) * len(out))
+    return s.result(y, "y")
 
 
 def conv_transpose_vjp(
-    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **keywords: Any
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[TransposeOptions]
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_transpose_vjp` by accumulation over the same scatter triples."""
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    options = keywords
-    lay, keywords = _layout(keywords, x_arr.ndim - 2, kernel_pair="IO")
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    t = norm.checked_transpose_params(x_arr.shape, w_arr.shape, **keywords)
-    out, taps = _transpose_taps(x_arr.shape, w_arr.shape, t)
-    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    norm.check_cotangent(dy_arr, (x_arr.shape[0], w_arr.shape[1] * t.groups, *out))
-    out_dtype, (x_arr, w_arr, dy_arr) = _cast(options, x_arr, w_arr, dy_arr)
-    dx, dw = np.zeros(x_arr.shape, x_arr.dtype), np.zeros(w_arr.shape, x_arr.dtype)
-    w_partner = np.conj(w_arr) if conjugate else w_arr  # PyTorch: accumulate against conj(partner)
-    x_partner = np.conj(x_arr) if conjugate else x_arr
-    for c_in, c_out in _transpose_blocks(x_arr.shape, w_arr.shape, t.groups):
+    x, w, dy = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = transpose_spec("conv_transpose_vjp", x.shape, w.shape, [x.dtype, w.dtype, dy.dtype], options)
+    out, taps = _transpose_taps(s.x_shape, s.w_shape, s.transpose)
+    dy_c = _cotangent(s, dy, (s.x_shape[0], s.w_shape[1] * s.groups, *out))
+    x_c, w_c = s.operand(x, "x", "x"), s.operand(w, "w", "w")
+    dx, dw = np.zeros(s.x_shape, s.accumulate), np.zeros(s.w_shape, s.accumulate)
+    w_partner = np.conj(w_c) if conjugate else w_c  # PyTorch: accumulate against conj(partner)
+    x_partner = np.conj(x_c) if conjugate else x_c
+    for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
         for i, k, o in taps:
-            dx[_at(ALL, c_in, *i)] += dy_arr[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
-            dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_arr[_at(ALL, c_out, *o)]
-    db = conv_bias_vjp(dy_arr).astype(out_dtype)
-    return (
-        lay.from_canonical(dx, "lhs").astype(out_dtype),
-        lay.from_canonical(dw, "rhs").astype(out_dtype),
-        db,
-    )
+            dx[_at(ALL, c_in, *i)] += dy_c[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
+            dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_c[_at(ALL, c_out, *o)]
+    return s.result(dx, "x"), s.result(dw, "w"), s.result(_bias_sums(dy_c), "b")

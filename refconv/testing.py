@@ -1,92 +1,82 @@
-r"""Round-off bounds for comparing two convolution results.
+r"""Checking a convolution against refconv: the result vocabulary, round-off bounds, one comparison.
 
-Two correct implementations of a sum of :math:`K` products differ by at most
-twice the classic forward-error bound of a dot product (Higham, *Accuracy
-and Stability of Numerical Algorithms*, §3.1), whatever their summation order:
+Every result of a convolution problem is one of :data:`ARRAYS`, ``y``, ``dx``,
+``dw`` and ``db``, and a backend's answer is a :data:`Results` dict of them
+(:func:`results` computes refconv's or :mod:`refconv.naive`'s). Each element
+is judged against a float64 reference within its own bound, and nothing else
+decides: a correct computation of an element that sums :math:`K` products
+:math:`a_i b_i` in a dtype of unit round-off :math:`u` errs by at most
 
 .. math::
-    |\hat y - \tilde y| \le 2\,\gamma_K \sum_i |a_i b_i|
-    \le 2\,\gamma_K\, K \max|a| \max|b|, \qquad \gamma_K = \frac{K u}{1 - K u}
+    \gamma_K(u) \sum_i |a_i b_i|, \qquad \gamma_K(u) = \frac{K u}{1 - K u},
 
-with :math:`u` the unit round-off of the dtype. :func:`conv_error_bounds`
-gives that bound for ``y``, ``dx``, ``dw`` and ``db``, with the number of
-terms each output element sums. It is rigorous, not tuned: a result outside
-it is a bug, not round-off.
-
-For checking an implementation of your own, in any dtype,
-:func:`assert_conv_close` compares each element with a float64 reference
-within its own bound, :math:`\gamma_K(u) \sum_i |a_i b_i|` for the dtype's
-unit round-off :math:`u` (:func:`reference_and_bound`), and reports the worst
-elements when one is out of bound.
+whatever its summation order (Higham, *Accuracy and Stability of Numerical
+Algorithms*, §3.1). :func:`reference_and_bound` adds the float64 reference's
+own :math:`\gamma_K(2^{-53}) \sum_i |a_i b_i|` and :math:`u|y|` for rounding a
+wider accumulation to the dtype. The sums of absolute products are the same
+convolution of absolute values, computed by refconv. The bound is rigorous,
+not tuned: a result outside it is a bug, not round-off. :func:`compare` applies
+it to one array and names the worst element; :func:`assert_conv_close` is the
+assertion for your own test suite.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 import refconv
-from refconv import _normalize as norm
-from refconv._layout import layout
-from refconv.geometry import ConvParams, Shape
+from refconv._spec import ConvSpec, spec
 
 __all__ = [
+    "ARRAYS",
+    "Comparison",
+    "Results",
     "assert_conv_close",
-    "conv_error_bounds",
-    "dot_error_bound",
+    "compare",
+    "gamma",
     "reference_and_bound",
+    "reference_and_bounds",
+    "results",
+    "rounding_bound",
+    "terms",
     "unit_roundoff",
 ]
 
+#: The names of a problem's arrays, the output and the VJPs for input, weight and bias.
+ARRAYS = ("y", "dx", "dw", "db")
+#: One backend's answer to a problem, an array per name of :data:`ARRAYS`.
+Results = dict[str, NDArray[Any]]
 
-def dot_error_bound(terms: int, max_abs_product: float, dtype: DTypeLike = np.float64) -> float:
-    r"""Bound on the difference of two evaluations of a sum of ``terms`` products.
 
-    :math:`2 \gamma_K K \max|a_i b_i|`, :math:`\gamma_K = K u / (1 - K u)`.
+def results(
+    s: ConvSpec,
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None,
+    dy: ArrayLike | None,
+    module: Any = refconv,
+    which: Sequence[str] = ARRAYS,
+) -> Results:
+    """``y``, ``dx``, ``dw`` and ``db`` (or those of ``which``) of the problem ``s`` through ``module``.
+
+    ``module`` is :mod:`refconv` or :mod:`refconv.naive`, whose public functions
+    are called with ``s.options()``; the arrays are in the layout of ``s``;
+    ``dy`` is needed for the VJPs only.
     """
-    u = float(np.finfo(dtype).eps) / 2
-    gamma = terms * u / (1 - terms * u)
-    return 2 * gamma * terms * max_abs_product
-
-
-def _max_abs(a: NDArray[Any] | None) -> float:
-    return 0.0 if a is None or a.size == 0 else float(np.max(np.abs(a)))
-
-
-def conv_error_bounds(
-    x: NDArray[Any],
-    w: NDArray[Any],
-    dy: NDArray[Any],
-    p: ConvParams,
-    b: NDArray[Any] | None = None,
-    dtype: DTypeLike = np.float64,
-    padding_mode: str = "zeros",
-) -> dict[str, float]:
-    """Absolute round-off bounds for ``y``, ``dx``, ``dw`` and ``db`` of one convolution.
-
-    Terms summed per output element: ``y``, ``C_in/G * prod(kernel)`` (plus
-    the bias); ``dx``, ``C_out/(G*B) * prod(kernel)``, times the copies a
-    padding mode makes of one element (at most ``prod(1 + lo + hi)``), whose
-    cotangents are folded onto it; ``dw``, ``N/B * prod(out)``; ``db``,
-    ``N/B * prod(out)`` (``dy``'s batch).
-    """
-    taps = math.prod(w.shape[2:])
-    positions = math.prod(dy.shape[2:])
-    out_per_group = w.shape[0] // (p.groups * p.batch_groups)
-    copies = 1 if padding_mode == "zeros" else math.prod(1 + lo + hi for lo, hi in p.padding)
-    bias = _max_abs(b)
-    return {
-        "y": dot_error_bound(w.shape[1] * taps + 1, max(_max_abs(x) * _max_abs(w), bias), dtype),
-        "dx": dot_error_bound(out_per_group * taps * copies, _max_abs(dy) * _max_abs(w), dtype),
-        "dw": dot_error_bound(dy.shape[0] * positions, _max_abs(x) * _max_abs(dy), dtype),
-        "db": dot_error_bound(dy.shape[0] * positions, _max_abs(dy), dtype),
-    }
-
-
-WHICH = ("y", "dx", "dw", "db")
+    forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if s.transposed else (
+        module.conv, module.conv_vjp)  # fmt: skip
+    out: Results = {}
+    if "y" in which:
+        out["y"] = forward(x, w, b, **s.options())
+    if set(which) - {"y"}:
+        out.update(zip(ARRAYS[1:], vjp(x, w, dy, **s.options()), strict=True))
+    return {name: out[name] for name in which}
 
 
 def unit_roundoff(dtype: DTypeLike) -> float:
@@ -108,29 +98,93 @@ def unit_roundoff(dtype: DTypeLike) -> float:
     return next(2.0**-k for k in range(1, 128) if one + np.asarray(2.0**-k).astype(dt) == one)
 
 
-def _gamma(terms: int, u: float) -> float:
-    r""":math:`\gamma_K = K u / (1 - K u)`; infinite where :math:`K u \ge 1` (no bound exists)."""
+def gamma(terms: int, u: float) -> float:
+    r""":math:`\gamma_K = K u / (1 - K u)` for ``terms`` :math:`= K`; infinite where :math:`K u \ge 1`.
+
+    A sum of :math:`K` products computed with unit round-off :math:`u`, in any
+    order, is within :math:`\gamma_K \sum_i |a_i b_i|` of the exact sum.
+    """
     return math.inf if terms * u >= 1 else terms * u / (1 - terms * u)
 
 
-def _terms(which: str, x_shape: Shape, w_shape: Shape, dy_shape: Shape, keywords: dict[str, Any]) -> int:
-    """How many products one element of ``which`` sums (shapes in the layout of ``keywords``)."""
-    lay = layout(keywords.get("dimension_numbers"), len(x_shape) - 2)
-    xs, ws = lay.shape_to_canonical(x_shape, "lhs", "x"), lay.shape_to_canonical(w_shape, "rhs", "w")
-    dys = lay.shape_to_canonical(dy_shape, "out", "dy")
-    groups, batch_groups = int(keywords.get("groups", 1)), int(keywords.get("batch_groups", 1))
+def rounding_bound(
+    sums: ArrayLike,
+    terms: int,
+    dtype: DTypeLike,
+    reference: ArrayLike = 0.0,
+    accumulate: DTypeLike | None = None,
+) -> NDArray[np.float64]:
+    r"""How far a result computed in ``dtype`` may be from a float64 reference of the same sums.
+
+    :math:`(\gamma_K(u_a) + \gamma_K(2^{-53})) S + u |\text{ref}|` elementwise, for
+    ``sums`` :math:`S = \sum_i |a_i b_i|` of :math:`K` = ``terms`` products
+    accumulated with unit round-off :math:`u_a` (of ``accumulate``, default
+    ``dtype``) and rounded once to ``dtype`` (:math:`u`): the result's error
+    plus the float64 reference's own. Two correct float64 results are within
+    it of each other, too.
+    """
+    u = unit_roundoff(dtype)
+    u_a = u if accumulate is None else unit_roundoff(accumulate)
+    wide = (gamma(terms, u_a) + gamma(terms, 2.0**-53)) * np.abs(np.asarray(sums))
+    return np.asarray(wide + u * np.abs(np.asarray(reference)), np.float64)
+
+
+def terms(s: ConvSpec, which: str) -> int:
+    r"""How many products one element of ``which`` sums, at most (the :math:`K` of its bound).
+
+    ``y``: :math:`C_\text{in}/G \cdot \prod k` of the general convolution that
+    computes it; ``dx``: :math:`C_\text{out}/(G B) \cdot \prod k`, times the
+    copies a padding mode makes of one element; ``dw`` and ``db``: the
+    cotangent's batch times its positions.
+    """
+    taps = math.prod(s.w_shape[2:])
+    general = s.general_w_shape
     if which == "y":
-        return math.prod(ws[1:])
+        return general[1] * taps
     if which == "dx":
-        p = norm.checked_params(xs, ws, **_without(keywords, "padding_mode", "dimension_numbers"))
-        mode = keywords.get("padding_mode", "zeros")
-        copies = 1 if mode == "zeros" else math.prod(1 + lo + hi for lo, hi in p.padding)
-        return ws[0] // (groups * batch_groups) * math.prod(ws[2:]) * copies
-    return int(dys[0] * math.prod(dys[2:]))
+        copies = 1 if s.padding_mode == "zeros" else math.prod(1 + lo + hi for lo, hi in s.padding)
+        return general[0] // (s.groups * s.batch_groups) * taps * copies
+    return s.y_shape[0] * math.prod(s.y_shape[2:])
 
 
-def _without(keywords: dict[str, Any], *names: str) -> dict[str, Any]:
-    return {k: v for k, v in keywords.items() if k not in names}
+def reference_and_bounds(
+    s: ConvSpec,
+    x: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike | None,
+    dy: ArrayLike | None,
+    dtype: DTypeLike | None = None,
+    which: Sequence[str] = ARRAYS,
+) -> dict[str, tuple[NDArray[Any], NDArray[Any]]]:
+    r"""The float64 reference of each of :data:`ARRAYS` , and the elementwise bound of a result in ``dtype``.
+
+    The bound of an element that sums :math:`K` (:func:`terms`) products is
+    :math:`(\gamma_K(u) + \gamma_K(2^{-53})) \sum_i |a_i b_i| + u |\text{ref}|`,
+    four times the sum part for complex values; ``dtype`` defaults to that of
+    ``x`` and ``w``. The sums of absolute products are :func:`results` of the
+    absolute values: every entry of every array is a sum of products with
+    coefficients 0 or 1.
+    """
+    arrays = [None if a is None else np.asarray(a) for a in (x, w, b, dy)]
+    complex_ = any(np.iscomplexobj(a) for a in arrays if a is not None)
+    wide = np.complex128 if complex_ else np.float64
+    x64, w64, b64, dy64 = (None if a is None else a.astype(wide) for a in arrays)
+    ax, aw, ab, ady = (None if a is None else np.abs(a) for a in (x64, w64, b64, dy64))
+    s64 = spec(s.given_shape("x"), s.given_shape("w"), dtype=wide, transposed=s.transposed,
+               **_without_dtype(s.options()))  # fmt: skip
+    reference = results(s64, x64, w64, b64, dy64, which=which)  # type: ignore[arg-type]
+    sums = results(s64, ax, aw, ab, ady, which=which)  # type: ignore[arg-type]
+    used = dtype if dtype is not None else np.result_type(*arrays[:2])
+    scale = 4.0 if complex_ else 1.0  # a complex product is 4 real ones, 2 sums
+    bounds = {}
+    for name in which:
+        k = terms(s64, name) + (name == "y" and b is not None)
+        bounds[name] = (reference[name], rounding_bound(scale * sums[name], k, used, reference[name]))
+    return bounds
+
+
+def _without_dtype(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k != "preferred_element_type"}
 
 
 def reference_and_bound(
@@ -141,25 +195,14 @@ def reference_and_bound(
     which: str = "y",
     dy: ArrayLike | None = None,
     dtype: DTypeLike | None = None,
+    transposed: bool = False,
     **keywords: Any,
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     r"""The float64 reference for ``which`` and the elementwise bound on any result computed in ``dtype``.
 
-    For an output element that sums :math:`K` products :math:`a_i b_i`, a
-    computation in a dtype of unit round-off :math:`u` errs by at most
-    :math:`\gamma_K(u) \sum_i |a_i b_i|`, :math:`\gamma_K = Ku/(1 - Ku)`,
-    whatever its summation order (Higham, *Accuracy and Stability of
-    Numerical Algorithms*, §3.1). The bound adds :math:`u|y|` for rounding the
-    result to ``dtype`` after a wider accumulation, and the float64
-    reference's own :math:`\gamma_K(2^{-53}) \sum_i |a_i b_i|`; complex products
-    count 4 times. The sums of absolute products are convolutions of absolute
-    values, computed by refconv:
-
-    * ``y``: :math:`|x| \star |w| + |b|`, :math:`K = C_\text{in}/G \cdot \prod k` (+1 with a bias);
-    * ``dx``: input VJP of :math:`|w|, |dy|`, :math:`K = C_\text{out}/(GB) \cdot \prod k`
-      (times the copies a padding mode makes of one element);
-    * ``dw``: weight VJP of :math:`|x|, |dy|`, :math:`K = N/B \cdot \prod m`;
-    * ``db``: :math:`\sum |dy|`, :math:`K = N/B \cdot \prod m`.
+    :func:`reference_and_bounds` for one array of the problem given by
+    :func:`refconv.conv`'s keywords (or, with ``transposed=True``,
+    :func:`refconv.conv_transpose`'s).
 
     Parameters
     ----------
@@ -172,77 +215,106 @@ def reference_and_bound(
         The cotangent, for ``dx``, ``dw`` and ``db``.
     dtype : dtype, optional
         The dtype the result was computed in; default: that of ``x`` and ``w``.
+    transposed : bool
+        The problem is a transposed convolution.
     **keywords
-        :func:`refconv.conv`'s keywords (stride, padding, ..., dimension_numbers).
+        The convolution's keywords (stride, padding, ..., dimension_numbers).
 
     Returns
     -------
     reference, bound : ndarray
         Both of the result's shape, float64 (complex128 reference for complex input).
     """
-    if which not in WHICH:
-        raise ValueError(f"which={which!r}: expected one of {', '.join(WHICH)}")
+    if which not in ARRAYS:
+        raise ValueError(f"which={which!r}: expected one of {', '.join(ARRAYS)}")
     if which != "y" and dy is None:
         raise ValueError(f"which={which!r} needs the cotangent dy")
-    if which == "y":
-        dy = None  # the forward bound does not depend on a cotangent
-    x_in, w_in = np.asarray(x), np.asarray(w)
-    wide = np.complex128 if np.iscomplexobj(x_in) or np.iscomplexobj(w_in) else np.float64
-    x64, w64 = x_in.astype(wide), w_in.astype(wide)
-    b64 = None if b is None else np.asarray(b).astype(wide)
-    dy64 = None if dy is None else np.asarray(dy).astype(wide)
-    kw = _without(keywords, "preferred_element_type")
-    if dy64 is None:
-        reference = refconv.conv(x64, w64, b64, **kw)
-        sums = refconv.conv(np.abs(x64), np.abs(w64), None if b64 is None else np.abs(b64), **kw)
-    else:
-        reference, sums = _vjp_and_sums(which, x64, w64, dy64, kw)
-    dy_shape = reference.shape if dy64 is None else dy64.shape
-    terms = _terms(which, x64.shape, w64.shape, dy_shape, kw) + (which == "y" and b is not None)
-    u = unit_roundoff(dtype if dtype is not None else np.result_type(x_in, w_in))
-    scale = 4.0 if wide is np.complex128 else 1.0
-    bound = scale * (_gamma(terms, u) + _gamma(terms, 2.0**-53)) * np.abs(sums) + u * np.abs(reference)
-    return reference, bound
+    s = spec(np.shape(x), np.shape(w), transposed=transposed, **_without_dtype(keywords))
+    bias = b if which == "y" else None  # the VJPs do not depend on the bias
+    return reference_and_bounds(s, x, w, bias, dy, dtype, which=[which])[which]
 
 
-def _vjp_and_sums(
-    which: str, x: NDArray[Any], w: NDArray[Any], dy: NDArray[Any], kw: dict[str, Any]
-) -> tuple[NDArray[Any], NDArray[Any]]:
-    """``which`` VJP of the operands, and the same VJP of their absolute values."""
-    if which == "dx":
-        return (
-            refconv.conv_input_vjp(x.shape, w, dy, **kw),
-            refconv.conv_input_vjp(x.shape, np.abs(w), np.abs(dy), **kw),
+@dataclass(frozen=True)
+class Comparison:
+    """One array judged against its reference within its elementwise bound, by :func:`compare`.
+
+    ``worst`` lists the elements furthest over (or nearest to) their bound:
+    ``(index, actual, reference, |diff|, bound)``, worst first; ``ratio`` is
+    the largest ``|diff| / bound`` (infinite for a difference where the bound
+    is 0, or a shape that differs).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    expected_shape: tuple[int, ...]
+    over: int
+    size: int
+    ratio: float
+    max_abs_diff: float
+    worst: tuple[tuple[tuple[int, ...], complex, complex, float, float], ...]
+
+    @property
+    def ok(self) -> bool:
+        """The shapes agree and every element is within its bound."""
+        return self.shape == self.expected_shape and self.over == 0
+
+    def report(self, context: str = "", dtype: DTypeLike | None = None) -> str:
+        """The verdict in words: what is out of bound, the worst elements, and ``context`` (the case).
+
+        ``dtype`` names the dtype whose round-off the bound is for.
+        """
+        where = f" ({context})" if context else ""
+        if self.shape != self.expected_shape:
+            return f"{self.name}: shape {self.shape} != expected {self.expected_shape}{where}"
+        of = "" if dtype is None else f" for {np.dtype(dtype)}"
+        head = (
+            f"{self.name}: {self.over} of {self.size} elements exceed the round-off bound{of}"
+            f" (max |diff|/bound {self.ratio:.3g}){where}"
         )
-    if which == "dw":
-        return (
-            refconv.conv_weight_vjp(x, w.shape, dy, **kw),
-            refconv.conv_weight_vjp(np.abs(x), w.shape, np.abs(dy), **kw),
-        )
-    layout_only = {k: v for k, v in kw.items() if k == "dimension_numbers"}
-    return refconv.conv_bias_vjp(dy, **layout_only), refconv.conv_bias_vjp(np.abs(dy), **layout_only)
+        lines = [head, f"  {'index':<20}{'actual':>14}{'reference':>14}{'|diff|':>12}{'bound':>12}"]
+        for index, actual, reference, diff, bound in self.worst:
+            lines.append(
+                f"  {index!s:<20}{actual.real:>14.6g}{reference.real:>14.6g}{diff:>12.3g}{bound:>12.3g}"
+            )
+        return "\n".join(lines)
 
 
-def _report(
-    which: str, actual: NDArray[Any], reference: NDArray[Any], bound: NDArray[Any], bad: NDArray[Any],
-    dtype: DTypeLike, shapes: str, keywords: dict[str, Any], worst: int,
-) -> str:  # fmt: skip
-    diff = np.abs(actual.astype(reference.dtype) - reference)
-    ratio = np.where(bad, np.divide(diff, bound, out=np.full(diff.shape, np.inf), where=bound > 0), -1.0)
-    order = np.argsort(ratio, axis=None)[::-1][: min(worst, int(bad.sum()))]
-    lines = [
-        f"{which}: {int(bad.sum())} of {actual.size} elements exceed the round-off bound for "
-        f"{np.dtype(dtype).name} (max |diff|/bound {float(np.max(ratio)):.3g})",
-        f"  {'index':<20}{'actual':>14}{'reference':>14}{'|diff|':>12}{'bound':>12}",
-    ]
-    for flat in order:
-        index = np.unravel_index(flat, actual.shape)
-        lines.append(
-            f"  {tuple(int(i) for i in index)!s:<20}{complex(actual[index]).real:>14.6g}"
-            f"{complex(reference[index]).real:>14.6g}{float(diff[index]):>12.3g}{float(bound[index]):>12.3g}"
-        )
-    lines.append(f"  config: {shapes}, {', '.join(f'{k}={v!r}' for k, v in keywords.items()) or 'defaults'}")
-    return "\n".join(lines)
+def compare(
+    name: str, actual: ArrayLike, reference: ArrayLike, bound: ArrayLike, worst: int = 5
+) -> Comparison:
+    """Judge ``actual`` against ``reference`` element by element within ``bound`` (an array or a scalar).
+
+    Shapes first: a wrong shape fails whatever the values. NaN must meet NaN
+    and an infinity the same infinity; every other element must be within its
+    bound. Complex values are compared by the modulus of the difference.
+    """
+    got, want = np.asarray(actual), np.asarray(reference)
+    if got.shape != want.shape:
+        return Comparison(name, got.shape, want.shape, got.size, got.size, math.inf, math.inf, ())
+    wide = np.result_type(got, want, np.float64)
+    got, want = got.astype(wide), want.astype(wide)
+    limit = np.nan_to_num(np.broadcast_to(np.asarray(bound, np.float64), want.shape), nan=0.0)
+    with np.errstate(invalid="ignore"):
+        diff = np.abs(got - want)
+        same = (np.isnan(got) & np.isnan(want)) | (np.isinf(want) & (got == want))
+        diff = np.where(same, 0.0, np.nan_to_num(diff, nan=np.inf))
+    ratio = np.divide(diff, limit, out=np.where(diff > 0, np.inf, 0.0), where=limit > 0)
+    order = np.argsort(ratio, axis=None)[::-1][:worst]
+    rows = tuple(
+        (tuple(int(i) for i in index), complex(got[index]), complex(want[index]), float(diff[index]),
+         float(limit[index]))
+        for index in (np.unravel_index(flat, want.shape) for flat in order)
+    )  # fmt: skip
+    return Comparison(
+        name=name,
+        shape=got.shape,
+        expected_shape=want.shape,
+        over=int(np.count_nonzero(diff > limit)),
+        size=int(got.size),
+        ratio=float(np.max(ratio, initial=0.0)),
+        max_abs_diff=float(np.max(diff, initial=0.0)),
+        worst=rows,
+    )
 
 
 def assert_conv_close(
@@ -261,8 +333,8 @@ def assert_conv_close(
 
     Like ``numpy.testing.assert_allclose``, but the tolerance is not a
     choice: each element is compared with a float64 reference within its own
-    rigorous forward-error bound (:func:`reference_and_bound`), so a failure is
-    a bug, not round-off. NaN must match NaN, and infinities must match.
+    rigorous forward-error bound (:func:`reference_and_bound`, :func:`compare`),
+    so a failure is a bug, not round-off. NaN must match NaN, and infinities must match.
 
     Parameters
     ----------
@@ -294,17 +366,10 @@ def assert_conv_close(
     AssertionError: y: 1 of 128 elements exceed the round-off bound for float32 ...
     """
     actual_arr = np.asarray(actual)
-    reference, bound = reference_and_bound(
-        x, w, b, which=which, dy=dy, dtype=dtype if dtype is not None else actual_arr.dtype, **keywords
-    )
-    if actual_arr.shape != reference.shape:
-        raise AssertionError(f"{which}: shape {actual_arr.shape} != expected {reference.shape}")
-    wide = actual_arr.astype(reference.dtype)
-    both_nan = np.isnan(wide) & np.isnan(reference)
-    same_inf = np.isinf(reference) & (wide == reference)
-    with np.errstate(invalid="ignore"):
-        bad = ~(both_nan | same_inf | (np.abs(wide - reference) <= bound))
-    if bad.any():
-        shapes = f"x {np.shape(x)}, w {np.shape(w)}" + ("" if dy is None else f", dy {np.shape(dy)}")
-        used = dtype if dtype is not None else actual_arr.dtype
-        raise AssertionError(_report(which, actual_arr, reference, bound, bad, used, shapes, keywords, worst))
+    used = np.dtype(dtype if dtype is not None else actual_arr.dtype)
+    reference, bound = reference_and_bound(x, w, b, which=which, dy=dy, dtype=used, **keywords)
+    verdict = compare(f"{which}", actual_arr, reference, bound, worst)
+    if not verdict.ok:
+        config = f"x {np.shape(x)}, w {np.shape(w)}" + ("" if dy is None else f", dy {np.shape(dy)}")
+        config += ", " + (", ".join(f"{k}={v!r}" for k, v in keywords.items()) or "defaults")
+        raise AssertionError(f"{verdict.report(dtype=used)}\n  config: {config}")

@@ -10,40 +10,20 @@ is the forward convolution again. Derived in :doc:`/transpose`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._layout import layout
-from refconv._ops import transpose_kernel
-from refconv.conv import conv_general
-from refconv.geometry import ConvParams, Shape, transpose_conv_params
-from refconv.geometry import output_shape as conv_output_shape
-from refconv.vjp import bias_vjp, conjugated, input_vjp, weight_vjp
+from refconv._spec import TransposeOptions, transpose_spec
+from refconv.conv import forward, with_bias
+from refconv.vjp import vjps
 
 __all__ = ["conv_transpose", "conv_transpose_vjp"]
 
 
-def _setup(x_shape: Shape, w: NDArray[Any], keywords: dict[str, Any]) -> tuple[ConvParams, NDArray[Any]]:
-    """The general convolution's parameters and kernel, ``(G * C_out/G, C_in/G, *K)`` flipped."""
-    t = norm.checked_transpose_params(x_shape, w.shape, **keywords)
-    return transpose_conv_params(w.shape[2:], t), transpose_kernel(w, t.groups)
-
-
 def conv_transpose(
-    x: ArrayLike,
-    w: ArrayLike,
-    b: ArrayLike | None = None,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    output_padding: norm.IntOrInts = 0,
-    dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    output_shape: Shape | None = None,
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[TransposeOptions]
 ) -> NDArray[Any]:
     r"""Transposed convolution with PyTorch's semantics and weight layout.
 
@@ -55,6 +35,9 @@ def conv_transpose(
         Weight, in PyTorch's ``ConvTranspose`` layout.
     b : array_like, shape (C_out,), optional
         Bias.
+
+    Other Parameters
+    ----------------
     stride, dilation : int or sequence of int
         Of the convolution this transposes (>= 1).
     padding : int, sequence of int, or sequence of (lo, hi) pairs
@@ -74,9 +57,7 @@ def conv_transpose(
         spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
         Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
     preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+        As in :func:`refconv.conv`.
 
     Returns
     -------
@@ -108,38 +89,14 @@ def conv_transpose(
     The row ``output_padding`` adds receives nothing: it is the row ``r`` of
     the forward convolution that no window reads.
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2, kernel_pair="IO")
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    keywords = dict(stride=stride, padding=padding, output_padding=output_padding,
-                    dilation=dilation, groups=groups, output_shape=output_shape)  # fmt: skip
-    q, kernel = _setup(x_arr.shape, w_arr, keywords)
-    arrays = [x_arr, w_arr]
-    if b is not None:
-        b_arr = norm.as_array(b, "b")
-        norm.check_bias(b_arr, kernel.shape[0])
-        arrays.append(b_arr)
-    acc, out = norm.dtypes(*arrays, preferred=preferred_element_type)
-    y = conv_general(x_arr.astype(acc, copy=False), kernel.astype(acc, copy=False), q)
-    if b is not None:
-        y += b_arr.astype(acc).reshape((1, -1) + (1,) * len(q.stride))
-    return lay.from_canonical(y, "out").astype(out, copy=False)
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s = transpose_spec("conv_transpose", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
+    y = forward(s, s.operand(x, "x", "x"), s.operand(w, "w", "w"))
+    return s.result(with_bias(y, s.bias(b)), "y")
 
 
 def conv_transpose_vjp(
-    x: ArrayLike,
-    w: ArrayLike,
-    dy: ArrayLike,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    output_padding: norm.IntOrInts = 0,
-    dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    output_shape: Shape | None = None,
-    conjugate: bool = False,
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[TransposeOptions]
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""VJPs of :func:`conv_transpose`: ``(dx, dw, db)``.
 
@@ -149,18 +106,10 @@ def conv_transpose_vjp(
         As in :func:`conv_transpose`.
     dy : array_like
         Cotangent of its output.
-    stride, padding, output_padding, dilation, groups, output_shape
-        As in :func:`conv_transpose`.
     conjugate : bool
-        JAX's convention (False) or PyTorch's ``conj(vjp(conj(dy)))`` (True).
-    dimension_numbers : (str, str, str), optional
-        Layouts of input, weight and output, JAX's string form; the weight's
-        spec names ``I`` (its ``C_in`` axis) and ``O`` (``C_out // groups``).
-        Default: ``NC...``, ``IO...``, ``NC...`` (PyTorch's).
-    preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+        As in :func:`refconv.conv_input_vjp`.
+    **options
+        The keywords of :func:`conv_transpose`.
 
     Returns
     -------
@@ -188,22 +137,6 @@ def conv_transpose_vjp(
     >>> dx, dw, db
     (array([[[2., 2., 2.]]]), array([[[3., 3.]]]), array([6.]))
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2, kernel_pair="IO")
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    keywords = dict(stride=stride, padding=padding, output_padding=output_padding,
-                    dilation=dilation, groups=groups, output_shape=output_shape)  # fmt: skip
-    q, kernel = _setup(x_arr.shape, w_arr, keywords)
-    dy_arr = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    norm.check_cotangent(dy_arr, conv_output_shape(x_arr.shape, kernel.shape, q))
-    acc, out = norm.dtypes(x_arr, w_arr, dy_arr, preferred=preferred_element_type)
-    x_arr, kernel = x_arr.astype(acc, copy=False), kernel.astype(acc, copy=False)
-    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
-    dx = input_vjp(x_arr.shape, kernel, dy_arr, q)
-    dw = transpose_kernel(weight_vjp(x_arr, kernel.shape, dy_arr, q), q.groups).copy()
-    dx, dw = (
-        lay.from_canonical(conjugated(dx, conjugate), "lhs"),
-        lay.from_canonical(conjugated(dw, conjugate), "rhs"),
-    )
-    db = conjugated(bias_vjp(dy_arr), conjugate)
-    return dx.astype(out, copy=False), dw.astype(out, copy=False), db.astype(out, copy=False)
+    x, w, dy = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = transpose_spec("conv_transpose_vjp", x.shape, w.shape, [x.dtype, w.dtype, dy.dtype], options)
+    return vjps(s, x, w, dy, conjugate)

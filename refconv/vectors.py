@@ -32,13 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 import refconv
-from refconv import _normalize as norm
 from refconv import naive
+from refconv._spec import ConvSpec
 from refconv.oracles import ORACLES, Unsupported, available
+from refconv.testing import ARRAYS, Results, results
 
 __all__ = ["CASES", "write_vectors"]
-
-ARRAYS = ("y", "dx", "dw", "db")
 
 #: ``(id, x_shape, w_shape, keywords, bias)``: every parameter, 1- to 3-d, and the edge cases
 #: (r > 0, negative padding, depthwise, batch groups, an empty batch, padding modes and words).
@@ -91,26 +90,18 @@ def _write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
             )
 
 
-def _max_diffs(
-    arrays: dict[str, NDArray[Any]], keywords: dict[str, Any], oracles: Sequence[str]
-) -> dict[str, float | str]:
-    x, w, b, dy = arrays["x"], arrays["w"], arrays.get("b"), arrays["dy"]
+def _max_diffs(s: ConvSpec, arrays: Results, oracles: Sequence[str]) -> dict[str, float | str]:
+    """The largest difference of any array from refconv.naive and from each oracle."""
+    operands = (arrays["x"], arrays["w"], arrays.get("b"), arrays["dy"])
+    others = {"refconv.naive": results(s, *operands, module=naive)}
     diffs: dict[str, float | str] = {}
-    dx, dw, db = naive.conv_vjp(x, w, dy, **keywords)
-    others = {"refconv.naive": {"y": naive.conv(x, w, b, **keywords), "dx": dx, "dw": dw, "db": db}}
-    mode = keywords.get("padding_mode", "zeros")
     for name in oracles:
         try:
-            p = norm.checked_params(
-                x.shape, w.shape, **{k: v for k, v in keywords.items() if k != "padding_mode"}
-            )
-            others[name] = ORACLES[name](x, w, b, dy, p, padding_mode=mode)
+            others[name] = ORACLES[name](s, *operands)
         except Unsupported as reason:
             diffs[name] = f"not expressible: {reason}"
     for name, got in others.items():
-        diffs[name] = max(
-            float(np.max(np.abs(got[a] - arrays[a]), initial=0.0)) for a in ("y", "dx", "dw", "db")
-        )
+        diffs[name] = max(float(np.max(np.abs(got[a] - arrays[a]), initial=0.0)) for a in ARRAYS)
     return diffs
 
 
@@ -126,21 +117,12 @@ def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None 
     chosen = available() if oracles is None else list(oracles)
     cases = []
     for index, (case_id, x_shape, w_shape, parameters, bias) in enumerate(CASES):
-        keywords = _keywords(parameters)
+        s = refconv.spec(x_shape, w_shape, **_keywords(parameters))
         rng = np.random.default_rng([seed, index])
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
         b = rng.standard_normal(w_shape[0]) if bias else None
-        dy = rng.standard_normal(refconv.conv_output_shape(x_shape, w_shape, **keywords))
-        dx, dw, db = refconv.conv_vjp(x, w, dy, **keywords)
-        arrays = {
-            "x": x,
-            "w": w,
-            "dy": dy,
-            "y": refconv.conv(x, w, b, **keywords),
-            "dx": dx,
-            "dw": dw,
-            "db": db,
-        }
+        dy = rng.standard_normal(s.y_shape)
+        arrays = {"x": x, "w": w, "dy": dy, **results(s, x, w, b, dy)}
         if b is not None:
             arrays["b"] = b
         _write_npz(directory / f"{case_id}.npz", arrays)
@@ -153,7 +135,7 @@ def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None 
                 "shapes": {name: list(a.shape) for name, a in sorted(arrays.items())},
                 "dtype": "float64",
                 "seed": [seed, index],
-                "max_abs_diff": _max_diffs(arrays, keywords, chosen),
+                "max_abs_diff": _max_diffs(s, arrays, chosen),
             }
         )
     manifest = {

@@ -6,40 +6,34 @@ kernel; with respect to the weight it is a convolution of the input with the
 cotangent, batch and channels swapped. The parameters of those convolutions
 come from :func:`refconv.geometry.input_vjp_params` and
 :func:`refconv.geometry.weight_vjp_params`. Derived in :doc:`/input_vjp` and :doc:`/weight_vjp`.
+
+Two levels: :func:`input_vjp_general` and :func:`weight_vjp_general` are the
+formulas, for a zero-padded general convolution's parameters;
+:func:`input_vjp` and :func:`weight_vjp` take a :class:`~refconv.ConvSpec`
+and add what the problem adds: a padding mode (pad, and fold back) and the
+transposed convolution (whose kernel is flipped and swapped).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._layout import layout
-from refconv._ops import (
-    merge_axis_into,
-    pad_with_mode_vjp,
-    split_axis,
-    swap_batch_and_channels,
-    transpose_kernel,
-)
-from refconv.conv import conv_general, with_padding_mode
-from refconv.geometry import (
-    ConvParams,
-    Shape,
-    input_vjp_params,
-    output_shape,
-    padded_shape,
-    weight_vjp_params,
-)
+from refconv import padding_modes
+from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
+from refconv._spec import ConvOptions, ConvSpec, bias_cotangent, conv_spec
+from refconv.conv import kernel_of
+from refconv.fast import conv_general
+from refconv.geometry import ConvParams, Shape, input_vjp_params, padded_shape, weight_vjp_params
 
 __all__ = ["conv_bias_vjp", "conv_input_vjp", "conv_vjp", "conv_weight_vjp"]
 
 
-def input_vjp(x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
-    """``dx`` for validated arrays of one dtype (see :func:`conv_input_vjp`)."""
+def input_vjp_general(x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
+    """``dx`` of the zero-padded general convolution ``p``: ``dy`` convolved with the flipped kernel."""
     q = input_vjp_params(x_shape[2:], w.shape[2:], p)
     dx = conv_general(dy, transpose_kernel(w, q.groups), q)
     if p.batch_groups > 1:
@@ -48,11 +42,31 @@ def input_vjp(x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams) 
     return dx
 
 
-def weight_vjp(x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
-    """``dw`` for validated arrays of one dtype (see :func:`conv_weight_vjp`)."""
+def weight_vjp_general(x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams) -> NDArray[Any]:
+    """``dw`` of the zero-padded general convolution ``p``: ``x`` convolved with ``dy``, N and C swapped."""
     q = weight_vjp_params(x.shape[2:], w_shape[2:], p)
     dw = conv_general(swap_batch_and_channels(x), swap_batch_and_channels(dy), q)
     return np.ascontiguousarray(swap_batch_and_channels(dw))
+
+
+def input_vjp(s: ConvSpec, w: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
+    """``dx`` for canonical arrays in the accumulation dtype.
+
+    With a padding mode, the input VJP of the padded input, folded back onto
+    the elements the padding copied (:func:`refconv.padding_modes.fold`).
+    """
+    if s.padding_mode == "zeros":
+        return input_vjp_general(s.x_shape, kernel_of(s, w), dy, s.general)
+    p = s.general
+    padded = (*s.x_shape[:2], *padded_shape(s.x_shape[2:], p))
+    dx = input_vjp_general(padded, kernel_of(s, w), dy, padding_modes.without_padding(p))
+    return padding_modes.fold(dx, s.x_shape, p.padding, s.padding_mode)
+
+
+def weight_vjp(s: ConvSpec, x: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
+    """``dw`` for canonical arrays in the accumulation dtype: the weight VJP of the (mode-)padded input."""
+    x, p = padding_modes.apply(x, s.general, s.padding_mode)
+    return kernel_of(s, weight_vjp_general(x, s.general_w_shape, dy, p))
 
 
 def bias_vjp(dy: NDArray[Any]) -> NDArray[Any]:
@@ -70,51 +84,20 @@ def conjugated(a: NDArray[Any], conjugate: bool) -> NDArray[Any]:
     return np.conj(a) if conjugate and np.iscomplexobj(a) else a
 
 
-def _checked(
-    x_shape: Shape, w_shape: Shape, dy: ArrayLike, keywords: dict[str, Any]
-) -> tuple[ConvParams, str, NDArray[Any]]:
-    mode = keywords.pop("padding_mode")
-    p = norm.checked_params(x_shape, w_shape, **keywords)
-    mode = norm.checked_padding_mode(mode, x_shape, p)
-    dy_arr = norm.as_array(dy, "dy")
-    norm.check_cotangent(dy_arr, output_shape(x_shape, w_shape, p))
-    return p, mode, dy_arr
-
-
-def input_vjp_with_mode(
-    x_shape: Shape, w: NDArray[Any], dy: NDArray[Any], p: ConvParams, mode: str
-) -> NDArray[Any]:
-    """:func:`input_vjp` through a padding mode: the padded input's cotangent, folded back."""
-    if mode == "zeros":
-        return input_vjp(x_shape, w, dy, p)
-    padded = (*x_shape[:2], *padded_shape(x_shape[2:], p))
-    dx_padded = input_vjp(padded, w, dy, replace(p, padding=((0, 0),) * len(p.padding)))
-    return pad_with_mode_vjp(dx_padded, x_shape, p.padding, mode)
-
-
-def weight_vjp_with_mode(
-    x: NDArray[Any], w_shape: Shape, dy: NDArray[Any], p: ConvParams, mode: str
-) -> NDArray[Any]:
-    """:func:`weight_vjp` of the input padded by ``mode``."""
-    x_padded, q = with_padding_mode(x, p, mode)
-    return weight_vjp(x_padded, w_shape, dy, q)
+def vjps(
+    s: ConvSpec, x: ArrayLike, w: ArrayLike, dy: ArrayLike, conjugate: bool
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
+    """``(dx, dw, db)`` of the problem ``s``, in the caller's layout and dtype (see :func:`conv_vjp`)."""
+    x_c, w_c = s.operand(x, "x", "x"), s.operand(w, "w", "w")
+    dy_c = conjugated(s.operand(dy, "y", "dy"), conjugate)
+    dx, dw, db = (
+        conjugated(g, conjugate) for g in (input_vjp(s, w_c, dy_c), weight_vjp(s, x_c, dy_c), bias_vjp(dy_c))
+    )
+    return s.result(dx, "x"), s.result(dw, "w"), s.result(db, "b")
 
 
 def conv_input_vjp(
-    x_shape: Shape,
-    w: ArrayLike,
-    dy: ArrayLike,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    padding_mode: str = "zeros",
-    conjugate: bool = False,
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x_shape: Shape, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its input: ``dx``.
 
@@ -126,22 +109,13 @@ def conv_input_vjp(
         Forward weight.
     dy : array_like, shape of :func:`refconv.conv_output_shape`
         Cotangent of the output.
-    stride, padding, dilation, input_dilation, groups, batch_groups
-        The forward convolution's parameters, as in :func:`refconv.conv`.
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}
-        As in :func:`refconv.conv`; the cotangent of the padding is folded
-        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
     conjugate : bool
         ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
         ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
-    dimension_numbers : (str, str, str), optional
-        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
-        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
-        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
-    preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+    **options
+        The forward convolution's keywords, as in :func:`refconv.conv`. With a
+        padding mode, the cotangent of the padding is folded back onto the
+        elements it copied (:func:`refconv.padding_modes.fold`).
 
     Returns
     -------
@@ -175,35 +149,14 @@ def conv_input_vjp(
            [1., 1., 1., 1., 1.],
            [1., 1., 1., 1., 1.]])
     """
-    xs, w_arr, dy_arr = norm.as_shape(x_shape, "x_shape"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
-    lay = layout(dimension_numbers, len(xs) - 2)
-    xs, w_arr = lay.shape_to_canonical(xs, "lhs", "x_shape"), lay.to_canonical(w_arr, "rhs", "w")
-    dy = lay.to_canonical(dy_arr, "out", "dy")
-    keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
-                    padding_mode=padding_mode)  # fmt: skip
-    p, mode, dy_arr = _checked(xs, w_arr.shape, dy, keywords)
-    acc, out = norm.dtypes(w_arr, dy_arr, preferred=preferred_element_type)
-    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
-    dx = input_vjp_with_mode(xs, w_arr.astype(acc, copy=False), dy_arr, p, mode)
-    return lay.from_canonical(conjugated(dx, conjugate), "lhs").astype(out, copy=False)
+    w, dy = norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_input_vjp", x_shape, w.shape, [w.dtype, dy.dtype], options)
+    dy_c = conjugated(s.operand(dy, "y", "dy"), conjugate)
+    return s.result(conjugated(input_vjp(s, s.operand(w, "w", "w"), dy_c), conjugate), "x")
 
 
 def conv_weight_vjp(
-    x: ArrayLike,
-    w_shape: Shape,
-    dy: ArrayLike,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    padding_mode: str = "zeros",
-    conjugate: bool = False,
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x: ArrayLike, w_shape: Shape, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     r"""VJP of :func:`refconv.conv` with respect to its weight: ``dw``.
 
@@ -215,22 +168,8 @@ def conv_weight_vjp(
         Shape of the forward weight ``(C_out, C_in // groups, *kernel)``.
     dy : array_like, shape of :func:`refconv.conv_output_shape`
         Cotangent of the output.
-    stride, padding, dilation, input_dilation, groups, batch_groups
-        The forward convolution's parameters, as in :func:`refconv.conv`.
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}
-        As in :func:`refconv.conv`; the cotangent of the padding is folded
-        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
-    conjugate : bool
-        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
-        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
-    dimension_numbers : (str, str, str), optional
-        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
-        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
-        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
-    preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+    conjugate, **options
+        As in :func:`conv_input_vjp`.
 
     Returns
     -------
@@ -259,18 +198,10 @@ def conv_weight_vjp(
     array([[ 48.,  72.],
            [ 72., 108.]])
     """
-    ws, x_arr, dy_arr = norm.as_shape(w_shape, "w_shape"), norm.as_array(x, "x"), norm.as_array(dy, "dy")
-    lay = layout(dimension_numbers, x_arr.ndim - 2)
-    ws, x_arr = lay.shape_to_canonical(ws, "rhs", "w_shape"), lay.to_canonical(x_arr, "lhs", "x")
-    dy = lay.to_canonical(dy_arr, "out", "dy")
-    keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
-                    padding_mode=padding_mode)  # fmt: skip
-    p, mode, dy_arr = _checked(x_arr.shape, ws, dy, keywords)
-    acc, out = norm.dtypes(x_arr, dy_arr, preferred=preferred_element_type)
-    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
-    dw = weight_vjp_with_mode(x_arr.astype(acc, copy=False), ws, dy_arr, p, mode)
-    return lay.from_canonical(conjugated(dw, conjugate), "rhs").astype(out, copy=False)
+    x, dy = norm.as_array(x, "x"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_weight_vjp", x.shape, w_shape, [x.dtype, dy.dtype], options)
+    dy_c = conjugated(s.operand(dy, "y", "dy"), conjugate)
+    return s.result(conjugated(weight_vjp(s, s.operand(x, "x", "x"), dy_c), conjugate), "w")
 
 
 def conv_bias_vjp(
@@ -286,17 +217,9 @@ def conv_bias_vjp(
     ----------
     dy : array_like, shape (N, C_out, \*out)
         Cotangent of the output.
-    conjugate : bool
-        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
-        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
-    dimension_numbers : (str, str, str), optional
-        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
-        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
-        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
-    preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+    conjugate, dimension_numbers, preferred_element_type
+        As in :func:`conv_input_vjp` and :func:`refconv.conv`; the bias needs
+        no other keyword (it meets no window).
 
     Returns
     -------
@@ -313,29 +236,12 @@ def conv_bias_vjp(
     >>> refconv.conv_bias_vjp(np.ones((2, 2, 2, 2)))
     array([8., 8.])
     """
-    dy_arr = norm.as_array(dy, "dy")
-    norm.spatial_ndim(dy_arr.shape, "dy")
-    dy_arr = layout(dimension_numbers, dy_arr.ndim - 2).to_canonical(dy_arr, "out", "dy")
-    acc, out = norm.dtypes(dy_arr, preferred=preferred_element_type)
-    db = bias_vjp(conjugated(dy_arr.astype(acc, copy=False), conjugate))
-    return conjugated(db, conjugate).astype(out, copy=False)
+    dy_c, out = bias_cotangent(dy, dimension_numbers, preferred_element_type)
+    return conjugated(bias_vjp(conjugated(dy_c, conjugate)), conjugate).astype(out, copy=False)
 
 
 def conv_vjp(
-    x: ArrayLike,
-    w: ArrayLike,
-    dy: ArrayLike,
-    *,
-    stride: norm.IntOrInts = 1,
-    padding: norm.PaddingLike = 0,
-    dilation: norm.IntOrInts = 1,
-    input_dilation: norm.IntOrInts = 1,
-    groups: int = 1,
-    batch_groups: int = 1,
-    padding_mode: str = "zeros",
-    conjugate: bool = False,
-    dimension_numbers: tuple[str, str, str] | None = None,
-    preferred_element_type: DTypeLike | None = None,
+    x: ArrayLike, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     r"""All three VJPs of :func:`refconv.conv`: ``(dx, dw, db)``.
 
@@ -347,22 +253,8 @@ def conv_vjp(
         Forward weight.
     dy : array_like, shape of :func:`refconv.conv_output_shape`
         Cotangent of the output.
-    stride, padding, dilation, input_dilation, groups, batch_groups
-        The forward convolution's parameters, as in :func:`refconv.conv`.
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}
-        As in :func:`refconv.conv`; the cotangent of the padding is folded
-        back onto the elements it copied (:func:`refconv._ops.pad_with_mode_vjp`).
-    conjugate : bool
-        ``False`` (default): JAX's convention, the plain transpose ``vjp(dy)``.
-        ``True``: PyTorch's, ``conj(vjp(conj(dy)))``. Equal for real inputs.
-    dimension_numbers : (str, str, str), optional
-        As in :func:`refconv.conv`: layouts of input, kernel and output, e.g.
-        ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters
-        follow the kernel's spatial order. Default: ``NC...``, ``OI...``, ``NC...``.
-    preferred_element_type : dtype, optional
-        Output dtype (JAX's name), instead of the inputs' result type; sums
-        accumulate in at least float32 (floats) or int64 (integers) either way
-        (:func:`refconv._normalize.dtypes`).
+    conjugate, **options
+        As in :func:`conv_input_vjp`.
 
     Returns
     -------
@@ -387,22 +279,6 @@ def conv_vjp(
            [8., 8., 8.],
            [8., 8., 8.]]), array([8., 8.]))
     """
-    x_arr, w_arr = norm.as_array(x, "x"), norm.as_array(w, "w")
-    lay = layout(dimension_numbers, x_arr.ndim - 2)
-    x_arr, w_arr = lay.to_canonical(x_arr, "lhs", "x"), lay.to_canonical(w_arr, "rhs", "w")
-    dy = lay.to_canonical(norm.as_array(dy, "dy"), "out", "dy")
-    keywords = dict(stride=stride, padding=padding, dilation=dilation,
-                    input_dilation=input_dilation, groups=groups, batch_groups=batch_groups,
-                    padding_mode=padding_mode)  # fmt: skip
-    p, mode, dy_arr = _checked(x_arr.shape, w_arr.shape, dy, keywords)
-    acc, out = norm.dtypes(x_arr, w_arr, dy_arr, preferred=preferred_element_type)
-    x_arr, w_arr = x_arr.astype(acc, copy=False), w_arr.astype(acc, copy=False)
-    dy_arr = conjugated(dy_arr.astype(acc, copy=False), conjugate)
-    grads = (
-        input_vjp_with_mode(x_arr.shape, w_arr, dy_arr, p, mode),
-        weight_vjp_with_mode(x_arr, w_arr.shape, dy_arr, p, mode),
-        bias_vjp(dy_arr),
-    )
-    dx, dw, db = (conjugated(g, conjugate) for g in grads)
-    dx, dw = lay.from_canonical(dx, "lhs"), lay.from_canonical(dw, "rhs")
-    return dx.astype(out, copy=False), dw.astype(out, copy=False), db.astype(out, copy=False)
+    x, w, dy = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    s = conv_spec("conv_vjp", x.shape, w.shape, [x.dtype, w.dtype, dy.dtype], options)
+    return vjps(s, x, w, dy, conjugate)

@@ -1,4 +1,4 @@
-"""The grid of configurations every oracle test walks.
+"""The grids of configurations the tests walk: convolutions (CASES) and transposed ones (TRANSPOSED).
 
 Batch, channels, each spatial size and each kernel size differ from one
 another (an N = C = 1 or square-only grid hides index mix-ups), and most
@@ -13,23 +13,33 @@ from typing import Any
 import numpy as np
 import pytest
 
+import refconv
+from refconv import ConvSpec
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]
+
 
 @dataclass(frozen=True)
 class Case:
+    """One configuration: shapes and the keywords of refconv.conv (or, ``transposed``, conv_transpose)."""
+
     id: str
     x_shape: tuple[int, ...]
     w_shape: tuple[int, ...]
     keywords: dict[str, Any] = field(default_factory=dict)
     bias: bool = True
+    transposed: bool = False
 
-    def arrays(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    def spec(self) -> ConvSpec:
+        return refconv.spec(self.x_shape, self.w_shape, transposed=self.transposed, **self.keywords)
+
+    def arrays(self, seed: int = 0) -> Arrays:
         """Random float64 ``x, w, b, dy`` for this case (``b`` is None without a bias)."""
-        import refconv
-
+        s = self.spec()
         rng = np.random.default_rng(seed)
         x, w = rng.standard_normal(self.x_shape), rng.standard_normal(self.w_shape)
-        b = rng.standard_normal(self.w_shape[0]) if self.bias else None
-        dy = rng.standard_normal(refconv.conv_output_shape(self.x_shape, self.w_shape, **self.keywords))
+        b = rng.standard_normal(s.y_shape[1]) if self.bias else None
+        dy = rng.standard_normal(s.given_shape("y"))
         return x, w, b, dy
 
 
@@ -97,6 +107,30 @@ CASES = [
 ]
 
 
-def cases(filter_: Any = None) -> list[Any]:
-    """``CASES`` as pytest params with the case id as test id."""
-    return [pytest.param(case, id=case.id) for case in CASES if filter_ is None or filter_(case)]
+TRANSPOSED = [
+    Case("t-1d-stride2", (3, 4, 7), (4, 5, 3), dict(stride=2), transposed=True),
+    Case("t-1d-stride3-output-padding2", (2, 3, 6), (3, 4, 2), dict(stride=3, output_padding=2), False, True),
+    Case("t-1d-dilation3-output-padding-above-stride", (2, 3, 5), (3, 2, 3),
+         dict(dilation=3, output_padding=2), transposed=True),
+    Case("t-2d-stride2-pad1-output-padding1", (2, 3, 5, 6), (3, 4, 3, 3),
+         dict(stride=2, padding=1, output_padding=1), transposed=True),
+    Case("t-2d-asym-pad", (2, 3, 5, 4), (3, 2, 3, 2), dict(stride=(2, 3), padding=((1, 0), (0, 2))),
+         transposed=True),
+    Case("t-2d-negative-pad", (2, 3, 4, 5), (3, 2, 2, 3), dict(stride=2, padding=((-1, 1), (2, -2))), False,
+         True),
+    Case("t-2d-groups3-dilation", (2, 6, 5, 4), (6, 2, 3, 2), dict(stride=2, groups=3, dilation=(1, 2)),
+         transposed=True),
+    Case("t-2d-depthwise", (2, 4, 6, 5), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4, output_padding=1),
+         transposed=True),
+    Case("t-2d-output-shape", (2, 3, 5, 6), (3, 4, 3, 3), dict(stride=2, padding=1, output_shape=(10, 11)),
+         transposed=True),
+    Case("t-3d", (2, 3, 3, 4, 2), (3, 2, 2, 3, 2),
+         dict(stride=(2, 1, 3), padding=((0, 1), (1, 0), (0, 0)), output_padding=(1, 0, 2)), transposed=True),
+    Case("t-4d", (2, 2, 3, 2, 3, 2), (2, 3, 2, 2, 2, 2), dict(stride=2), False, True),
+    Case("t-empty-batch", (0, 3, 5, 4), (3, 2, 2, 2), dict(stride=2), transposed=True),
+]  # fmt: skip
+
+
+def cases(filter_: Any = None, grid: list[Case] = CASES) -> list[Any]:
+    """``grid`` (default ``CASES``) as pytest params with the case id as test id."""
+    return [pytest.param(case, id=case.id) for case in grid if filter_ is None or filter_(case)]

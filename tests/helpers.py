@@ -1,48 +1,49 @@
-"""Comparisons with stated tolerances, shared by the test modules."""
+"""The one comparison every test module uses, and the results it compares.
+
+Every tolerance is refconv.testing's elementwise round-off bound (or, for a
+quantity it does not cover, a bound derived from the same gamma_K and stated
+where it is used); a failure names the case, the array, the worst element,
+its difference and its bound.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pytest
 
 import refconv
-from refconv import _normalize as norm
-from refconv.geometry import ConvParams
-from refconv.testing import conv_error_bounds
-from tests.cases import Case
-
-ARRAYS = ("y", "dx", "dw", "db")
+from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
+from tests.cases import Arrays, Case
 
 
-def params(case: Case) -> ConvParams:
-    keywords = {k: v for k, v in case.keywords.items() if k != "padding_mode"}
-    return norm.checked_params(case.x_shape, case.w_shape, **keywords)
+def case_results(case: Case, arrays: Arrays | None = None, module: Any = refconv) -> Results:
+    """``y, dx, dw, db`` of ``case`` (on its seed-0 arrays unless given) through ``module``'s public API."""
+    return results(case.spec(), *(case.arrays() if arrays is None else arrays), module=module)
 
 
-def padding_mode(case: Case) -> str:
-    return str(case.keywords.get("padding_mode", "zeros"))
+def assert_close(context: str, name: str, actual: Any, expected: Any, bound: Any) -> None:
+    """``actual`` is ``expected`` within ``bound`` (array or scalar), shapes first; else a named failure."""
+    verdict = compare(name, actual, expected, bound)
+    if not verdict.ok:
+        pytest.fail(verdict.report(context), pytrace=False)
 
 
-def refconv_results(case: Case, seed: int = 0, module: Any = refconv) -> dict[str, np.ndarray]:
-    """``y, dx, dw, db`` of ``case`` through a module's public API (refconv or refconv.naive)."""
-    x, w, b, dy = case.arrays(seed)
-    dx, dw, db = module.conv_vjp(x, w, dy, **case.keywords)
-    return {"y": module.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
+def bounds(case: Case, arrays: Arrays | None = None, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """The float64 round-off bound of each array of ``case`` (refconv.testing.reference_and_bounds).
 
-
-def assert_results_match(
-    case: Case, got: dict[str, np.ndarray], want: dict[str, np.ndarray], seed: int = 0
-) -> None:
-    """Every array has the same shape, and differs by no more than the float64 round-off bound.
-
-    Tolerance: :func:`refconv.testing.conv_error_bounds`, twice the rigorous
-    forward-error bound of a K-term float64 dot product for the number of
-    terms each array sums; a difference above it cannot be round-off.
+    Tolerance: a difference above it cannot be round-off (two correct float64
+    results are within it of each other). ``scale`` only for stated reasons.
     """
-    x, w, b, dy = case.arrays(seed)
-    bounds = conv_error_bounds(x, w, dy, params(case), b, padding_mode=padding_mode(case))
+    x, w, b, dy = case.arrays() if arrays is None else arrays
+    return {
+        name: scale * bound for name, (_, bound) in reference_and_bounds(case.spec(), x, w, b, dy).items()
+    }
+
+
+def assert_results_close(case: Case, got: Results, want: Results, arrays: Arrays | None = None) -> None:
+    """Every array of ``got`` is ``want``'s within its float64 round-off bound (see :func:`bounds`)."""
+    limits = bounds(case, arrays)
     for name in ARRAYS:
-        assert got[name].shape == want[name].shape, f"{name}: shape {got[name].shape} != {want[name].shape}"
-        diff = float(np.max(np.abs(got[name] - want[name]), initial=0.0))
-        assert diff <= bounds[name], f"{case.id} {name}: max |diff| {diff:.3e} > bound {bounds[name]:.3e}"
+        assert_close(case.id, name, got[name], want[name], limits[name])

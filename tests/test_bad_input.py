@@ -131,11 +131,11 @@ def test_wrong_bias_shape_is_a_value_error(module: Any) -> None:
 
 def test_bad_shapes_in_shape_arguments_are_named() -> None:
     with pytest.raises(TypeError, match="x_shape must be a sequence of ints, got 3"):
-        refconv.conv_input_vjp(3, W, DY)
+        refconv.conv_input_vjp(3, W, DY)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("w_shape=(6, -2, 3, 2) has a negative size")):
         refconv.conv_weight_vjp(X, (6, -2, 3, 2), DY)
     with pytest.raises(TypeError, match=re.escape("x_shape must be an int, got 2.0")):
-        refconv.conv_output_shape((2.0, 4, 7, 6), W.shape)
+        refconv.conv_output_shape((2.0, 4, 7, 6), W.shape)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("expected the output shape (2, 6, 5, 6)")):
         refconv.conv_input_vjp((2, 4, 7, 7), W, DY)
     with pytest.raises(

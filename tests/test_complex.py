@@ -11,45 +11,46 @@ import pytest
 import refconv
 from refconv import naive
 from refconv.oracles import ORACLES, Unsupported
-from refconv.testing import conv_error_bounds
-from tests.cases import Case, cases
-from tests.helpers import params
+from tests.cases import TRANSPOSED, Arrays, Case, cases
+from tests.helpers import assert_close, assert_results_close, bounds
 
-CASES = cases(lambda c: c.x_shape[0] > 0 and math.prod(c.x_shape) <= 2000)
+CASES = cases(lambda c: c.x_shape[0] > 0 and math.prod(c.x_shape) <= 2000) + cases(
+    lambda c: c.x_shape[0] > 0, grid=TRANSPOSED
+)
 
 
-def _complex_arrays(case: Case) -> tuple[Any, ...]:
+def _complex_arrays(case: Case) -> Arrays:
     rng = np.random.default_rng(3)
     x, w, b, dy = case.arrays()
-    shift = [None if a is None else a + 1j * rng.standard_normal(a.shape) for a in (x, w, b, dy)]
-    return tuple(shift)
+    return (
+        x + 1j * rng.standard_normal(x.shape),
+        w + 1j * rng.standard_normal(w.shape),
+        None if b is None else b + 1j * rng.standard_normal(b.shape),
+        dy + 1j * rng.standard_normal(dy.shape),
+    )
 
 
-def _bounds(case: Case, x: Any, w: Any, b: Any, dy: Any) -> dict[str, float]:
-    # each part of a K-term complex dot product is a 2K-term real one (first order: 4x the K-term bound)
-    real = conv_error_bounds(np.abs(x), np.abs(w), np.abs(dy), params(case), None if b is None else np.abs(b))
-    return {name: 4 * value for name, value in real.items()}
-
-
-def _results(module: Any, case: Case, arrays: tuple[Any, ...], conjugate: bool) -> dict[str, np.ndarray]:
+def _results(module: Any, case: Case, arrays: Arrays, conjugate: bool) -> dict[str, np.ndarray]:
     x, w, b, dy = arrays
-    dx, dw, db = module.conv_vjp(x, w, dy, conjugate=conjugate, **case.keywords)
-    return {"y": module.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
+    forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if case.transposed else (
+        module.conv, module.conv_vjp)  # fmt: skip
+    dx, dw, db = vjp(x, w, dy, conjugate=conjugate, **case.keywords)
+    return {"y": forward(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
 
 
-def _assert_match(got: dict[str, np.ndarray], want: dict[str, Any], bounds: dict[str, float]) -> None:
-    for name, bound in bounds.items():
-        expected = np.asarray(want[name])
-        assert got[name].shape == expected.shape, name
-        assert float(np.max(np.abs(got[name] - expected), initial=0.0)) <= bound, name
+# Tolerance: refconv.testing's bound for complex values, four times the sums of absolute products
+# (a complex product is four real ones and two sums), from refconv.testing.reference_and_bounds.
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_complex_vjp_matches_jax_without_conjugation(case: Case) -> None:
     pytest.importorskip("jax")
     arrays = _complex_arrays(case)
-    want = ORACLES["jax"](*arrays, params(case))
-    _assert_match(_results(refconv, case, arrays, conjugate=False), want, _bounds(case, *arrays))
+    try:
+        want = ORACLES["jax"](case.spec(), *arrays)
+    except Unsupported as reason:
+        pytest.skip(f"jax: {reason}")
+    assert_results_close(case, _results(refconv, case, arrays, conjugate=False), want, arrays)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -57,10 +58,10 @@ def test_complex_vjp_matches_torch_with_conjugation(case: Case) -> None:
     pytest.importorskip("torch")
     arrays = _complex_arrays(case)
     try:
-        want = ORACLES["torch"](*arrays, params(case))
+        want = ORACLES["torch"](case.spec(), *arrays)
     except Unsupported as reason:
         pytest.skip(f"torch: {reason}")
-    _assert_match(_results(refconv, case, arrays, conjugate=True), want, _bounds(case, *arrays))
+    assert_results_close(case, _results(refconv, case, arrays, conjugate=True), want, arrays)
 
 
 @pytest.mark.parametrize("conjugate", [False, True])
@@ -68,13 +69,16 @@ def test_complex_vjp_matches_torch_with_conjugation(case: Case) -> None:
 def test_complex_vjp_matches_naive(case: Case, conjugate: bool) -> None:
     arrays = _complex_arrays(case)
     want = _results(naive, case, arrays, conjugate)
-    _assert_match(_results(refconv, case, arrays, conjugate), want, _bounds(case, *arrays))
+    assert_results_close(case, _results(refconv, case, arrays, conjugate), want, arrays)
 
 
 def test_conventions_differ_by_conjugating_the_partner() -> None:
     case = CASES[0].values[0]
-    x, w, _, dy = _complex_arrays(case)
+    arrays = _complex_arrays(case)
+    x, w, _, dy = arrays
     plain = refconv.conv_input_vjp(x.shape, w, dy, **case.keywords)
     torch_style = refconv.conv_input_vjp(x.shape, w, dy, conjugate=True, **case.keywords)
-    np.testing.assert_allclose(torch_style, refconv.conv_input_vjp(x.shape, np.conj(w), dy, **case.keywords))
+    partner = refconv.conv_input_vjp(x.shape, np.conj(w), dy, **case.keywords)
+    limit = bounds(case, arrays)["dx"]
+    assert_close(case.id, "dx(conjugate=True) - dx(conj(w))", torch_style, partner, limit)
     assert np.max(np.abs(plain - torch_style)) > 1.0  # the two conventions really differ

@@ -29,7 +29,7 @@ RANGE = dict(
 
 
 def _configs() -> list[tuple[int, ...]]:
-    configs = []
+    configs: list[tuple[int, ...]] = []
     for n, k, s, d, D, lo, hi in itertools.product(*RANGE.values()):
         if D * (n - 1) + 1 + lo + hi >= d * (k - 1) + 1:  # the kernel fits: checked by _normalize
             configs.append((n, k, s, d, D, lo, hi))

@@ -1,8 +1,16 @@
 """Forward mode and second order against jax.jvp / torch forward AD, nested jax.vjp / torch double
-backward, and central differences (exact here: each function is at most quadratic in the step)."""
+backward, and central differences (exact here: each function is at most quadratic in the step); with
+padding modes, and with complex values in both conventions.
+
+Tolerances: refconv.testing.rounding_bound of the sums of absolute products, which refconv computes
+as the same function of the absolute values (every output is a sum of products with coefficients 0
+or 1): conv_jvp(|x|, |w|, |b|, |tx|, |tw|, |tb|) and conv_vjp_vjp(|x|, |w|, |dy|, |gx|, |gw|, |gb|).
+A tangent sums the products of two convolutions and the bias: 2 K + 1 terms for K of y.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from typing import Any
 
@@ -10,12 +18,19 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv.oracles import Unsupported, torch_conv_vjp
-from refconv.testing import dot_error_bound
+from refconv.oracles import Unsupported, jax_function, torch_function
+from refconv.testing import gamma, rounding_bound, terms
 from tests.cases import Case, cases
-from tests.helpers import params
+from tests.helpers import assert_close
 
-CASES = cases(lambda c: c.x_shape[0] > 0)
+MODES = [
+    Case("2d-reflect-stride2", (2, 3, 7, 6), (4, 3, 3, 2),
+         dict(stride=2, padding=(2, 1), padding_mode="reflect")),
+    Case("1d-circular", (3, 2, 9), (4, 2, 3), dict(padding=[(2, 3)], padding_mode="circular")),
+    Case("2d-replicate-groups", (2, 4, 5, 6), (6, 2, 2, 3),
+         dict(padding=1, groups=2, padding_mode="replicate")),
+]  # fmt: skip
+CASES = cases(lambda c: c.x_shape[0] > 0) + cases(grid=MODES)
 
 
 def _tangents(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -27,49 +42,35 @@ def _tangents(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def _bound(case: Case, scale: float = 1.0) -> float:
-    """Round-off of a sum of C_in/G * prod(kernel) + 1 products of standard normals (|v| < 6), two sums."""
-    terms = case.w_shape[1] * math.prod(case.w_shape[2:]) + 1
-    return 2 * dot_error_bound(terms, 36.0 * scale)
+def _primals(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x, w, b, _ = case.arrays()
+    return x, w, np.zeros(w.shape[0]) if b is None else b
 
 
-def _close(got: np.ndarray, want: Any, bound: float) -> None:
-    want = np.asarray(want)
-    assert got.shape == want.shape
-    assert float(np.max(np.abs(got - want), initial=0.0)) <= bound
-
-
-def _torch_expressible(case: Case) -> bool:
-    x, w, b, dy = case.arrays()
-    try:
-        torch_conv_vjp(x[:1], w, b, dy[:1], params(case))  # cheap probe of what torch can express
-    except Unsupported:
-        return False
-    return True
+def _jvp_bounds(case: Case) -> tuple[np.ndarray, np.ndarray]:
+    """Round-off bounds of y and of its tangent ty (2 K + 1 terms)."""
+    absolute = [np.abs(a) for a in (*_primals(case), *_tangents(case))]
+    sums_y, sums_ty = refconv.conv_jvp(*absolute, **case.keywords)
+    k = terms(case.spec(), "y")
+    return rounding_bound(sums_y, k + 1, np.float64), rounding_bound(sums_ty, 2 * k + 1, np.float64)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_jvp_matches_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
-    from jax import lax
+    primals, tangents = _primals(case), _tangents(case)
+    y, ty = jax.jvp(jax_function(case.spec()), primals, tangents)
+    got_y, got_ty = refconv.conv_jvp(*primals, *tangents, **case.keywords)
+    bound_y, bound_ty = _jvp_bounds(case)
+    assert_close(case.id, "y", got_y, y, bound_y)
+    assert_close(case.id, "ty", got_ty, ty, bound_ty)
 
-    jax.config.update("jax_enable_x64", True)
-    x, w, b, _ = case.arrays()
-    b = np.zeros(w.shape[0]) if b is None else b
-    tx, tw, tb = _tangents(case)
-    p = params(case)
 
-    def forward(x: Any, w: Any, b: Any) -> Any:
-        y = lax.conv_general_dilated(
-            x, w, p.stride, p.padding, p.input_dilation, p.dilation, feature_group_count=p.groups,
-            batch_group_count=p.batch_groups, precision=lax.Precision.HIGHEST,
-        )  # fmt: skip
-        return y + b.reshape((1, -1) + (1,) * (x.ndim - 2))
-
-    y, ty = jax.jvp(forward, (x, w, b), (tx, tw, tb))
-    got_y, got_ty = refconv.conv_jvp(x, w, b, tx, tw, tb, **case.keywords)
-    _close(got_y, y, _bound(case))
-    _close(got_ty, ty, 2 * _bound(case))
+def _torch_or_skip(case: Case) -> Any:
+    try:
+        return torch_function(case.spec())
+    except Unsupported as reason:
+        pytest.skip(f"torch: {reason}")
 
 
 # torch's own forward-AD decompositions call the deprecated torch.jit.script on first use
@@ -77,102 +78,128 @@ def test_jvp_matches_jax(case: Case) -> None:
 @pytest.mark.parametrize("case", CASES)
 def test_jvp_matches_torch_forward_mode(case: Case) -> None:
     torch = pytest.importorskip("torch")
-    import torch.nn.functional as F
-
-    if not _torch_expressible(case):
-        pytest.skip("torch cannot express this configuration (see refconv.oracles)")
-    x, w, b, _ = case.arrays()
-    b = np.zeros(w.shape[0]) if b is None else b
-    tx, tw, tb = _tangents(case)
-    p = params(case)
-    pads = [v for lo, hi in reversed(p.padding) for v in (lo, hi)]
-    convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.ndim - 2]
-
-    def forward(x: Any, w: Any, b: Any) -> Any:
-        padded = F.pad(F.pad(x, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
-        return convolve(padded, w, b, stride=p.stride, dilation=p.dilation, groups=p.groups)
-
     import torch.autograd.forward_ad as fwad
 
+    forward = _torch_or_skip(case)
+    primals, tangents = _primals(case), _tangents(case)
     with fwad.dual_level():
-        duals = [fwad.make_dual(torch.tensor(v), torch.tensor(t)) for v, t in ((x, tx), (w, tw), (b, tb))]
+        duals = [
+            fwad.make_dual(torch.tensor(v), torch.tensor(t)) for v, t in zip(primals, tangents, strict=True)
+        ]
         y, ty = (part.numpy().copy() for part in fwad.unpack_dual(forward(*duals))[:2])
-    got_y, got_ty = refconv.conv_jvp(x, w, b, tx, tw, tb, **case.keywords)
-    _close(got_y, y, _bound(case))
-    _close(got_ty, ty, 2 * _bound(case))
+    got_y, got_ty = refconv.conv_jvp(*primals, *tangents, **case.keywords)
+    bound_y, bound_ty = _jvp_bounds(case)
+    assert_close(case.id, "y", got_y, y, bound_y)
+    assert_close(case.id, "ty", got_ty, ty, bound_ty)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_jvp_matches_central_differences(case: Case) -> None:
-    x, w, b, _ = case.arrays()
-    tx, tw, tb = _tangents(case)
-    b = np.zeros(w.shape[0]) if b is None else b
+    (x, w, b), (tx, tw, tb) = _primals(case), _tangents(case)
 
     def y(h: float) -> np.ndarray:
         return refconv.conv(x + h * tx, w + h * tw, b + h * tb, **case.keywords)
 
     _, ty = refconv.conv_jvp(x, w, b, tx, tw, tb, **case.keywords)
-    # y(h) is quadratic in h, so (y(1) - y(-1)) / 2 is exactly ty; magnitudes grow to |x + tx| < 12
-    _close(ty, (y(1.0) - y(-1.0)) / 2, 4 * _bound(case, scale=4.0))
+    difference = (y(1.0) - y(-1.0)) / 2  # y(h) is quadratic in h: exactly ty, up to round-off
+    # round-off: y(1) and y(-1) each within gamma_{K+1} of their sums of absolute products, ty within
+    # gamma_{2K+1} of its own; the subtraction and halving add u |difference|
+    shifted = [refconv.conv(np.abs(x + h * tx), np.abs(w + h * tw), np.abs(b + h * tb), **case.keywords)
+               for h in (1.0, -1.0)]  # fmt: skip
+    sums = (shifted[0] + shifted[1]) / 2 + refconv.conv_jvp(
+        *(np.abs(a) for a in (x, w, b, tx, tw, tb)), **case.keywords
+    )[1]
+    bound = rounding_bound(sums, 2 * terms(case.spec(), "y") + 1, np.float64, difference)
+    assert_close(case.id, "ty", ty, difference, bound)
 
 
-def _second_order_inputs(case: Case) -> tuple[np.ndarray, ...]:
+def _second_order_inputs(case: Case, complex_: bool = False) -> tuple[np.ndarray, ...]:
     x, w, _, dy = case.arrays()
-    gx, gw, gb = _tangents(case)
-    return x, w, dy, gx, gw, gb
+    arrays = [x, w, dy, *_tangents(case)]
+    if complex_:
+        rng = np.random.default_rng(12)
+        arrays = [a + 1j * rng.standard_normal(a.shape) for a in arrays]
+    return tuple(arrays)
+
+
+def _vjp_vjp_bounds(case: Case, arrays: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Round-off bounds of x_bar (K of dx), w_bar (K of dw) and dy_bar (2 K + 1 of y); 4x for complex."""
+    sums = refconv.conv_vjp_vjp(*(np.abs(a) for a in arrays), **case.keywords)
+    s = case.spec()
+    scale = 4.0 if np.iscomplexobj(arrays[0]) else 1.0
+    counts = (terms(s, "dx"), terms(s, "dw"), 2 * terms(s, "y") + 1)
+    return tuple(rounding_bound(scale * v, k, np.float64) for v, k in zip(sums, counts, strict=True))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_vjp_vjp_matches_nested_jax_vjp(case: Case) -> None:
     jax = pytest.importorskip("jax")
-    from jax import lax
-
-    jax.config.update("jax_enable_x64", True)
-    x, w, dy, gx, gw, gb = _second_order_inputs(case)
-    p = params(case)
+    x, w, dy, gx, gw, gb = arrays = _second_order_inputs(case)
+    forward = jax_function(case.spec())
 
     def first_order(x: Any, w: Any, dy: Any) -> Any:
-        def forward(x: Any, w: Any, b: Any) -> Any:
-            y = lax.conv_general_dilated(
-                x, w, p.stride, p.padding, p.input_dilation, p.dilation, feature_group_count=p.groups,
-                batch_group_count=p.batch_groups, precision=lax.Precision.HIGHEST,
-            )  # fmt: skip
-            return y + b.reshape((1, -1) + (1,) * (x.ndim - 2))
-
         return jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0]))[1](dy)
 
-    _, pullback = jax.vjp(first_order, x, w, dy)
-    want = pullback((gx, gw, gb))
+    want = jax.vjp(first_order, x, w, dy)[1]((gx, gw, gb))
     got = refconv.conv_vjp_vjp(x, w, dy, gx, gw, gb, **case.keywords)
-    for g, v in zip(got, want, strict=True):
-        _close(g, v, 4 * _bound(case, scale=max(1, np.prod(dy.shape[2:]))))
+    for name, g, v, bound in zip(
+        ("x_bar", "w_bar", "dy_bar"), got, want, _vjp_vjp_bounds(case, arrays), strict=True
+    ):
+        assert_close(case.id, name, g, v, bound)
+
+
+def _torch_double_backward(case: Case, arrays: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """torch.autograd.grad of (dx, dw, db) with grad_outputs (gx, gw, gb), w.r.t. (x, w, dy)."""
+    import torch
+
+    forward = _torch_or_skip(case)
+    x, w, dy, gx, gw, gb = arrays
+    xt, wt, dyt = (torch.tensor(a, requires_grad=True) for a in (x, w, dy))
+    bt = torch.zeros(w.shape[0], dtype=xt.dtype, requires_grad=True)
+    first = torch.autograd.grad(forward(xt, wt, bt), (xt, wt, bt), dyt, create_graph=True)
+    cotangents = tuple(torch.tensor(a) for a in (gx, gw, gb))
+    want = torch.autograd.grad(first, (xt, wt, dyt), cotangents, allow_unused=True)
+    return [
+        np.zeros(a.shape, a.dtype) if v is None else v.numpy() for v, a in zip(want, (x, w, dy), strict=True)
+    ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_vjp_vjp_matches_torch_double_backward(case: Case) -> None:
-    torch = pytest.importorskip("torch")
-    import torch.nn.functional as F
+    pytest.importorskip("torch")
+    arrays = _second_order_inputs(case)
+    want = _torch_double_backward(case, arrays)
+    got = refconv.conv_vjp_vjp(*arrays, **case.keywords)
+    for name, g, v, bound in zip(
+        ("x_bar", "w_bar", "dy_bar"), got, want, _vjp_vjp_bounds(case, arrays), strict=True
+    ):
+        assert_close(case.id, name, g, v, bound)
 
-    if not _torch_expressible(case):
-        pytest.skip("torch cannot express this configuration (see refconv.oracles)")
-    x, w, dy, gx, gw, gb = _second_order_inputs(case)
-    p = params(case)
-    xt, wt, dyt = (torch.tensor(a, requires_grad=True) for a in (x, w, dy))
-    bt = torch.zeros(w.shape[0], dtype=torch.float64, requires_grad=True)
-    pads = [v for lo, hi in reversed(p.padding) for v in (lo, hi)]
-    padded = F.pad(F.pad(xt, [max(v, 0) for v in pads]), [min(v, 0) for v in pads])
-    convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.ndim - 2]
-    y = convolve(padded, wt, bt, stride=p.stride, dilation=p.dilation, groups=p.groups)
-    dx, dw, db = torch.autograd.grad(y, (xt, wt, bt), dyt, create_graph=True)
-    loss = (dx * torch.tensor(gx)).sum() + (dw * torch.tensor(gw)).sum() + (db * torch.tensor(gb)).sum()
-    want = torch.autograd.grad(loss, (xt, wt, dyt), allow_unused=True)
-    got = refconv.conv_vjp_vjp(x, w, dy, gx, gw, gb, **case.keywords)
-    for g, v, shape in zip(got, want, (x.shape, w.shape, dy.shape), strict=True):
-        _close(
-            g,
-            np.zeros(shape) if v is None else v.numpy(),
-            4 * _bound(case, scale=max(1, np.prod(dy.shape[2:]))),
-        )
+
+@pytest.mark.parametrize(
+    "case", cases(lambda c: c.x_shape[0] > 0 and math.prod(c.x_shape) <= 1000) + cases(grid=MODES)
+)
+def test_complex_vjp_vjp_matches_torch_with_conjugation_and_jax_without(case: Case) -> None:
+    """PyTorch's double backward conjugates gx and gw in x_bar and w_bar (refconv.conv_vjp_vjp's Notes)."""
+    arrays = _second_order_inputs(case, complex_=True)
+    limits = _vjp_vjp_bounds(case, arrays)
+    names = ("x_bar", "w_bar", "dy_bar")
+    if importlib.util.find_spec("torch") is not None:
+        want = _torch_double_backward(case, arrays)
+        got = refconv.conv_vjp_vjp(*arrays, conjugate=True, **case.keywords)
+        for name, g, v, bound in zip(names, got, want, limits, strict=True):
+            assert_close(f"{case.id} torch", name, g, v, bound)
+    if importlib.util.find_spec("jax") is not None:
+        import jax
+
+        x, w, dy, gx, gw, gb = arrays
+        forward = jax_function(case.spec())
+        first_order = lambda x, w, dy: jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0], complex))[1](dy)  # noqa: E731
+        want = jax.vjp(first_order, x, w, dy)[1]((gx, gw, gb))
+        for name, g, v, bound in zip(
+            names, refconv.conv_vjp_vjp(*arrays, **case.keywords), want, limits, strict=True
+        ):
+            assert_close(f"{case.id} jax", name, g, v, bound)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -187,7 +214,11 @@ def test_vjp_vjp_matches_central_differences_of_the_vjp(case: Case) -> None:
 
     x_bar, w_bar, dy_bar = refconv.conv_vjp_vjp(x, w, dy, gx, gw, gb, **case.keywords)
     directional = float(np.sum(x_bar * vx) + np.sum(w_bar * vw) + np.sum(dy_bar * vdy))
-    # the pairing is quadratic in h: the central difference is exact up to round-off of sums over
-    # every (input, weight, cotangent) product, magnitudes < 12 each
-    terms = dy.size * w.shape[1] * math.prod(w.shape[2:]) * 3
-    assert abs((pairing(1.0) - pairing(-1.0)) / 2 - directional) <= 4 * dot_error_bound(terms, 12.0**3)
+    # the pairing is quadratic in h: the central difference is exact up to round-off of sums over every
+    # (input, weight, cotangent) product, of magnitude < 12 each (standard normals, shifted by one more);
+    # a padding mode's copies multiply the products by at most prod(1 + lo + hi)
+    s = case.spec()
+    copies = 1 if s.padding_mode == "zeros" else math.prod(1 + lo + hi for lo, hi in s.padding)
+    count = dy.size * w.shape[1] * math.prod(w.shape[2:]) * 3 * copies
+    bound = 4 * 2 * gamma(count, 2.0**-53) * count * 12.0**3
+    assert_close(case.id, "directional derivative", (pairing(1.0) - pairing(-1.0)) / 2, directional, bound)

@@ -7,22 +7,18 @@ installed and able to express it, with the float64 round-off bounds.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import refconv
-from refconv import _normalize as norm
 from refconv import naive
-from refconv.oracles import ORACLES, TRANSPOSE_ORACLES, Unsupported, available
+from refconv.oracles import ORACLES, Unsupported, available
 from tests.cases import Case
 from tests.conftest import EXAMPLES
-from tests.helpers import assert_results_match, padding_mode, params, refconv_results
-from tests.test_transpose import TCase
-from tests.test_transpose import _assert_match as assert_transpose_match
-from tests.test_transpose import _results as transpose_results
+from tests.helpers import assert_results_close, case_results
 
 
 @st.composite
@@ -40,7 +36,7 @@ def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False)
     spatial = tuple(draw(st.integers(1, 7 if ndim < 3 else 4)) for _ in range(ndim))
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
     per_dim = st.lists(st.integers(1, 3), min_size=ndim, max_size=ndim).map(tuple)
-    keywords = dict(
+    keywords: dict[str, Any] = dict(
         stride=draw(per_dim),
         dilation=draw(st.lists(st.integers(1, 2), min_size=ndim, max_size=ndim).map(tuple)),
         input_dilation=draw(
@@ -63,7 +59,7 @@ def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False)
             keywords["padding"] = tuple(draw(st.tuples(pad, pad)) for pad in for_dim)
     x_shape, w_shape = (batch, c_in, *spatial), (c_out, c_in // groups, *kernel)
     try:
-        refconv.conv_output_shape(x_shape, w_shape, **keywords)
+        refconv.spec(x_shape, w_shape, **keywords)
     except ValueError:
         assume(False)  # the kernel does not fit the padded input: tested in test_bad_input
     return Case("hypothesis", x_shape, w_shape, keywords, bias=draw(st.booleans()))
@@ -72,17 +68,18 @@ def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False)
 @given(configurations(max_ndim=4), st.integers(0, 2**32 - 1))
 def test_random_configurations_match_naive(case: Case, seed: int) -> None:
     assume(math.prod(case.x_shape) <= 4000)
-    assert_results_match(case, refconv_results(case, seed), refconv_results(case, seed, naive), seed)
+    arrays = case.arrays(seed)
+    assert_results_close(case, case_results(case, arrays), case_results(case, arrays, naive), arrays)
 
 
 def _check_against(oracle: str, case: Case, seed: int) -> None:
     pytest.importorskip(oracle)
-    x, w, b, dy = case.arrays(seed)
+    arrays = case.arrays(seed)
     try:
-        expected = ORACLES[oracle](x, w, b, dy, params(case), padding_mode=padding_mode(case))
+        expected = ORACLES[oracle](case.spec(), *arrays)
     except Unsupported as reason:  # the strategy draws only what the oracle expresses
         pytest.fail(f"{oracle} rejected a drawn configuration: {reason}")
-    assert_results_match(case, refconv_results(case, seed), expected, seed)
+    assert_results_close(case, case_results(case, arrays), expected, arrays)
 
 
 # jax compiles every new shape (~0.5 s each), so the oracle tests take half the examples
@@ -99,7 +96,7 @@ def test_random_configurations_match_torch(case: Case, seed: int) -> None:
 
 
 @st.composite
-def transpose_configurations(draw: st.DrawFn, max_ndim: int = 3) -> TCase:
+def transpose_configurations(draw: st.DrawFn, max_ndim: int = 3) -> Case:
     """A valid transposed convolution: every parameter, output_padding up to max(stride, dilation) - 1."""
     ndim = draw(st.integers(1, max_ndim))
     groups = draw(st.integers(1, 3))
@@ -110,26 +107,25 @@ def transpose_configurations(draw: st.DrawFn, max_ndim: int = 3) -> TCase:
     dilation = tuple(draw(st.integers(1, 3)) for _ in range(ndim))
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation, strict=True))
     padding = tuple(draw(st.tuples(st.integers(-1, 2), st.integers(-1, 2))) for _ in range(ndim))
-    keywords = dict(
+    keywords: dict[str, Any] = dict(
         stride=stride, dilation=dilation, output_padding=output_padding, padding=padding, groups=groups
     )
     try:
-        refconv.conv_transpose(np.zeros(x_shape), np.zeros(w_shape), **keywords)
+        refconv.spec(x_shape, w_shape, transposed=True, **keywords)
     except ValueError:
         assume(False)  # the padding leaves no output: tested in test_transpose
-    return TCase("hypothesis", x_shape, w_shape, keywords, bias=draw(st.booleans()))
+    return Case("hypothesis", x_shape, w_shape, keywords, bias=draw(st.booleans()), transposed=True)
 
 
 @settings(max_examples=max(EXAMPLES // 2, 1))
 @given(transpose_configurations())
-def test_random_transposed_configurations_match_naive_and_oracles(case: TCase) -> None:
-    x, w, b, dy = case.arrays()
-    got = transpose_results(refconv, case)
-    assert_transpose_match(case, got, transpose_results(naive, case))
-    t = norm.checked_transpose_params(x.shape, w.shape, **case.keywords)
+def test_random_transposed_configurations_match_naive_and_oracles(case: Case) -> None:
+    arrays = case.arrays()
+    got = case_results(case, arrays)
+    assert_results_close(case, got, case_results(case, arrays, naive), arrays)
     for oracle in available():
         try:
-            want = TRANSPOSE_ORACLES[oracle](x, w, b, dy, t)
+            want = ORACLES[oracle](case.spec(), *arrays)
         except Unsupported:
             continue  # jax: output_padding >= stride; the others still check this case
-        assert_transpose_match(case, got, want)
+        assert_results_close(case, got, want, arrays)

@@ -15,23 +15,26 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv.testing import dot_error_bound
+from refconv.testing import rounding_bound
 from tests.cases import Case, cases
+from tests.helpers import assert_close
 
 
 def _inner(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sum(a * b))
 
 
-def _triple_bound(case: Case, x: np.ndarray, w: np.ndarray, dy: np.ndarray) -> float:
-    """Round-off bound for <x, dx>-type sums: every x[i] w[t] dy[j] product, each summed once.
+def _triple_bound(case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, dy: np.ndarray) -> float:
+    """Round-off of <conv(x, w, b), dy>-type sums: every x[i] w[t] dy[j] (and b[o] dy[j]) product, once.
 
-    Terms: the output elements times the products each one sums (at most
-    C_in/G * prod(kernel)), in three nested sums; magnitude max|x| max|w| max|dy|.
+    Both sides of an identity sum the same products in different orders, so they are within
+    rounding_bound of the sum of their absolute values, <conv(|x|, |w|, |b|), |dy|>, over
+    dy.size * (C_in/G * prod(kernel) + 1) terms.
     """
-    terms = dy.size * w.shape[1] * math.prod(w.shape[2:])
-    magnitude = max(np.abs(x).max(initial=0), 1) * np.abs(w).max() * np.abs(dy).max(initial=0)
-    return dot_error_bound(max(terms, 1), magnitude)
+    absolute = _inner(refconv.conv(np.abs(x), np.abs(w), None if b is None else np.abs(b), **case.keywords),
+                      np.abs(dy))  # fmt: skip
+    count = dy.size * (w.shape[1] * math.prod(w.shape[2:]) + 1)
+    return float(rounding_bound(absolute, max(count, 1), np.float64))
 
 
 @pytest.mark.parametrize("case", cases())
@@ -39,13 +42,13 @@ def test_adjoint_identity_holds(case: Case) -> None:
     x, w, b, dy = case.arrays()
     dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
     forward = _inner(refconv.conv(x, w, **case.keywords), dy)
-    bound = _triple_bound(case, x, w, dy)
-    assert abs(forward - _inner(x, dx)) <= bound
-    assert abs(forward - _inner(w, dw)) <= bound
+    bound = _triple_bound(case, x, w, None, dy)
+    assert_close(case.id, "<x, dx>", _inner(x, dx), forward, bound)
+    assert_close(case.id, "<w, dw>", _inner(w, dw), forward, bound)
     if b is not None:
-        with_bias = refconv.conv(x, w, b, **case.keywords)
-        assert abs(_inner(with_bias, dy) - forward - _inner(b, db)) <= bound + dot_error_bound(
-            dy.size, np.abs(b).max() * np.abs(dy).max(initial=0)
+        with_bias = _inner(refconv.conv(x, w, b, **case.keywords), dy)
+        assert_close(
+            case.id, "<b, db>", _inner(b, db), with_bias - forward, 2 * _triple_bound(case, x, w, b, dy)
         )
 
 
@@ -53,22 +56,23 @@ def test_adjoint_identity_holds(case: Case) -> None:
 @pytest.mark.parametrize("wrt", ["x", "w", "b"])
 def test_vjp_matches_central_differences(case: Case, wrt: str) -> None:
     x, w, _, dy = case.arrays()
-    b = np.random.default_rng(1).standard_normal(w.shape[0])
-    inputs = {"x": x, "w": w, "b": b}
+    b = np.random.default_rng(1).standard_normal((w.shape[0],))
+    inputs: dict[str, np.ndarray] = {"x": x, "w": w, "b": b}
     direction = np.random.default_rng(2).standard_normal(inputs[wrt].shape)
 
-    def loss(shift: float) -> float:
-        moved = dict(inputs, **{wrt: inputs[wrt] + shift * direction})
-        return _inner(refconv.conv(moved["x"], moved["w"], moved["b"], **case.keywords), dy)
+    def moved(shift: float) -> dict[str, np.ndarray]:
+        return dict(inputs, **{wrt: inputs[wrt] + shift * direction})
 
-    finite_difference = (loss(1.0) - loss(-1.0)) / 2
+    def loss(shift: float) -> float:
+        at = moved(shift)
+        return _inner(refconv.conv(at["x"], at["w"], at["b"], **case.keywords), dy)
+
+    finite_difference = (loss(1.0) - loss(-1.0)) / 2  # the loss is linear in the shift: exact
     dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
     analytic = _inner({"x": dx, "w": dw, "b": db}[wrt], direction)
-    # Each loss is a sum of dy.size * (C_in/G * prod(kernel) + 1) products of at most three factors,
-    # bounded by the shifted magnitudes; the difference quotient adds at most one such bound, the
-    # analytic <grad, direction> (the same products, direction in place of one factor) another.
-    shift = np.abs(direction).max()
-    size = {name: np.abs(a).max() + (shift if name == wrt else 0) for name, a in inputs.items()}
-    terms = dy.size * (w.shape[1] * math.prod(w.shape[2:]) + 1)
-    magnitude = max(size["x"] * size["w"], size["b"]) * np.abs(dy).max()
-    assert abs(finite_difference - analytic) <= 2 * dot_error_bound(terms, magnitude)
+    # Each loss, and the analytic <grad, direction>, sums products of the shifted (or direction)
+    # factors: within _triple_bound of the shifted operands each (three such sums, halved twice)
+    bound = sum(_triple_bound(case, at["x"], at["w"], at["b"], dy) for at in (moved(1.0), moved(-1.0)))
+    widest = {k: np.abs(a) + (np.abs(direction) if k == wrt else 0.0) for k, a in inputs.items()}
+    bound += _triple_bound(case, widest["x"], widest["w"], widest["b"], dy)
+    assert_close(case.id, f"<d{wrt}, direction>", analytic, finite_difference, bound)

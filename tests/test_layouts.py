@@ -3,6 +3,7 @@ refconv.naive in the same layout, and canonical refconv with the operands transp
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Any
 
@@ -11,9 +12,9 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.testing import conv_error_bounds
-from tests.cases import Case
-from tests.helpers import params
+from refconv.oracles import jax_vjp
+from tests.cases import Arrays, Case
+from tests.helpers import assert_results_close, case_results
 
 # (specs, canonical case): the case's shapes are canonical (NC..., OI..., per-dim keywords in the
 # kernel spec's spatial order); the test lays the arrays out by the specs.
@@ -44,7 +45,12 @@ LAYOUTS = [
         ("NDHWC", "DHWIO", "NDHWC"),
         Case("3d", (2, 3, 4, 5, 6), (4, 3, 2, 3, 2), dict(stride=(1, 2, 2), padding=1)),
     ),
-]
+    (
+        ("NHWC", "HWIO", "NHWC"),
+        Case("2d-reflect", (2, 3, 6, 7), (4, 3, 3, 2), dict(stride=(2, 1), padding=((2, 1), (0, 1)),
+                                                             padding_mode="reflect")),
+    ),
+]  # fmt: skip
 PARAMS = [pytest.param(specs, case, id=f"{case.id}-{'-'.join(specs)}") for specs, case in LAYOUTS]
 
 
@@ -55,102 +61,68 @@ def _perm(spec: str, pair: str, rhs_spec: str) -> list[int]:
     return [canonical.index(c) for c in spec]
 
 
-def _laid_out(case: Case, specs: tuple[str, str, str]) -> tuple[np.ndarray, ...]:
+def _laid_out(case: Case, specs: tuple[str, str, str]) -> tuple[Case, Arrays]:
+    """``case`` in the layout ``specs``, and its (canonical) arrays transposed by hand into it."""
     x, w, b, dy = case.arrays()
     lhs, rhs, out = specs
-    return (
+    arrays = (
         x.transpose(_perm(lhs, "NC", rhs)),
         w.transpose(_perm(rhs, "OI", rhs)),
         b,
         dy.transpose(_perm(out, "NC", rhs)),
     )
-
-
-def _results(module: Any, case: Case, specs: tuple[str, str, str]) -> dict[str, np.ndarray]:
-    x, w, b, dy = _laid_out(case, specs)
-    kw = dict(case.keywords, dimension_numbers=specs)
-    dx, dw, db = module.conv_vjp(x, w, dy, **kw)
-    return {"y": module.conv(x, w, b, **kw), "dx": dx, "dw": dw, "db": db}
-
-
-def _assert_match(case: Case, got: dict[str, np.ndarray], want: dict[str, Any]) -> None:
-    x, w, b, dy = case.arrays()
-    for name, bound in conv_error_bounds(x, w, dy, params(case), b).items():
-        expected = np.asarray(want[name])
-        assert got[name].shape == expected.shape, name
-        assert float(np.max(np.abs(got[name] - expected), initial=0.0)) <= bound, name
+    keywords = dict(case.keywords, dimension_numbers=specs)
+    return Case(case.id, arrays[0].shape, arrays[1].shape, keywords, case.bias), arrays
 
 
 @pytest.mark.parametrize(("specs", "case"), PARAMS)
 def test_layouts_match_jax_dimension_numbers(specs: tuple[str, str, str], case: Case) -> None:
-    jax = pytest.importorskip("jax")
-    from jax import lax
-
-    jax.config.update("jax_enable_x64", True)
-    x, w, b, dy = _laid_out(case, specs)
-    p = params(case)
-    c = specs[2].index("C")
-
-    def forward(x: Any, w: Any, b: Any) -> Any:
-        y = lax.conv_general_dilated(
-            x, w, p.stride, p.padding, p.input_dilation, p.dilation, dimension_numbers=specs,
-            feature_group_count=p.groups, batch_group_count=p.batch_groups, precision=lax.Precision.HIGHEST,
-        )  # fmt: skip
-        return y + b.reshape([-1 if i == c else 1 for i in range(y.ndim)])
-
-    y, pullback = jax.vjp(forward, x, w, b)
-    dx, dw, db = pullback(dy)
-    _assert_match(case, _results(refconv, case, specs), {"y": y, "dx": dx, "dw": dw, "db": db})
+    pytest.importorskip("jax")
+    laid, arrays = _laid_out(case, specs)
+    assert_results_close(laid, case_results(laid, arrays), jax_vjp(laid.spec(), *arrays), arrays)
 
 
 @pytest.mark.parametrize(("specs", "case"), PARAMS)
 def test_layouts_match_naive_and_canonical_refconv(specs: tuple[str, str, str], case: Case) -> None:
-    got = _results(refconv, case, specs)
-    _assert_match(case, got, _results(naive, case, specs))
-    x, w, b, dy = case.arrays()
+    laid, arrays = _laid_out(case, specs)
+    got = case_results(laid, arrays)
+    assert_results_close(laid, got, case_results(laid, arrays, module=naive), arrays)
     lhs, rhs, out = specs
-    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
-    canonical = {
-        "y": refconv.conv(x, w, b, **case.keywords).transpose(_perm(out, "NC", rhs)),
-        "dx": dx.transpose(_perm(lhs, "NC", rhs)),
-        "dw": dw.transpose(_perm(rhs, "OI", rhs)),
-        "db": db,
+    canonical = case_results(case)
+    by_hand = {
+        "y": canonical["y"].transpose(_perm(out, "NC", rhs)),
+        "dx": canonical["dx"].transpose(_perm(lhs, "NC", rhs)),
+        "dw": canonical["dw"].transpose(_perm(rhs, "OI", rhs)),
+        "db": canonical["db"],
     }
-    _assert_match(case, got, canonical)
-    assert (
-        refconv.conv_output_shape(
-            _laid_out(case, specs)[0].shape,
-            _laid_out(case, specs)[1].shape,
-            dimension_numbers=specs,
-            **case.keywords,
-        )
-        == got["y"].shape
-    )
+    assert_results_close(laid, got, by_hand, arrays)
+    shape = refconv.conv_output_shape(laid.x_shape, laid.w_shape, **laid.keywords)
+    assert shape == got["y"].shape
+
+
+TRANSPOSED = Case(
+    "t-2d", (2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1), True, True
+)
 
 
 @pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
 def test_conv_transpose_takes_layouts(module: Any) -> None:
-    rng = np.random.default_rng(4)
-    x, w = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 2))  # NCHW, IOHW
-    kw = dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1)
-    want = refconv.conv_transpose(x, w, **kw)
+    """The weight's spec names I (C_in) and O (C_out // groups); results equal the canonical ones, moved."""
     specs = ("NHWC", "HWIO", "NHWC")
-    got = module.conv_transpose(
-        x.transpose(0, 2, 3, 1), w.transpose(2, 3, 0, 1), dimension_numbers=specs, **kw
-    )
-    np.testing.assert_allclose(got, want.transpose(0, 2, 3, 1), rtol=0, atol=1e-12)
-    dy = rng.standard_normal(want.shape)
-    dx, dw, db = refconv.conv_transpose_vjp(x, w, dy, **kw)
-    gx, gw, gb = module.conv_transpose_vjp(
-        x.transpose(0, 2, 3, 1),
-        w.transpose(2, 3, 0, 1),
-        dy.transpose(0, 2, 3, 1),
-        dimension_numbers=specs,
-        **kw,
-    )
-    np.testing.assert_allclose(gx, dx.transpose(0, 2, 3, 1), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(gw, dw.transpose(2, 3, 0, 1), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(gb, db, rtol=0, atol=1e-12)
+    x, w, b, dy = TRANSPOSED.arrays()
+    arrays = (x.transpose(0, 2, 3, 1), w.transpose(2, 3, 0, 1), b, dy.transpose(0, 2, 3, 1))
+    keywords = dict(TRANSPOSED.keywords, dimension_numbers=specs)
+    laid = Case("t-2d-NHWC", arrays[0].shape, arrays[1].shape, keywords, transposed=True)
+    canonical = case_results(TRANSPOSED)
+    by_hand = {
+        "y": canonical["y"].transpose(0, 2, 3, 1),
+        "dx": canonical["dx"].transpose(0, 2, 3, 1),
+        "dw": canonical["dw"].transpose(2, 3, 0, 1),
+        "db": canonical["db"],
+    }
+    assert_results_close(laid, case_results(laid, arrays, module=module), by_hand, arrays)
+    if module is refconv and importlib.util.find_spec("jax") is not None:
+        assert_results_close(laid, case_results(laid, arrays), jax_vjp(laid.spec(), *arrays), arrays)
 
 
 MISUSES = [

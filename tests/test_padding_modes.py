@@ -1,5 +1,6 @@
 """padding_mode="reflect" / "replicate" / "circular" against torch (F.pad + conv, as nn.ConvNd),
-jax (jnp.pad + conv), refconv.naive, and the adjoint identity; the fold is the pad's adjoint."""
+jax (jnp.pad + conv), refconv.naive, and the adjoint identity; the fold is the pad's adjoint, and the
+module's two definitions of a mode (per position for naive, np.pad for the fast path) agree."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv import naive
-from refconv._ops import pad_with_mode, pad_with_mode_vjp
+from refconv import naive, padding_modes
 from refconv.oracles import ORACLES, Unsupported
-from refconv.testing import conv_error_bounds, dot_error_bound
+from refconv.testing import gamma, rounding_bound
 from tests.cases import Case
-from tests.helpers import params
+from tests.helpers import assert_close, assert_results_close, case_results
 
 MODES = ["reflect", "replicate", "circular"]
 CASES = [
@@ -28,55 +28,42 @@ CASES = [
     Case("2d-batch-groups", (4, 3, 6, 5), (4, 3, 3, 2), dict(batch_groups=2, padding=1)),
 ]
 PARAMS = [
-    pytest.param(case, mode, id=f"{case.id}-{mode}")
+    pytest.param(Case(f"{case.id}-{mode}", case.x_shape, case.w_shape, dict(case.keywords, padding_mode=mode),
+                      case.bias), id=f"{case.id}-{mode}")
     for case in CASES
     for mode in MODES
     if not (mode == "reflect" and case.id == "2d-padding-at-the-limit")  # reflect needs < n: below
-]
+]  # fmt: skip
 
 
-def _results(module: Any, case: Case, mode: str) -> dict[str, np.ndarray]:
-    x, w, b, dy = case.arrays()
-    kw = dict(case.keywords, padding_mode=mode)
-    dx, dw, db = module.conv_vjp(x, w, dy, **kw)
-    return {"y": module.conv(x, w, b, **kw), "dx": dx, "dw": dw, "db": db}
-
-
-def _assert_match(case: Case, mode: str, got: dict[str, np.ndarray], want: dict[str, Any]) -> None:
-    x, w, b, dy = case.arrays()
-    for name, bound in conv_error_bounds(x, w, dy, params(case), b, padding_mode=mode).items():
-        expected = np.asarray(want[name])
-        assert got[name].shape == expected.shape, name
-        assert float(np.max(np.abs(got[name] - expected), initial=0.0)) <= bound, name
-
-
-@pytest.mark.parametrize(("case", "mode"), PARAMS)
-def test_padding_modes_match_naive(case: Case, mode: str) -> None:
-    _assert_match(case, mode, _results(refconv, case, mode), _results(naive, case, mode))
+@pytest.mark.parametrize("case", PARAMS)
+def test_padding_modes_match_naive(case: Case) -> None:
+    assert_results_close(case, case_results(case), case_results(case, module=naive))
 
 
 @pytest.mark.parametrize("oracle", sorted(ORACLES))
-@pytest.mark.parametrize(("case", "mode"), PARAMS)
-def test_padding_modes_match_oracle(case: Case, mode: str, oracle: str) -> None:
+@pytest.mark.parametrize("case", PARAMS)
+def test_padding_modes_match_oracle(case: Case, oracle: str) -> None:
     pytest.importorskip(oracle)
-    x, w, b, dy = case.arrays()
+    arrays = case.arrays()
     try:
-        want = ORACLES[oracle](x, w, b, dy, params(case), padding_mode=mode)
+        want = ORACLES[oracle](case.spec(), *arrays)
     except Unsupported as reason:
         pytest.skip(f"{oracle}: {reason}")
-    _assert_match(case, mode, _results(refconv, case, mode), want)
+    assert_results_close(case, case_results(case), want)
 
 
-@pytest.mark.parametrize(("case", "mode"), PARAMS)
-def test_adjoint_identity_holds_with_padding_modes(case: Case, mode: str) -> None:
+@pytest.mark.parametrize("case", PARAMS)
+def test_adjoint_identity_holds_with_padding_modes(case: Case) -> None:
     x, w, _, dy = case.arrays()
-    kw = dict(case.keywords, padding_mode=mode)
-    dx, dw, _ = refconv.conv_vjp(x, w, dy, **kw)
-    forward = float(np.sum(refconv.conv(x, w, **kw) * dy))
+    dx, dw, _ = refconv.conv_vjp(x, w, dy, **case.keywords)
+    forward = float(np.sum(refconv.conv(x, w, **case.keywords) * dy))
+    # both sides sum the same products x w dy; sums of their absolute values bound the round-off
+    absolute = float(np.sum(refconv.conv(np.abs(x), np.abs(w), **case.keywords) * np.abs(dy)))
     terms = dy.size * w.shape[1] * math.prod(w.shape[2:])
-    bound = dot_error_bound(terms, 6.0**3)  # standard normals: every factor below 6
-    assert abs(forward - float(np.sum(x * dx))) <= bound
-    assert abs(forward - float(np.sum(w * dw))) <= bound
+    bound = float(rounding_bound(absolute, terms, np.float64))
+    assert_close(case.id, "<x, dx>", float(np.sum(x * dx)), forward, bound)
+    assert_close(case.id, "<w, dw>", float(np.sum(w * dw)), forward, bound)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -84,12 +71,23 @@ def test_fold_is_the_adjoint_of_the_pad(mode: str) -> None:
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 3, 5, 4))
     padding = ((3, 2), (0, 3))
-    padded = pad_with_mode(x, padding, mode)
+    padded = padding_modes.pad(x, padding, mode)
     g = rng.standard_normal(padded.shape)
     assert padded.shape == (2, 3, 10, 7)
-    assert abs(
-        np.sum(padded * g) - np.sum(x * pad_with_mode_vjp(g, x.shape, padding, mode))
-    ) <= dot_error_bound(g.size, 36.0)
+    folded = padding_modes.fold(g, x.shape, padding, mode)
+    # each side sums g.size products of two standard normals (< 6 each, 36 per product)
+    bound = 2 * gamma(g.size, 2.0**-53) * g.size * 36.0
+    assert_close(mode, "<P x, g> - <x, P^T g>", float(np.sum(padded * g)), float(np.sum(x * folded)), bound)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_per_position_definition_and_np_pad_agree(mode: str) -> None:
+    """padding_modes.source (PyTorch's definition, walked by naive) and index (np.pad, the fast path)."""
+    for n in range(1, 7):
+        for lo in range(n if mode == "reflect" else n + 1):
+            for hi in range(n if mode == "reflect" else n + 1):
+                walked = [padding_modes.source(i, n, mode) for i in range(-lo, n + hi)]
+                assert walked == padding_modes.index(n, lo, hi, mode).tolist(), (n, lo, hi)
 
 
 def test_modes_copy_the_right_elements() -> None:

@@ -55,10 +55,8 @@ def test_result_dtype_is_the_result_type_of_the_arrays_given(
     module: Any, dtypes: tuple[str, str, str]
 ) -> None:
     case = CASES[0]
-    x, w, _, dy = (
-        a if a is None else a.astype(t)
-        for a, t in zip(case.arrays(), (dtypes[0], dtypes[1], None, dtypes[2]), strict=True)
-    )
+    x64, w64, _, dy64 = case.arrays()
+    x, w, dy = x64.astype(dtypes[0]), w64.astype(dtypes[1]), dy64.astype(dtypes[2])
     b = np.ones(w.shape[0], dtypes[1])
     kw = case.keywords
     expected = {

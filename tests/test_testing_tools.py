@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv import _normalize as norm
 from refconv.oracles import ORACLES, Unsupported
-from refconv.testing import assert_conv_close, reference_and_bound, unit_roundoff
-from tests.cases import Case
+from refconv.testing import assert_conv_close, compare, reference_and_bound, unit_roundoff
+from tests.cases import TRANSPOSED, Case
 
 CASES = [
     Case("2d-stride2-pad1", (3, 4, 9, 8), (5, 4, 3, 3), dict(stride=2, padding=1)),
@@ -54,9 +53,8 @@ def test_framework_float32_results_pass(case: Case, oracle: str) -> None:
     """torch's (oneDNN) and jax's (XLA) float32 kernels sum in their own orders; all are within the bound."""
     pytest.importorskip(oracle)
     x, w, b, dy = _float32(case)
-    p = norm.checked_params(x.shape, w.shape, **case.keywords)
     try:
-        results = ORACLES[oracle](x, w, b, dy, p)
+        results = ORACLES[oracle](refconv.spec(x.shape, w.shape, dtype=x.dtype, **case.keywords), x, w, b, dy)
     except Unsupported as reason:
         pytest.skip(f"{oracle}: {reason}")
     _check_all(results, case, x, w, b, dy)
@@ -118,3 +116,38 @@ def test_unit_roundoff_of_each_dtype() -> None:
     assert unit_roundoff(np.int32) == 0.0
     ml_dtypes = pytest.importorskip("ml_dtypes")
     assert unit_roundoff(ml_dtypes.bfloat16) == 2.0**-8
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_transposed_float32_results_pass_and_a_moved_one_fails(which: str) -> None:
+    case = TRANSPOSED[3]  # stride 2, padding 1, output_padding 1
+    x, w, bias64, dy = case.arrays(3)
+    x, w, dy = x.astype(np.float32), w.astype(np.float32), dy.astype(np.float32)
+    b = None if bias64 is None else bias64.astype(np.float32)
+    dx, dw, db = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
+    got = {"y": refconv.conv_transpose(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}[which]
+    bias = b if which == "y" else None
+    assert_conv_close(got, x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
+    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
+    moved = got.copy()
+    moved.flat[0] += np.float32(3 * bound.flat[0])
+    with pytest.raises(AssertionError, match=f"{which}: 1 of {got.size} elements exceed"):
+        assert_conv_close(moved, x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
+
+
+def test_compare_names_the_worst_element_and_reads_shapes_first() -> None:
+    reference = np.zeros((2, 3))
+    actual = reference.copy()
+    actual[1, 2], actual[0, 1] = 5e-3, 1e-3
+    verdict = compare("dw", actual, reference, 1e-3)
+    assert not verdict.ok
+    assert (verdict.over, verdict.ratio, verdict.worst[0][0]) == (1, 5.0, (1, 2))
+    report = verdict.report("case 7")
+    assert report.startswith("dw: 1 of 6 elements exceed the round-off bound (max |diff|/bound 5) (case 7)")
+    assert "(1, 2)" in report.splitlines()[2]
+    assert compare("dw", actual, reference, 5e-3).ok
+    wrong_shape = compare("dw", actual.T, reference, 1.0)
+    assert not wrong_shape.ok
+    assert wrong_shape.report() == "dw: shape (3, 2) != expected (2, 3)"
+    exact = compare("y", np.array([1.0]), np.array([0.0]), 0.0)
+    assert exact.ratio == np.inf  # a difference where the bound is 0 is infinitely over it

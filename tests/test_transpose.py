@@ -3,139 +3,46 @@ convolution, refconv.naive's scatter loops, the adjoint identity, and the dualit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 from typing import Any
 
 import numpy as np
 import pytest
 
 import refconv
-from refconv import _normalize as norm
 from refconv import naive
-from refconv._ops import transpose_kernel
-from refconv.geometry import transpose_conv_params
-from refconv.oracles import TRANSPOSE_ORACLES, Unsupported
-from refconv.testing import conv_error_bounds, dot_error_bound
+from refconv.testing import rounding_bound
+from tests.cases import TRANSPOSED, Case, cases
+from tests.helpers import assert_close, bounds
+
+# refconv, naive, jax and torch on this grid: tests/test_oracles.py (GRID holds both grids)
 
 
-@dataclass(frozen=True)
-class TCase:
-    id: str
-    x_shape: tuple[int, ...]
-    w_shape: tuple[int, ...]  # (C_in, C_out // groups, *kernel)
-    keywords: dict[str, Any] = field(default_factory=dict)
-    bias: bool = True
-
-    def arrays(self, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        x, w = rng.standard_normal(self.x_shape), rng.standard_normal(self.w_shape)
-        b = rng.standard_normal(self.w_shape[1] * self.keywords.get("groups", 1)) if self.bias else None
-        dy = rng.standard_normal(refconv.conv_transpose(x, w, **self.keywords).shape)
-        return x, w, b, dy
-
-    def bounds(self) -> dict[str, float]:
-        """The round-off bounds of the general convolution this transposed one is."""
-        x, w, b, dy = self.arrays()
-        t = norm.checked_transpose_params(x.shape, w.shape, **self.keywords)
-        return conv_error_bounds(
-            x, transpose_kernel(w, t.groups), dy, transpose_conv_params(w.shape[2:], t), b
-        )
-
-
-TCASES = [
-    pytest.param(c, id=c.id)
-    for c in [
-        TCase("1d-stride2", (3, 4, 7), (4, 5, 3), dict(stride=2)),
-        TCase("1d-stride3-output-padding2", (2, 3, 6), (3, 4, 2), dict(stride=3, output_padding=2), False),
-        TCase(
-            "1d-dilation3-output-padding-above-stride",
-            (2, 3, 5),
-            (3, 2, 3),
-            dict(dilation=3, output_padding=2),
-        ),
-        TCase(
-            "2d-stride2-pad1-output-padding1",
-            (2, 3, 5, 6),
-            (3, 4, 3, 3),
-            dict(stride=2, padding=1, output_padding=1),
-        ),
-        TCase("2d-asym-pad", (2, 3, 5, 4), (3, 2, 3, 2), dict(stride=(2, 3), padding=((1, 0), (0, 2)))),
-        TCase(
-            "2d-negative-pad", (2, 3, 4, 5), (3, 2, 2, 3), dict(stride=2, padding=((-1, 1), (2, -2))), False
-        ),
-        TCase("2d-groups3-dilation", (2, 6, 5, 4), (6, 2, 3, 2), dict(stride=2, groups=3, dilation=(1, 2))),
-        TCase(
-            "2d-depthwise", (2, 4, 6, 5), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4, output_padding=1)
-        ),
-        TCase(
-            "2d-output-shape", (2, 3, 5, 6), (3, 4, 3, 3), dict(stride=2, padding=1, output_shape=(10, 11))
-        ),
-        TCase(
-            "3d",
-            (2, 3, 3, 4, 2),
-            (3, 2, 2, 3, 2),
-            dict(stride=(2, 1, 3), padding=((0, 1), (1, 0), (0, 0)), output_padding=(1, 0, 2)),
-        ),
-        TCase("4d", (2, 2, 3, 2, 3, 2), (2, 3, 2, 2, 2, 2), dict(stride=2), False),
-        TCase("empty-batch", (0, 3, 5, 4), (3, 2, 2, 2), dict(stride=2)),
-    ]
-]
-
-
-def _results(module: Any, case: TCase, arrays: tuple[Any, ...] | None = None) -> dict[str, np.ndarray]:
-    x, w, b, dy = case.arrays() if arrays is None else arrays
-    dx, dw, db = module.conv_transpose_vjp(x, w, dy, **case.keywords)
-    return {"y": module.conv_transpose(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
-
-
-def _assert_match(case: TCase, got: dict[str, np.ndarray], want: dict[str, Any]) -> None:
-    for name, bound in case.bounds().items():
-        expected = np.asarray(want[name])
-        assert got[name].shape == expected.shape, name
-        assert float(np.max(np.abs(got[name] - expected), initial=0.0)) <= bound, name
-
-
-@pytest.mark.parametrize("case", TCASES)
-def test_conv_transpose_and_vjps_match_naive(case: TCase) -> None:
-    _assert_match(case, _results(refconv, case), _results(naive, case))
-
-
-@pytest.mark.parametrize("oracle", sorted(TRANSPOSE_ORACLES))
-@pytest.mark.parametrize("case", TCASES)
-def test_conv_transpose_and_vjps_match_oracle(case: TCase, oracle: str) -> None:
-    pytest.importorskip(oracle)
-    x, w, b, dy = case.arrays()
-    t = norm.checked_transpose_params(x.shape, w.shape, **case.keywords)
-    try:
-        want = TRANSPOSE_ORACLES[oracle](x, w, b, dy, t)
-    except Unsupported as reason:
-        pytest.skip(f"{oracle}: {reason}")
-    _assert_match(case, _results(refconv, case), want)
-
-
-@pytest.mark.parametrize("case", TCASES)
-def test_adjoint_identity_holds_for_conv_transpose(case: TCase) -> None:
+@pytest.mark.parametrize("case", cases(grid=TRANSPOSED))
+def test_adjoint_identity_holds_for_conv_transpose(case: Case) -> None:
     x, w, _, dy = case.arrays()
     dx, dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
     forward = float(np.sum(refconv.conv_transpose(x, w, **case.keywords) * dy))
-    terms = max(dy.size * w.shape[1] * int(np.prod(w.shape[2:])) * 4, 1)  # C_in/G <= 4 per output element
-    bound = dot_error_bound(terms, 36.0**1.5)  # standard normals: |x|, |w|, |dy| < 6
-    assert abs(forward - float(np.sum(x * dx))) <= bound
-    assert abs(forward - float(np.sum(w * dw))) <= bound
+    # both sides sum the same products x w dy (each element of y sums at most C_in/G * prod(k) of them)
+    absolute = float(np.sum(refconv.conv_transpose(np.abs(x), np.abs(w), **case.keywords) * np.abs(dy)))
+    terms = max(dy.size * x.shape[1] * math.prod(w.shape[2:]), 1)
+    bound = float(rounding_bound(absolute, terms, np.float64))
+    assert_close(case.id, "<x, dx>", float(np.sum(x * dx)), forward, bound)
+    assert_close(case.id, "<w, dw>", float(np.sum(w * dw)), forward, bound)
 
 
-@pytest.mark.parametrize("case", TCASES)
-def test_conv_transpose_is_the_input_vjp_of_conv_and_its_input_vjp_is_conv(case: TCase) -> None:
+@pytest.mark.parametrize("case", cases(grid=TRANSPOSED))
+def test_conv_transpose_is_the_input_vjp_of_conv_and_its_input_vjp_is_conv(case: Case) -> None:
     x, w, _, dy = case.arrays()
     kw = {k: v for k, v in case.keywords.items() if k not in ("output_padding", "output_shape")}
-    t = norm.checked_transpose_params(x.shape, w.shape, **case.keywords)
-    if any(o >= s for o, s in zip(t.output_padding, t.stride, strict=True)):
+    s = case.spec()
+    if any(o >= st for o, st in zip(s.output_padding, s.stride, strict=True)):
         pytest.skip("output_padding >= stride: no convolution of that output size has x's shape")
     y = refconv.conv_transpose(x, w, **case.keywords)
-    bounds = case.bounds()
-    assert np.max(np.abs(y - refconv.conv_input_vjp(y.shape, w, x, **kw)), initial=0) <= bounds["y"]
+    limits = bounds(case)
+    assert_close(case.id, "y", y, refconv.conv_input_vjp(y.shape, w, x, **kw), limits["y"])
     dx, _, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
-    assert np.max(np.abs(dx - refconv.conv(dy, w, **kw)), initial=0) <= bounds["dx"]
+    assert_close(case.id, "dx", dx, refconv.conv(dy, w, **kw), limits["dx"])
 
 
 MISUSES = [

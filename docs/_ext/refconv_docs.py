@@ -28,16 +28,12 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import refconv
-from refconv import _normalize as norm
 from refconv import naive
-from refconv._ops import transpose_kernel
-from refconv.geometry import transpose_conv_params
-from refconv.oracles import ORACLES, TRANSPOSE_ORACLES, Unsupported, available
-from refconv.testing import conv_error_bounds
+from refconv.oracles import ORACLES, Unsupported, available
+from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
-ARRAYS = ("y", "dx", "dw", "db")
 
 
 def _test_source(path: Path, name: str) -> tuple[str, str] | None:
@@ -96,6 +92,9 @@ class Config:
     keywords: dict[str, Any] = field(default_factory=dict)
     transposed: bool = False
 
+    def spec(self) -> refconv.ConvSpec:
+        return refconv.spec(self.x_shape, self.w_shape, transposed=self.transposed, **self.keywords)
+
 
 CONFIGS = [
     Config("3x3, padding 1, bias", (2, 3, 8, 7), (4, 3, 3, 3), dict(padding=1)),
@@ -116,42 +115,16 @@ CONFIGS = [
 
 
 def _arrays(c: Config, rng: np.random.Generator) -> tuple[Any, ...]:
+    s = c.spec()
     x, w = rng.standard_normal(c.x_shape), rng.standard_normal(c.w_shape)
-    out_channels = c.w_shape[1] * c.keywords.get("groups", 1) if c.transposed else c.w_shape[0]
-    b = rng.standard_normal(out_channels)
-    y = (refconv.conv_transpose if c.transposed else refconv.conv)(x, w, b, **c.keywords)
-    return x, w, b, rng.standard_normal(y.shape)
+    return x, w, rng.standard_normal(s.y_shape[1]), rng.standard_normal(s.given_shape("y"))
 
 
-def _results(c: Config, module: Any, x: Any, w: Any, b: Any, dy: Any) -> dict[str, Any]:
-    forward, vjp = (
-        (module.conv_transpose, module.conv_transpose_vjp) if c.transposed else (module.conv, module.conv_vjp)
-    )
-    dx, dw, db = vjp(x, w, dy, **c.keywords)
-    return {"y": forward(x, w, b, **c.keywords), "dx": dx, "dw": dw, "db": db}
-
-
-def _bounds(c: Config, x: Any, w: Any, b: Any, dy: Any) -> dict[str, float]:
-    """The float64 round-off bounds of the general convolution that computes ``c``."""
-    keywords = dict(c.keywords)
-    mode = keywords.pop("padding_mode", "zeros")
-    if c.transposed:
-        t = norm.checked_transpose_params(x.shape, w.shape, **keywords)
-        return conv_error_bounds(
-            x, transpose_kernel(w, t.groups), dy, transpose_conv_params(w.shape[2:], t), b
-        )
-    p = norm.checked_params(x.shape, w.shape, **keywords)
-    return conv_error_bounds(x, w, dy, p, b, padding_mode=mode)
-
-
-def _oracle(c: Config, name: str, x: Any, w: Any, b: Any, dy: Any) -> dict[str, Any]:
-    keywords = dict(c.keywords)
-    mode = keywords.pop("padding_mode", "zeros")
-    if c.transposed:
-        return TRANSPOSE_ORACLES[name](
-            x, w, b, dy, norm.checked_transpose_params(x.shape, w.shape, **keywords)
-        )
-    return ORACLES[name](x, w, b, dy, norm.checked_params(x.shape, w.shape, **keywords), padding_mode=mode)
+def _backend(name: str, c: Config, arrays: tuple[Any, ...]) -> Results:
+    x, w, b, dy = arrays
+    if name == "refconv.naive":
+        return results(c.spec(), x, w, b, dy, module=naive)
+    return ORACLES[name](c.spec(), x, w, b, dy)
 
 
 class ConformanceTable(SphinxDirective):
@@ -166,30 +139,25 @@ class ConformanceTable(SphinxDirective):
         rows = []
         rng = np.random.default_rng(0)
         for c in CONFIGS:
-            x, w, b, dy = _arrays(c, rng)
-            want = _results(c, refconv, x, w, b, dy)
-            bounds = _bounds(c, x, w, b, dy)
+            arrays = _arrays(c, rng)
+            references = reference_and_bounds(c.spec(), *arrays)
             row = [c.label, f"{c.x_shape}, {c.w_shape}"]
             for backend in backends:
                 try:
-                    got = (
-                        _results(c, naive, x, w, b, dy)
-                        if backend == "refconv.naive"
-                        else _oracle(c, backend, x, w, b, dy)
-                    )
+                    got = _backend(backend, c, arrays)
                 except Unsupported as reason:
                     row.append(f"not expressible: {reason}")
                     continue
-                ratios = [float(np.max(np.abs(got[a] - want[a]), initial=0.0)) / bounds[a] for a in ARRAYS]
-                shapes_ok = all(got[a].shape == want[a].shape for a in ARRAYS)
-                if not shapes_ok or max(ratios) > 1:
+                verdicts = [compare(a, got[a], *references[a]) for a in ARRAYS]
+                if not all(v.ok for v in verdicts):
                     logger.warning(
                         "conformance-table: %s disagrees on %s",
                         backend,
                         c.label,
                         location=self.get_location(),
                     )
-                row.append(f"{max(ratios):.1e}" if shapes_ok else "shape mismatch")
+                shapes_ok = all(v.shape == v.expected_shape for v in verdicts)
+                row.append(f"{max(v.ratio for v in verdicts):.1e}" if shapes_ok else "shape mismatch")
             rows.append(row)
         return self._table(header, rows)
 

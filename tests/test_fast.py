@@ -1,0 +1,173 @@
+"""The fast path against the spec kernel: every strategy on both grids, any chunk budget, bounded memory.
+
+refconv.conv.conv_definition is the definition in ten lines (dilate and pad,
+window view, one einsum) and a third forward pass independent of the fast
+path's strategies (refconv.fast). Each strategy is forced on every grid
+configuration it applies to and must give the spec kernel's result; the
+window copies are chunked (refconv.fast._chunks), and a budget of 1 element
+forces one output row per chunk. The memory bound is a property, not a
+timing: tracemalloc's peak for a real layer stays within a few times the
+arrays involved.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tracemalloc
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv import naive
+from refconv.conv import conv_definition, kernel_of
+from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
+from tests.cases import CASES, TRANSPOSED, Case
+from tests.helpers import assert_close, bounds
+
+
+def _general(case: Case) -> tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]:
+    """The general convolution that computes ``case``'s y: its x, kernel, parameters and y's bound."""
+    x, w, _, _ = case.arrays()
+    s = case.spec()
+    return x, kernel_of(s, w), s.general, bounds(case)["y"]
+
+
+FEW_OUTPUTS = [
+    Case("2d-few-outputs", (3, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
+    Case(
+        "2d-few-outputs-groups-dilation",
+        (2, 12, 10, 9),
+        (2, 6, 3, 2),
+        dict(padding=(2, 1), dilation=(2, 1), groups=2),
+    ),
+    Case("1d-few-outputs-negative-pad", (2, 9, 13), (1, 9, 4), dict(padding=[(-1, 2)])),
+    Case("3d-few-outputs", (2, 8, 5, 6, 4), (1, 8, 2, 3, 2), dict(padding=1)),
+]
+DEPTHWISE = [
+    Case(
+        "1d-depthwise-stride3-negative-pad",
+        (2, 3, 14),
+        (6, 1, 4),
+        dict(stride=3, padding=[(-1, 2)], groups=3),
+    ),
+    Case(
+        "2d-depthwise-dilation", (3, 4, 9, 10), (4, 1, 3, 2), dict(dilation=(2, 3), padding=(2, 1), groups=4)
+    ),
+    Case("2d-depthwise-input-dilation", (2, 3, 5, 6), (9, 1, 2, 3), dict(input_dilation=2, groups=3)),
+    Case("3d-depthwise", (2, 2, 4, 5, 3), (4, 1, 2, 3, 2), dict(stride=(1, 2, 1), padding=1, groups=2)),
+]
+GENERAL = [c for c in CASES + TRANSPOSED if "padding_mode" not in c.keywords]
+STRATEGY_CASES = [
+    pytest.param(case, name, id=f"{case.id}-{name}")
+    for case in GENERAL + FEW_OUTPUTS + DEPTHWISE
+    for name in applicable_strategies(case.spec().general_w_shape, case.spec().general)
+]
+
+
+def test_every_strategy_is_tried_on_many_grid_cases() -> None:
+    tried = {name: sum(p.values[1] == name for p in STRATEGY_CASES) for name in STRATEGIES}
+    assert min(tried.values()) >= 5, tried
+
+
+@pytest.mark.parametrize(("case", "strategy"), STRATEGY_CASES)
+def test_each_strategy_matches_the_spec_kernel(case: Case, strategy: str) -> None:
+    """The fast path's strategies, forced one by one, give conv_definition's result to round-off."""
+    x, w, p, bound = _general(case)
+    expected = conv_definition(x, w, p)
+    assert_close(case.id, f"y by {strategy}", STRATEGIES[strategy](x, w, p, 1 << 40), expected, bound)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])
+def test_spec_kernel_matches_naive(case: Case) -> None:
+    """The spec kernel and the loops share nothing but the front door: a third forward pass."""
+    x, w, _, _ = case.arrays()
+    want = (naive.conv_transpose if case.transposed else naive.conv)(x, w, None, **case.keywords)
+    s = case.spec()
+    assert_close(case.id, "y", conv_definition(x, kernel_of(s, w), s.general), want, bounds(case)["y"])
+
+
+def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
+    p1 = refconv.spec((2, 8, 9, 9), (8, 1, 3, 3), groups=8).params
+    assert strategy_for((2, 8, 9, 9), (8, 1, 3, 3), p1) == "depthwise_taps"
+    p2 = refconv.spec((2, 16, 9, 8), (2, 16, 3, 3), padding=1).params
+    assert strategy_for((2, 16, 9, 8), (2, 16, 3, 3), p2) == "shifted_products"
+    p3 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3), input_dilation=2).params
+    assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p3) == "phases"
+    p4 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3)).params
+    assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p4) == "window_matmul"
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])
+def test_any_budget_gives_the_unchunked_result(case: Case) -> None:
+    x, w, p, bound = _general(case)
+    expected = conv_definition(x, w, p)
+    # tolerance: the float64 round-off bound of y; a chunk's matmul may sum in another order (BLAS picks
+    # kernels by matrix size), while a misplaced chunk moves whole O(1) products
+    for budget in (1, 50, 1000, 1 << 40):
+        assert_close(f"{case.id} budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
+
+
+@pytest.mark.parametrize(
+    ("rows", "row_elements", "budget"),
+    [
+        ((4, 7, 3), 5, 1),
+        ((4, 7, 3), 5, 100),
+        ((4, 7, 3), 5, 10**6),
+        ((1, 9, 2), 4, 17),
+        ((3, 1), 8, 20),
+        ((0, 3), 2, 5),
+    ],
+)
+def test_chunks_cover_every_row_once_within_budget(
+    rows: tuple[int, ...], row_elements: int, budget: int
+) -> None:
+    seen = np.zeros(rows[:2], int)
+    one_row = row_elements * int(np.prod(rows[2:]))  # one position of the first output dim
+    for batch, first in _chunks(rows, row_elements, budget):
+        seen[batch, first] += 1
+        copied = one_row * len(range(*batch.indices(rows[0]))) * len(range(*first.indices(rows[1])))
+        assert copied <= max(budget, one_row)
+    assert np.all(seen == 1)
+
+
+def test_memory_stays_within_a_few_times_the_arrays() -> None:
+    """A 64->64 3x3 layer on 4x64x56x56: im2col whole would be 9x the input; chunked, at most 2x more."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((4, 64, 56, 56)), rng.standard_normal((64, 64, 3, 3))
+    dy = rng.standard_normal((4, 64, 56, 56))
+    largest = x.nbytes  # input, output and cotangent are all this size
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("conv", lambda: refconv.conv(x, w, padding=1)),
+        ("conv_vjp", lambda: refconv.conv_vjp(x, w, dy, padding=1)),
+    ]
+    for name, fn in calls:
+        tracemalloc.start()
+        try:
+            fn()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # results (dx: 1, dw: tiny) + the padded copy (about 1) + one chunk of windows (at most 2) + its
+        # product (at most 1): 5 arrays of the largest size; whole im2col alone would be 9
+        assert peak <= 5.5 * largest, f"{name}: peak {peak / largest:.1f}x the input"
+
+
+def test_every_budget_on_a_small_case() -> None:
+    """Every split the chunker can make, on a case small enough to try each budget."""
+    case = Case("2d", (3, 2, 6, 5), (4, 2, 2, 3), dict(stride=(2, 1), padding=1))
+    x, w, p, bound = _general(case)
+    expected = conv_definition(x, w, p)
+    for budget in itertools.chain(range(1, 40), range(40, 2000, 97)):
+        assert_close(f"budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
+
+
+@pytest.mark.parametrize("case", FEW_OUTPUTS, ids=lambda c: c.id)
+def test_shifted_products_match_naive_where_the_dispatcher_takes_them(case: Case) -> None:
+    """Few output channels per input channel: multiply first, then add shifted slices (chunked or not)."""
+    x, w, p, bound = _general(case)
+    assert strategy_for(x.shape, w.shape, p) == "shifted_products", "the case must exercise that strategy"
+    expected = naive.conv(x, w, **case.keywords)
+    for budget in (1, 1 << 40):
+        assert_close(f"{case.id} budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
