@@ -161,8 +161,19 @@ def as_dtype(value: Any, name: str) -> np.dtype[Any]:
     try:
         dtype: np.dtype[Any] = np.dtype(value)
     except TypeError:
-        raise TypeError(f"{name}={value!r} is not a dtype") from None
+        if not (isinstance(value, str) and _registers_ml_dtypes()):
+            raise TypeError(f"{name}={value!r} is not a dtype") from None
+        return as_dtype(value, name)  # "bfloat16" and the like: NumPy knows their names once ml_dtypes is in
     return dtype
+
+
+def _registers_ml_dtypes() -> bool:
+    """Import ml_dtypes (which registers bfloat16 and friends with NumPy); whether it is installed."""
+    try:
+        import ml_dtypes  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def result_dtype(*given: np.dtype[Any]) -> np.dtype[Any]:

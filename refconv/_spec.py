@@ -5,7 +5,7 @@ way: it builds a :class:`ConvSpec` with :func:`spec` from the shapes and dtypes
 of its operands and its keywords, and from then on passes nothing else. A
 keyword is read, checked and normalised here, once; below this module no
 function sees a keyword. A spec is also what the tools take (``refconv
-explain`` prints one, :mod:`refconv.oracles` translates one into a framework's
+explain`` prints one, :mod:`refconv.backends` translates one into a framework's
 call), so that every tool and backend talks about the same problem.
 
 Examples

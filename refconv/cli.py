@@ -14,6 +14,7 @@ VJP as the convolution that computes it; ``refconv vectors`` writes
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ import refconv
 from refconv import _normalize as norm
 from refconv import naive, padding_modes
 from refconv._spec import ConvSpec
+from refconv.backends import BUILTIN, ORACLES, Unsupported, available, get
 from refconv.geometry import (
     dilated_size,
     input_vjp_params,
@@ -33,7 +35,6 @@ from refconv.geometry import (
     remainder,
     weight_vjp_params,
 )
-from refconv.oracles import ORACLES, Unsupported, available
 from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
 from refconv.vectors import write_vectors
 
@@ -135,7 +136,46 @@ def _parser() -> argparse.ArgumentParser:
     vectors = commands.add_parser("vectors", help="write golden test vectors (.npz per case, manifest.json)")
     vectors.add_argument("--out", type=Path, required=True, help="directory to write into")
     vectors.add_argument("--seed", type=int, default=0)
+    _add_conform(commands)
     return parser
+
+
+def _add_conform(commands: Any) -> None:
+    conform = commands.add_parser(
+        "conform",
+        help="judge a convolution (a framework or your own function) against refconv, case by case",
+        description="Run BACKEND (a built-in: " + ", ".join(BUILTIN) + "; a name registered under the "
+        "refconv.backends entry point group; or module:function) through the curated suite and a "
+        "property search; every element of y, dx, dw, db is judged within its round-off bound, and every "
+        "failure is shrunk to a minimal, runnable reproducer. Exit status: 0 if every case agrees or is "
+        "unsupported, 1 on a failure, 2 on bad usage.",
+    )
+    conform.add_argument("backend", help="a built-in name, a registered name, or module:function")
+    conform.add_argument("--dtype", type=lambda s: s.split(","), default=None,
+                         help="comma-separated dtypes (default: every dtype the backend claims)")  # fmt: skip
+    conform.add_argument("--suite", choices=("all", "curated", "search"), default="all")
+    conform.add_argument("--examples", type=int, default=200, help="configurations the search draws (200)")
+    conform.add_argument("--budget", type=float, default=None, help="stop searching after this many seconds")
+    conform.add_argument("--seed", type=int, default=0, help="the seed of arrays and search (0)")
+    conform.add_argument("--shard", type=_shard, default=(1, 1), help="K/N: run the K-th of N slices")
+    conform.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    conform.add_argument("--json", type=Path, help="write the report as JSON to this file ('-': stdout)")
+    conform.add_argument("--markdown", type=Path, help="write the report as Markdown to this file")
+    conform.add_argument("--quiet", action="store_true", help="no progress bar")
+    conform.add_argument(
+        "--in-process", action="store_true",
+        help="run the framework in this process (default: in a worker process, which a crash may kill)",
+    )  # fmt: skip
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N, e.g. 2/4, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"shard {text}: K must be between 1 and N")
+    return k, n
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -185,7 +225,8 @@ def _backend_results(backend: str, s: ConvSpec, arrays: tuple[Any, ...], device:
         x, w, b, dy = arrays
         return results(s, x, w, b, dy, module=refconv if backend == "refconv" else naive)
     try:
-        return ORACLES[backend](s, *arrays, device=device)
+        x, w, b, dy = arrays
+        return ORACLES[backend](s, x, w, b, dy, device=device)
     except (TypeError, RuntimeError) as error:  # a dtype or device the framework has no kernel for
         raise Unsupported(f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
 
@@ -240,10 +281,10 @@ def _print_table(result: dict[str, Any]) -> None:
         )
 
 
-def _progress(done: int, total: int) -> None:
+def _progress(done: int, total: int, end: str | None = None) -> None:
     width = 30
     filled = width * done // max(total, 1)
-    end = "\n" if done == total else ""
+    end = ("\n" if done == total else "") if end is None else end
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
@@ -334,10 +375,65 @@ def vectors(args: argparse.Namespace) -> int:
     return 0
 
 
+def conform_command(args: argparse.Namespace) -> int:
+    from refconv import conform
+
+    backend = get(args.backend)
+    dtypes = tuple(args.dtype) if args.dtype is not None else backend.dtypes
+    unclaimed = sorted(set(dtypes) - set(backend.dtypes))
+    if unclaimed:
+        raise UsageError(
+            f"--dtype {','.join(unclaimed)}: {backend.name} claims only {', '.join(backend.dtypes)}"
+        )
+    if any(d not in DTYPES for d in dtypes):
+        raise UsageError(f"--dtype {','.join(dtypes)}: choose from {', '.join(DTYPES)}")
+    if not backend.installed():
+        raise UsageError(f"{backend.name} needs {', '.join(backend.requires)}, which is not installed")
+    if args.suite != "curated" and importlib.util.find_spec("hypothesis") is None:
+        raise UsageError(
+            "the search needs hypothesis (pip install 'refconv[conform]'), or use --suite curated"
+        )
+    for name in dtypes:
+        _dtype(name)  # bfloat16 needs ml_dtypes: a usage error if it is missing
+    report = conform.run(
+        backend, dtypes, suite=args.suite, examples=args.examples, seed=args.seed, shard=args.shard,
+        budget=args.budget if args.budget is not None else float("inf"), device=args.device,
+        progress=None if args.quiet else _ConformProgress(), isolate=not args.in_process,
+    )  # fmt: skip
+    if not args.quiet:
+        print(file=sys.stderr)
+    if args.json is not None:
+        text = json.dumps(report.to_json(), indent=1)
+        print(text) if str(args.json) == "-" else args.json.write_text(text + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(report.to_markdown())
+    if args.json is None or str(args.json) != "-":
+        print(report.to_text())
+    return 0 if report.ok else 1
+
+
+class _ConformProgress:
+    """The curated suite as a progress bar, then the search's running counts, on standard error."""
+
+    def __init__(self) -> None:
+        self.searched: dict[str, int] = {}
+
+    def __call__(self, done: int, total: int | None, outcome: Any) -> None:
+        if total is not None:
+            _progress(done, total, end=" curated suite")
+            return
+        self.searched[outcome.verdict] = self.searched.get(outcome.verdict, 0) + 1
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(self.searched.items()))
+        print(
+            f"\rsearch: {sum(self.searched.values())} judged ({counts})", end="", file=sys.stderr, flush=True
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"check": check, "explain": explain, "vectors": vectors}[args.command](args)
+        commands = {"check": check, "explain": explain, "vectors": vectors, "conform": conform_command}
+        return commands[args.command](args)
     except (UsageError, ValueError, TypeError) as error:
         print(f"refconv {args.command}: error: {error}", file=sys.stderr)
         return 2

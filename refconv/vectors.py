@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 import refconv
 from refconv import naive
 from refconv._spec import ConvSpec
-from refconv.oracles import ORACLES, Unsupported, available
+from refconv.backends import ORACLES, Unsupported, available
 from refconv.testing import ARRAYS, Results, results
 
 __all__ = ["CASES", "write_vectors"]
@@ -110,7 +110,7 @@ def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None 
 
     Case ``i`` draws standard-normal float64 ``x, w, b, dy`` from
     ``numpy.random.default_rng([seed, i])``. ``oracles`` defaults to every
-    installed one (:func:`refconv.oracles.available`).
+    installed one (:func:`refconv.backends.available`).
     """
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)

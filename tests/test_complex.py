@@ -10,7 +10,7 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.oracles import ORACLES, Unsupported
+from refconv.backends import ORACLES, Unsupported
 from tests.cases import TRANSPOSED, Arrays, Case, cases
 from tests.helpers import assert_close, assert_results_close, bounds
 

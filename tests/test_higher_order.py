@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv.oracles import Unsupported, jax_function, torch_function
+from refconv.backends import ORACLES, Unsupported
 from refconv.testing import gamma, rounding_bound, terms
 from tests.cases import Case, cases
 from tests.helpers import assert_close
@@ -59,7 +59,7 @@ def _jvp_bounds(case: Case) -> tuple[np.ndarray, np.ndarray]:
 def test_jvp_matches_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
     primals, tangents = _primals(case), _tangents(case)
-    y, ty = jax.jvp(jax_function(case.spec()), primals, tangents)
+    y, ty = jax.jvp(ORACLES["jax"].program(case.spec()).forward(), primals, tangents)
     got_y, got_ty = refconv.conv_jvp(*primals, *tangents, **case.keywords)
     bound_y, bound_ty = _jvp_bounds(case)
     assert_close(case.id, "y", got_y, y, bound_y)
@@ -68,7 +68,7 @@ def test_jvp_matches_jax(case: Case) -> None:
 
 def _torch_or_skip(case: Case) -> Any:
     try:
-        return torch_function(case.spec())
+        return ORACLES["torch"].program(case.spec()).forward()
     except Unsupported as reason:
         pytest.skip(f"torch: {reason}")
 
@@ -135,7 +135,7 @@ def _vjp_vjp_bounds(case: Case, arrays: tuple[np.ndarray, ...]) -> tuple[np.ndar
 def test_vjp_vjp_matches_nested_jax_vjp(case: Case) -> None:
     jax = pytest.importorskip("jax")
     x, w, dy, gx, gw, gb = arrays = _second_order_inputs(case)
-    forward = jax_function(case.spec())
+    forward = ORACLES["jax"].program(case.spec()).forward()
 
     def first_order(x: Any, w: Any, dy: Any) -> Any:
         return jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0]))[1](dy)
@@ -193,7 +193,7 @@ def test_complex_vjp_vjp_matches_torch_with_conjugation_and_jax_without(case: Ca
         import jax
 
         x, w, dy, gx, gw, gb = arrays
-        forward = jax_function(case.spec())
+        forward = ORACLES["jax"].program(case.spec()).forward()
         first_order = lambda x, w, dy: jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0], complex))[1](dy)  # noqa: E731
         want = jax.vjp(first_order, x, w, dy)[1]((gx, gw, gb))
         for name, g, v, bound in zip(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import refconv
 from refconv import naive
-from refconv.oracles import ORACLES, Unsupported, available
+from refconv.backends import ORACLES, Unsupported, available
 from tests.cases import Case
 from tests.conftest import EXAMPLES
 from tests.helpers import assert_results_close, case_results

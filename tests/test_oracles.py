@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from refconv import naive
-from refconv.oracles import ORACLES, Unsupported
+from refconv.backends import ORACLES, Unsupported
 from tests.cases import TRANSPOSED, Case, cases
 from tests.helpers import assert_results_close, case_results
 

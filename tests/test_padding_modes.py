@@ -13,7 +13,7 @@ import pytest
 
 import refconv
 from refconv import naive, padding_modes
-from refconv.oracles import ORACLES, Unsupported
+from refconv.backends import ORACLES, Unsupported
 from refconv.testing import gamma, rounding_bound
 from tests.cases import Case
 from tests.helpers import assert_close, assert_results_close, case_results

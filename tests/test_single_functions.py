@@ -7,7 +7,7 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.oracles import jax_function
+from refconv.backends import ORACLES
 from tests.cases import Case, cases
 from tests.helpers import assert_close, bounds
 
@@ -45,7 +45,7 @@ def test_bias_vjp_matches_naive(case: Case) -> None:
 def test_input_and_weight_vjp_match_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
     x, w, _, dy = case.arrays()
-    forward = jax_function(case.spec())
+    forward = ORACLES["jax"].program(case.spec()).forward()
     _, pullback = jax.vjp(lambda x, w: forward(x, w, np.zeros(w.shape[0])), x, w)
     dx, dw = (np.asarray(a) for a in pullback(dy))
     limits = bounds(case)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv.oracles import ORACLES, Unsupported
+from refconv.backends import ORACLES, Unsupported
 from refconv.testing import assert_conv_close, compare, reference_and_bound, unit_roundoff
 from tests.cases import TRANSPOSED, Case
 

@@ -5,7 +5,7 @@ implement it and shows the tests that check them, read from ``tests/`` at
 build time (a test that is renamed or removed fails the build).
 
 ``.. conformance-table::`` runs a fixed set of configurations through refconv,
-:mod:`refconv.naive` and every oracle of :mod:`refconv.oracles` while the docs
+:mod:`refconv.naive` and every oracle of :data:`refconv.backends.ORACLES` while the docs
 build, and renders the largest difference of each array as a fraction of its
 float64 round-off bound. A missing oracle or a difference above the bound is
 a build warning, which ``nox -s docs`` (``-W``) turns into a failure.
@@ -29,7 +29,7 @@ from sphinx.util.docutils import SphinxDirective
 
 import refconv
 from refconv import naive
-from refconv.oracles import ORACLES, Unsupported, available
+from refconv.backends import ORACLES, Unsupported, available
 from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,130 @@
+"""ONNX: a single Conv or ConvTranspose node (opset 22), run by onnxruntime and by ONNX's reference evaluator.
+
+Forward only. The translation (checked against ONNX 1.23's operator schemas):
+
+* ``pads`` is ``[lo_1, ..., lo_n, hi_1, ..., hi_n]``; ONNX forbids negative pads, so a crop is
+  unsupported. A padding word goes in as ``auto_pad`` (``SAME_UPPER``, ``SAME_LOWER``, ``VALID``),
+  so that the engine's own split is what is judged.
+* ``strides``, ``dilations``, ``group``; the weight layouts are refconv's (and PyTorch's) for both
+  operators. ONNX has no input dilation, batch groups or padding modes (a Pad node before the
+  Conv would judge Pad, not Conv), and one element type for every input and the output.
+* ConvTranspose: ``pads`` and ``output_padding`` as PyTorch's; both engines require
+  ``output_padding < stride`` (the schema's "less than stride/dilation" read as the stride), so
+  more is unsupported; refconv's ``output_shape`` is already an output_padding (ONNX's own
+  ``output_shape`` attribute re-splits the pads and is not used).
+* Layouts: ONNX is ``NC...`` only; other layouts are transposed in and out around the node.
+* dtypes: onnxruntime has float32 and float16 Conv kernels only; the reference evaluator runs
+  float64, float32, float16 and bfloat16.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from refconv._spec import ConvSpec
+from refconv.backends import Backend, Program, Unsupported
+
+OPSET = 22
+ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
+
+
+def _attributes(s: ConvSpec) -> str:
+    """The node's attributes as Python keyword arguments."""
+    if any(d != 1 for d in s.input_dilation):
+        raise Unsupported(f"ONNX has no input dilation (input_dilation={s.input_dilation})")
+    if s.batch_groups != 1:
+        raise Unsupported(f"ONNX has no batch groups (batch_groups={s.batch_groups})")
+    if s.padding_mode != "zeros":
+        raise Unsupported(f"ONNX's Conv has no padding mode (padding_mode={s.padding_mode!r})")
+    if s.preferred_element_type is not None:
+        raise Unsupported("ONNX has one element type for inputs and output (no preferred_element_type)")
+    attributes = [f"strides={list(s.stride)}", f"dilations={list(s.dilation)}", f"group={s.groups}",
+                  f"kernel_shape={list(s.w_shape[2:])}"]  # fmt: skip
+    if s.padding_word is not None and not s.transposed:
+        attributes.append(f"auto_pad={ONNX_WORDS[s.padding_word]!r}")
+    else:
+        if any(v < 0 for pair in s.padding for v in pair):
+            raise Unsupported(f"ONNX forbids negative pads (padding={s.padding})")
+        attributes.append(f"pads={[lo for lo, _ in s.padding] + [hi for _, hi in s.padding]}")
+    if s.transposed:
+        if any(o >= st for o, st in zip(s.output_padding, s.stride, strict=True)):
+            raise Unsupported(f"ONNX runtimes need output_padding < stride ({s.output_padding}, {s.stride})")
+        attributes.append(f"output_padding={list(s.output_padding)}")
+    return ", ".join(attributes)
+
+
+def _setup(s: ConvSpec, engine: str) -> str:
+    operator = "ConvTranspose" if s.transposed else "Conv"
+    if engine == "onnxruntime":
+        imports = "import onnxruntime"
+        run = """
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.log_severity_level = 1, 4
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, inputs)[0]"""
+    else:
+        imports = "from onnx.reference import ReferenceEvaluator"
+        run = """
+    return ReferenceEvaluator(model).run(None, inputs)[0]"""
+    return f'''
+import onnx
+from onnx import helper
+{imports}
+
+
+def forward(x, w, b):
+    inputs = {{"x": x, "w": w, **({{"b": b}} if b is not None else {{}})}}
+    element = helper.np_dtype_to_tensor_dtype(x.dtype)
+    node = helper.make_node("{operator}", list(inputs), ["y"], {_attributes(s)})
+    graph = helper.make_graph(
+        [node], "{operator.lower()}",
+        [helper.make_tensor_value_info(name, element, a.shape) for name, a in inputs.items()],
+        [helper.make_tensor_value_info("y", element, [None] * x.ndim)])
+    opsets = [helper.make_opsetid("", {OPSET})]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+    onnx.checker.check_model(model){run}
+'''
+
+
+def _run(s: ConvSpec) -> str:
+    """Move the arrays to ONNX's ``NC...`` layout, run the node, and move ``y`` back."""
+    lines = []
+    for name, role in (("x", "lhs"), ("w", "rhs")):
+        perm = getattr(s.layout, role)
+        lines.append(f"{name} = np.ascontiguousarray({name}.transpose({perm}))" if perm is not None else "")
+    lines.append("y = forward(x, w, b)")
+    out = s.layout.out
+    if out is not None:
+        lines.append(f"y = y.transpose({tuple(int(i) for i in np.argsort(out))})")
+    lines.append('got = {"y": y}')
+    return "\n".join(line for line in lines if line)
+
+
+def _program(engine: str) -> Callable[[ConvSpec, str], Program]:
+    def program(s: ConvSpec, device: str = "cpu") -> Program:
+        if device != "cpu":
+            raise Unsupported(f"the {engine} backend runs on the CPU only")
+        return Program(_setup(s, engine), _run(s))
+
+    return program
+
+
+ONNXRUNTIME = Backend(
+    name="onnxruntime",
+    requires=("onnx", "onnxruntime"),
+    dtypes=("float32", "float16"),
+    gradients=False,
+    make_program=_program("onnxruntime"),
+    describe="a single ONNX Conv/ConvTranspose node in onnxruntime (CPU)",
+)
+REFERENCE = Backend(
+    name="onnx-reference",
+    requires=("onnx",),
+    dtypes=("float64", "float32", "float16", "bfloat16"),
+    gradients=False,
+    make_program=_program("reference"),
+    describe="a single ONNX Conv/ConvTranspose node in onnx.reference.ReferenceEvaluator",
+)

@@ -1,0 +1,104 @@
+"""torch: ``F.conv{1,2,3}d`` and ``F.conv_transpose{1,2,3}d`` with autograd.
+
+Signed ``(lo, hi)`` padding is ``F.pad`` first (pad, then crop, so that a crop
+larger than the input works as in XLA); the words are torch's ``"valid"``
+and, at stride 1, ``"same"`` (torch rejects ``"same"`` at other strides and
+has no ``"same_lower"``: those are explicit pads); a padding mode is
+``F.pad(mode=...)``, as ``nn.Conv`` does. A transposed convolution runs at
+padding 0 and crops (or pads) ``(lo, hi)`` afterwards. torch has no input
+dilation, no batch groups and no convolution of more than 3 spatial dims;
+its only layout is ``NC...``, so other layouts are permuted in and out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from refconv import padding_modes
+from refconv._spec import ConvSpec
+from refconv.backends import Backend, Program, Unsupported
+
+
+def _check(s: ConvSpec) -> None:
+    if s.ndim > 3:
+        raise Unsupported(f"torch has no {s.ndim}-d convolution")
+    if any(dil != 1 for dil in s.input_dilation):
+        raise Unsupported(f"torch has no input dilation (input_dilation={s.input_dilation})")
+    if s.batch_groups != 1:
+        raise Unsupported(f"torch has no batch groups (batch_groups={s.batch_groups})")
+
+
+def _perm(s: ConvSpec, role: str) -> tuple[int, ...] | None:
+    perm: tuple[int, ...] | None = getattr(s.layout, role)
+    return perm
+
+
+def _forward(s: ConvSpec) -> str:
+    _check(s)
+    pads = [v for lo, hi in reversed(s.padding) for v in (lo, hi)]  # F.pad: last dim first
+    lines = ["def forward(x, w, b):"]
+    for name, role in (("x", "lhs"), ("w", "rhs")):
+        perm = _perm(s, role)
+        if perm is not None:
+            lines.append(f"    {name} = {name}.permute{perm}  # to torch's layout")
+    if s.transposed:
+        lines.append(
+            f"    y = F.conv_transpose{s.ndim}d(x, w, None, stride={s.stride}, "
+            f"output_padding={s.output_padding}, groups={s.groups}, dilation={s.dilation})"
+        )
+        lines.append(f"    y = F.pad(y, {[-v for v in pads]}) + b.reshape({(1, -1) + (1,) * s.ndim})")
+    else:
+        convolve = f"F.conv{s.ndim}d"
+        arguments = f"stride={s.stride}, dilation={s.dilation}, groups={s.groups}"
+        if s.padding_mode != "zeros":
+            mode = padding_modes.FRAMEWORK_NAMES["torch"][s.padding_mode]
+            lines.append(f"    x = F.pad(x, {pads}, mode={mode!r})")
+            lines.append(f"    y = {convolve}(x, w, b, {arguments})")
+        elif s.padding_word == "valid" or (s.padding_word == "same" and all(st == 1 for st in s.stride)):
+            lines.append(f"    y = {convolve}(x, w, b, {arguments}, padding={s.padding_word!r})")
+        else:
+            grow, crop = [max(v, 0) for v in pads], [min(v, 0) for v in pads]
+            lines.append(f"    x = F.pad(F.pad(x, {grow}), {crop})")
+            lines.append(f"    y = {convolve}(x, w, b, {arguments})")
+    perm = _perm(s, "out")
+    if perm is not None:
+        lines.append(
+            f"    y = y.permute{tuple(int(i) for i in np.argsort(perm))}  # back to the given layout"
+        )
+    lines.append("    return y")
+    return "\n".join(lines)
+
+
+def program(s: ConvSpec, device: str = "cpu") -> Program:
+    """torch autograd of the convolution (or the transposed one) on ``device`` (``"cpu"`` or ``"cuda"``)."""
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise Unsupported("torch sees no cuda device")
+    setup = f"""
+import torch
+import torch.nn.functional as F
+
+{_forward(s)}
+"""
+    run = f"""
+b = np.zeros({s.y_shape[1]}, x.dtype) if b is None else b
+leaves = [torch.tensor(a, device={device!r}, requires_grad=True) for a in (x, w, b)]
+y = forward(*leaves)
+y.backward(torch.tensor(dy, device={device!r}))
+got = {{"y": y.detach().cpu().numpy()}}
+got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu().numpy())
+           for name, a, t in zip(("dx", "dw", "db"), (x, w, b), leaves))
+"""
+    return Program(setup, run)
+
+
+BACKEND = Backend(
+    name="torch",
+    requires=("torch",),
+    dtypes=("float64", "float32", "float16", "bfloat16"),
+    gradients=True,
+    make_program=program,
+    describe="torch.nn.functional.conv*d / conv_transpose*d and autograd",
+)
