@@ -42,6 +42,7 @@ from refconv.geometry import (
     same_padding,
     transpose_conv_params,
     transpose_output_spatial_shape,
+    transpose_same_padding,
 )
 
 __all__ = ["ConvOptions", "ConvSpec", "TransposeOptions", "conv_spec", "spec", "transpose_spec"]
@@ -76,6 +77,7 @@ class TransposeOptions(TypedDict, total=False):
     dilation: IntOrInts
     groups: int
     output_shape: Sequence[int] | None
+    strict_output_padding: bool
     dimension_numbers: DimensionNumbers
     preferred_element_type: DTypeLike | None
 
@@ -112,6 +114,7 @@ class ConvSpec:
     padding_word: str | None = None
     transposed: bool = False
     output_padding: Shape = ()
+    strict_output_padding: bool = False
     dimension_numbers: DimensionNumbers = None
     preferred_element_type: np.dtype[Any] | None = None
     layout: Layout = field(default=Layout(), repr=False, compare=False)
@@ -213,6 +216,7 @@ class ConvSpec:
         }
         if self.transposed:
             given["output_padding"] = (self.output_padding, (0,) * self.ndim)
+            given["strict_output_padding"] = (self.strict_output_padding, False)
         else:
             given["input_dilation"] = (self.input_dilation, ones)
             given["batch_groups"] = (self.batch_groups, 1)
@@ -256,6 +260,7 @@ def spec(
     transposed: bool = False,
     output_padding: IntOrInts = 0,
     output_shape: Sequence[int] | None = None,
+    strict_output_padding: bool = False,
     dtype: DTypeLike | Sequence[DTypeLike] | None = None,
 ) -> ConvSpec:
     r"""Normalise and validate one convolution problem: the front door of every refconv function.
@@ -274,7 +279,7 @@ def spec(
         ``output_shape`` (as in :func:`refconv.conv_transpose`) may be given;
         ``input_dilation``, ``batch_groups``, a padding word and a padding
         mode may not.
-    output_padding, output_shape
+    output_padding, output_shape, strict_output_padding
         As in :func:`refconv.conv_transpose`.
     dtype : dtype or sequence of dtypes, optional
         The operands' dtype, or each operand's: the result is their NumPy
@@ -311,9 +316,14 @@ def spec(
     )  # fmt: skip
     if transposed:
         _only_for_conv(input_dilation=input_dilation, batch_groups=batch_groups, padding_mode=padding_mode)
-        return _transpose_spec(common, stride, padding, output_padding, dilation, groups, output_shape)
-    if output_shape is not None or output_padding != 0:
-        raise TypeError("output_padding and output_shape are keywords of the transposed convolution only")
+        return _transpose_spec(
+            common, stride, padding, output_padding, dilation, groups, output_shape, strict_output_padding
+        )
+    if output_shape is not None or output_padding != 0 or strict_output_padding:
+        raise TypeError(
+            "output_padding, output_shape and strict_output_padding are keywords of the transposed "
+            "convolution only"
+        )
     p, word = _conv_params(xs, ws, stride, padding, dilation, input_dilation, groups, batch_groups)
     mode = padding_modes.check(padding_mode, xs[2:], p)
     return replace(
@@ -432,12 +442,13 @@ def _check_spatial_sizes(x_shape: Shape, w_shape: Shape) -> None:
 
 def _transpose_spec(
     common: ConvSpec, stride: IntOrInts, padding: PaddingLike, output_padding: IntOrInts,
-    dilation: IntOrInts, groups: int, output_shape: Sequence[int] | None,
+    dilation: IntOrInts, groups: int, output_shape: Sequence[int] | None, strict: bool,
 ) -> ConvSpec:  # fmt: skip
-    """The spec of a transposed convolution, after every check (PyTorch's rules)."""
+    """The spec of a transposed convolution, after every check (PyTorch's rules; ONNX's padding words)."""
     xs, ws = common.x_shape, common.w_shape
     ndim = len(xs) - 2
-    p = norm.conv_params(ndim, stride, padding, dilation, 1, groups, 1)
+    word = padding.lower() if isinstance(padding, str) and padding.lower() in norm.PADDING_WORDS else None
+    p = norm.conv_params(ndim, stride, 0 if word else padding, dilation, 1, groups, 1)
     c_in, g = xs[1], p.groups
     if ws[0] != c_in:
         raise ValueError(
@@ -450,17 +461,15 @@ def _transpose_spec(
         p.stride, p.padding, norm.per_dim(output_padding, "output_padding", ndim, minimum=0), p.dilation, g
     )
     if output_shape is not None:
-        if any(t.output_padding):
-            raise ValueError(
-                f"give output_padding={output_padding!r} or output_shape={output_shape!r}, not both"
-            )
+        if any(t.output_padding) or word is not None:
+            given = f"output_padding={output_padding!r}" if word is None else f"padding={padding!r}"
+            raise ValueError(f"give {given} or output_shape={output_shape!r}, not both")
         t = replace(t, output_padding=_output_padding_for(output_shape, xs, ws, t))
-    limit = tuple(max(s, d) for s, d in zip(t.stride, t.dilation, strict=True))
-    if any(o >= m for o, m in zip(t.output_padding, limit, strict=True)):
-        raise ValueError(
-            f"output_padding={t.output_padding} must be smaller than max(stride, dilation)={limit} "
-            "in every spatial dim (as in PyTorch)"
-        )
+    _check_output_padding(t, strict)
+    if word is not None:
+        pairs = ((0, 0),) * ndim if word == "valid" else transpose_same_padding(
+            ws[2:], t.stride, t.dilation, t.output_padding, lower=word == "same_lower")  # fmt: skip
+        t, p = replace(t, padding=pairs), replace(p, padding=pairs)
     out = transpose_output_spatial_shape(xs[2:], ws[2:], t)
     if any(size < 1 for size in out):
         raise ValueError(
@@ -469,8 +478,23 @@ def _transpose_spec(
         )
     return replace(
         common, y_shape=(xs[0], ws[1] * g, *out), transposed=True, output_padding=t.output_padding,
-        **_flat(p),
+        padding_word=word, strict_output_padding=strict, **_flat(p),
     )  # fmt: skip
+
+
+def _check_output_padding(t: TransposeParams, strict: bool) -> None:
+    """``output_padding < max(stride, dilation)`` (PyTorch's rule), or ``< stride`` when ``strict``."""
+    limit = t.stride if strict else tuple(max(s, d) for s, d in zip(t.stride, t.dilation, strict=True))
+    if any(o >= m for o, m in zip(t.output_padding, limit, strict=True)):
+        rule = (
+            (
+                f"stride={limit} in every spatial dim (strict_output_padding=True: ONNX's, TensorFlow's and "
+                "Keras's rule)"
+            )
+            if strict
+            else f"max(stride, dilation)={limit} in every spatial dim (as in PyTorch)"
+        )
+        raise ValueError(f"output_padding={t.output_padding} must be smaller than {rule}")
 
 
 def _output_padding_for(output_shape: Any, x_shape: Shape, w_shape: Shape, t: TransposeParams) -> Shape:

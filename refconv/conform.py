@@ -235,6 +235,9 @@ CURATED: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]
     ("transposed", (2, 3, 3, 4, 2), (3, 2, 2, 3, 2), dict(stride=(2, 1, 3), output_padding=(1, 0, 2)), True),
     ("transposed", (2, 5, 4, 3), (3, 2, 4, 3),
      dict(dimension_numbers=("NHWC", "HWOI", "NHWC"), stride=2, padding=1), True),
+    ("transposed_words", (2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding="same"), True),
+    ("transposed_words", (2, 3, 4, 3), (3, 2, 4, 1), dict(stride=(3, 2), padding="same_lower"), True),
+    ("transposed_words", (3, 2, 5), (2, 4, 3), dict(stride=2, padding="valid", output_padding=1), True),
 ]  # fmt: skip
 
 
@@ -285,6 +288,7 @@ def search(
 #: The search's features (refconv.testing.FEATURES) each curated group stands for.
 _SEARCHED = {
     "transposed": ("transposed", "output_padding", "output_shape"), "edges": ("empty_batch",),
+    "transposed_words": ("transposed", "padding_words"),
     "basic": ("bias",),
 }  # fmt: skip
 

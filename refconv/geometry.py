@@ -281,6 +281,35 @@ def transpose_output_spatial_shape(x_spatial: Shape, w_spatial: Shape, t: Transp
     )
 
 
+def transpose_same_padding(
+    w_spatial: Shape, stride: Shape, dilation: Shape, output_padding: Shape, lower: bool = False
+) -> Padding:
+    r"""The padding of a transposed convolution ``n * stride`` long: ``padding="same"`` or ``"same_lower"``.
+
+    ONNX's ``auto_pad`` for ConvTranspose: the total
+    :math:`\hat k + o - s` (that is :math:`s(n-1) + o + \hat k - n s`) is split as
+    for the convolution's words, an odd pixel at the end (``"same"``, ONNX's
+    ``SAME_UPPER``, TensorFlow's ``SAME``) or at the start (``lower=True``,
+    ``SAME_LOWER``). A negative total (a kernel shorter than the stride) adds
+    its :math:`s - \hat k - o` zero rows at the end for both words: they are the
+    rows of the :math:`n s` input that the convolution being transposed never
+    reads. With :math:`o = 0` the result is the input VJP of the ``"same"``
+    (or ``"same_lower"``) convolution of an :math:`n s` input.
+
+    Examples
+    --------
+    >>> from refconv.geometry import transpose_same_padding
+    >>> transpose_same_padding((3,), (2,), (1,), (0,)), transpose_same_padding((1,), (3,), (1,), (0,))
+    (((0, 1),), ((0, -2),))
+    """
+    pairs = []
+    for k, s, d, o in zip(w_spatial, stride, dilation, output_padding, strict=True):
+        total = dilated_size(k, d) + o - s
+        small, large = total // 2, total - total // 2
+        pairs.append((0, total) if total < 0 else (large, small) if lower else (small, large))
+    return tuple(pairs)
+
+
 def transpose_conv_params(w_spatial: Shape, t: TransposeParams) -> ConvParams:
     r"""The general convolution that *is* the transposed convolution, with the flipped, role-swapped kernel.
 

@@ -548,6 +548,10 @@ def _draw_transposed(draw: Any, st: Any, on: set[str], ndim: int, max_size: int)
         for s, d in zip(stride, dilation, strict=True)
     )
     options: dict[str, Any] = dict(stride=stride, dilation=dilation, padding=padding, groups=groups)
+    if "padding_words" in on and draw(st.booleans()):  # ONNX's auto_pad: an output n * stride long
+        options["padding"] = draw(st.sampled_from(["same", "valid", "same_lower"]))
+        options["output_padding"] = output_padding
+        return x_shape, w_shape, options
     if "output_shape" in on and draw(st.booleans()):
         try:
             base = spec(x_shape, w_shape, transposed=True, **options)

@@ -40,12 +40,19 @@ def conv_transpose(
     ----------------
     stride, dilation : int or sequence of int
         Of the convolution this transposes (>= 1).
-    padding : int, sequence of int, or sequence of (lo, hi) pairs
+    padding : int, sequence of int, sequence of (lo, hi) pairs, or str
         Of the convolution this transposes: removes ``lo`` / ``hi`` rows from
         the full output. Pairs may be asymmetric and negative (adding rows).
+        Or ONNX's words for ConvTranspose: ``"same"`` (output ``n * stride``,
+        an odd pixel at the end: ``SAME_UPPER``, TensorFlow's ``SAME``),
+        ``"same_lower"`` (the odd pixel at the start) or ``"valid"`` (none)
+        (:func:`refconv.geometry.transpose_same_padding`).
     output_padding : int or sequence of int
         Rows added at the high end, ``0 <= output_padding < max(stride, dilation)``
         (a ValueError otherwise, as in PyTorch).
+    strict_output_padding : bool
+        Require ``output_padding < stride`` instead, as ONNX runtimes,
+        TensorFlow and Keras do.
     groups : int
         Feature groups.
     output_shape : sequence of int, optional

@@ -49,6 +49,10 @@ TRANSPOSE_VALUES: dict[str, tuple[Any, Case]] = {
     "dimension_numbers": (NHWC, Case("dimension_numbers", (2, 5, 4, 4), (3, 2, 4, 3), transposed=True)),
     "preferred_element_type": (np.float64, Case("preferred_element_type", (2, 4, 5, 4), (4, 3, 3, 2),
                                                 transposed=True)),
+    # accepted here (output_padding 1 < stride 2) and the same as without it; it takes effect by refusing
+    # output_padding >= stride (output_padding 1 with dilation 2, stride 1), checked in the test below
+    "strict_output_padding": (True, Case("strict_output_padding", (2, 4, 5, 4), (4, 3, 3, 2),
+                                         dict(stride=2, output_padding=1), transposed=True)),
 }  # fmt: skip
 
 
@@ -164,6 +168,11 @@ def test_transposed_functions_take_each_keyword(function: str, keyword: str) -> 
     _check(case, keyword, got, call(naive, **case.keywords), arrays)
     if keyword == "preferred_element_type":
         assert {g.dtype for g in got} == {np.dtype(np.float64)}
+    elif keyword == "strict_output_padding":
+        wide = dict(dilation=2, output_padding=1)
+        assert call(refconv, **wide)  # output_padding < max(stride, dilation): PyTorch accepts it
+        with pytest.raises(ValueError, match="strict_output_padding=True"):
+            call(refconv, **wide, strict_output_padding=True)
     else:
         _assert_it_takes_effect(function, keyword, got, lambda: call(naive, **base.keywords))
 

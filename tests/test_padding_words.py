@@ -92,3 +92,44 @@ def _check(case: Case, want: dict[str, object]) -> None:
     limits = bounds(case)
     for name, expected in want.items():
         assert_close(case.id, name, got[name], np.asarray(expected), limits[name])
+
+
+TRANSPOSED_CONFIGS = [  # x, w, stride, dilation: kernels longer, as long as and shorter than the stride
+    ((2, 3, 4, 5), (3, 2, 3, 2), (2, 3), (1, 2)),
+    ((3, 2, 5), (2, 4, 2), (2,), (1,)),
+    ((2, 3, 3, 4), (3, 2, 1, 2), (3, 4), (1, 1)),
+    ((2, 2, 3, 2, 3), (2, 3, 2, 3, 2), (2, 1, 3), (2, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("config", TRANSPOSED_CONFIGS, ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
+def test_transposed_same_matches_jax(config: tuple) -> None:  # type: ignore[type-arg]
+    """refconv's transposed "same" against lax.conv_transpose(padding="SAME"), y and both VJPs.
+
+    JAX's words for the transposed convolution are its own (its "VALID" adds s - k_hat rows when
+    the kernel is shorter than the stride, as Keras's does), but its "SAME" is ONNX's, the split
+    refconv's "same" follows: an n * s output, the odd pixel at the end, a negative total at the end.
+    """
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    jax.config.update("jax_enable_x64", True)
+    x_shape, w_shape, stride, dilation = config
+    case = Case("same", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding="same"), False, True)
+    x, w, _, dy = case.arrays()
+    letters = "DHW"[3 - len(stride) :]
+    numbers = (f"NC{letters}", f"OI{letters}", f"NC{letters}")
+
+    # w is the (O, I, *k) of the convolution transposed: refconv's (C_in, C_out, *k)
+    def forward(x: Any, w: Any) -> Any:
+        return lax.conv_transpose(x, w, stride, "SAME", rhs_dilation=dilation, dimension_numbers=numbers,
+                                  transpose_kernel=True, precision=lax.Precision.HIGHEST)  # fmt: skip
+
+    y, pullback = jax.vjp(forward, x, w)
+    dx, dw = pullback(dy)
+    got_dx, got_dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
+    limits = bounds(case)
+    assert y.shape == (x_shape[0], w_shape[1], *(n * s for n, s in zip(x_shape[2:], stride, strict=True)))
+    assert_close(case.id, "y", refconv.conv_transpose(x, w, **case.keywords), np.asarray(y), limits["y"])
+    assert_close(case.id, "dx", got_dx, np.asarray(dx), limits["dx"])
+    assert_close(case.id, "dw", got_dw, np.asarray(dw), limits["dw"])

@@ -92,7 +92,8 @@ def test_the_dtype_is_the_operands_result_type_or_the_preferred_one() -> None:
         (lambda: refconv.spec((1, 1, 3), (1, 1, 2), transposed=True, batch_groups=2),
          "batch_groups=2 is not a parameter of the transposed convolution"),
         (lambda: refconv.spec((1, 1, 3), (1, 1, 2), output_shape=(4,)),
-         "output_padding and output_shape are keywords of the transposed convolution only"),
+         "output_padding, output_shape and strict_output_padding are keywords of the transposed "
+         "convolution only"),
     ],
 )  # fmt: skip
 def test_a_keyword_a_function_does_not_take_is_a_type_error_naming_it(call: object, message: str) -> None:

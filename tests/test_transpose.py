@@ -67,7 +67,15 @@ MISUSES = [
     (dict(groups=2), r"groups=2 must divide in_channels=3"),
     (dict(w=np.ones((4, 4, 3, 3))), r"w has shape \(4, 4, 3, 3\); expected .* with C_in=3"),
     (dict(padding=5), r"padding=\(\(5, 5\), \(5, 5\)\) leaves no output"),
-    (dict(padding="same"), r"padding='same' is not supported"),
+    (dict(padding="full"), r"padding='full' is not supported"),
+    (
+        dict(stride=2, padding="same", output_shape=(8, 8)),
+        r"give padding='same' or output_shape=\(8, 8\), not both",
+    ),
+    (
+        dict(dilation=3, output_padding=2, strict_output_padding=True),
+        r"output_padding=\(2, 2\) must be smaller than stride=\(1, 1\) .*strict_output_padding=True",
+    ),
 ]
 
 
@@ -91,3 +99,49 @@ def test_output_shape_picks_the_output_padding() -> None:
     assert a.shape == (1, 3, 14)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(refconv.conv_transpose(x, w, stride=3, output_shape=(1, 3, 14)), b)
+
+
+def _transpose_word_configs() -> list[tuple[int, ...]]:
+    return [
+        (n, k, s, d, o)
+        for n in range(1, 6)
+        for k in range(1, 5)
+        for s in range(1, 5)
+        for d in range(1, 3)
+        for o in range(max(s, d))
+    ]
+
+
+@pytest.mark.parametrize("word", ["same", "same_lower"])
+def test_transposed_same_gives_n_times_stride_and_splits_like_onnx(word: str) -> None:
+    """Every small 1-d configuration: output n*s; a total k_hat + o - s >= 0 split as ONNX's pseudo-code
+    (SAME_UPPER: begin = total // 2; SAME_LOWER: end = total // 2); a negative total adds rows at the end."""
+    for n, k, s, d, o in _transpose_word_configs():
+        spec = refconv.spec((1, 1, n), (1, 1, k), transposed=True, stride=s, dilation=d, output_padding=o,
+                            padding=word)  # fmt: skip
+        assert spec.y_shape[2] == n * s, (n, k, s, d, o)
+        total = d * (k - 1) + 1 + o - s
+        ((lo, hi),) = spec.padding
+        if total < 0:
+            assert (lo, hi) == (0, total)
+        else:
+            assert lo + hi == total
+            assert (lo if word == "same" else hi) == total // 2
+
+
+@pytest.mark.parametrize("word", ["same", "same_lower"])
+def test_transposed_same_is_the_input_vjp_of_the_same_convolution(word: str) -> None:
+    """With output_padding 0, the transposed 'same' convolution of x is the input VJP, taken at x, of the
+    'same' convolution of an n*s input: the design rule, checked on 2-d cases with N != C != H != W."""
+    rng = np.random.default_rng(6)
+    for x_shape, w_shape, stride, dilation in [
+        ((2, 3, 4, 5), (3, 2, 3, 2), (2, 3), (1, 2)),
+        ((3, 2, 5, 3), (2, 4, 1, 4), (3, 2), (2, 1)),  # a kernel shorter than the stride in dim 0
+        ((2, 4, 3, 6), (4, 1, 4, 3), (2, 2), (1, 1)),
+    ]:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        y = refconv.conv_transpose(x, w, stride=stride, dilation=dilation, padding=word)
+        big = (x_shape[0], w_shape[1], *(n * s for n, s in zip(x_shape[2:], stride, strict=True)))
+        want = refconv.conv_input_vjp(big, w, x, stride=stride, dilation=dilation, padding=word)
+        case = Case(word, x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), False, True)
+        assert_close(f"{x_shape} {word}", "y", y, want, bounds(case)["y"])

@@ -8,7 +8,8 @@ Forward only. The translation (checked against ONNX 1.23's operator schemas):
 * ``strides``, ``dilations``, ``group``; the weight layouts are refconv's (and PyTorch's) for both
   operators. ONNX has no input dilation, batch groups or padding modes (a Pad node before the
   Conv would judge Pad, not Conv), and one element type for every input and the output.
-* ConvTranspose: ``pads`` and ``output_padding`` as PyTorch's; both engines require
+* ConvTranspose: ``pads`` and ``output_padding`` as PyTorch's, or ``auto_pad`` for refconv's
+  transposed padding words, which are ONNX's (output ``n * stride``); both engines require
   ``output_padding < stride`` (the schema's "less than stride/dilation" read as the stride), so
   more is unsupported; refconv's ``output_shape`` is already an output_padding (ONNX's own
   ``output_shape`` attribute re-splits the pads and is not used).
@@ -42,7 +43,7 @@ def _attributes(s: ConvSpec) -> str:
         raise Unsupported("ONNX has one element type for inputs and output (no preferred_element_type)")
     attributes = [f"strides={list(s.stride)}", f"dilations={list(s.dilation)}", f"group={s.groups}",
                   f"kernel_shape={list(s.w_shape[2:])}"]  # fmt: skip
-    if s.padding_word is not None and not s.transposed:
+    if s.padding_word is not None:
         attributes.append(f"auto_pad={ONNX_WORDS[s.padding_word]!r}")
     else:
         if any(v < 0 for pair in s.padding for v in pair):

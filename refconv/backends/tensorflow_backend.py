@@ -18,7 +18,8 @@ The translation (checked against TF 2.21):
   pairs are ``conv2d``'s explicit padding; any other padding (1-d and 3-d, crops, ``same_lower``)
   is ``tf.pad`` and a slice, then ``'VALID'``; ``padding_mode='reflect'`` is ``tf.pad(mode='REFLECT')``.
   ``tf.pad`` has no replicate or circular mode: unsupported.
-* Transposed: ``tf.nn.conv_transpose`` with its required ``output_shape``; in 2-d with
+* Transposed: ``tf.nn.conv_transpose`` with its required ``output_shape``; the words as TF's
+  (``'same'`` without output_padding: TF's SAME splits for an ``n * stride`` output); in 2-d with
   non-negative padding and ``output_padding < stride``, explicit padding; otherwise the full
   ``'VALID'`` transposed convolution, then the padding cropped (or zero rows added).
 * No input dilation, batch groups or convolutions of more than 3 spatial dims: unsupported.
@@ -124,6 +125,15 @@ def _transpose_lines(s: ConvSpec) -> list[str]:
     k_hat = [dilated_size(k, d) for k, d in zip(s.w_shape[2:], s.dilation, strict=True)]
     out_channels = s.y_shape[1]
     batch = s.x_shape[0]
+    # TF's words give the output shape asked for: 'SAME' splits k_hat - s for an n*s output (a negative
+    # total: zero rows at the end) and 'VALID' accepts any output_padding below the stride
+    word = {"same": not any(s.output_padding), "valid": True}.get(s.padding_word or "", False)
+    if word and all(o < st for o, st in zip(s.output_padding, s.stride, strict=True)):
+        shape = [batch, *s.y_shape[2:], out_channels]
+        return [
+            f"    y = tf.nn.conv_transpose(x, w, {shape}, {list(s.stride)}, "
+            f"{TF_WORDS[s.padding_word or '']!r}, dilations={list(s.dilation)})"
+        ]
     explicit = (
         nd == 2
         and all(v >= 0 for pair in s.padding for v in pair)
