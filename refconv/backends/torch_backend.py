@@ -82,13 +82,20 @@ import torch.nn.functional as F
 
 {_forward(s)}
 """
+    bfloat16 = s.dtype.name == "bfloat16"  # torch.tensor takes no ml_dtypes array: through float32, exactly
+
+    def tensor(name: str, grad: str = "") -> str:
+        value = f"{name}.astype(np.float32), dtype=torch.bfloat16" if bfloat16 else name
+        return f"torch.tensor({value}, device={device!r}{grad})"
+
+    out = ".float().numpy().astype(x.dtype)" if bfloat16 else ".numpy()"
     run = f"""
 b = np.zeros({s.y_shape[1]}, x.dtype) if b is None else b
-leaves = [torch.tensor(a, device={device!r}, requires_grad=True) for a in (x, w, b)]
+leaves = [{tensor("a", ", requires_grad=True")} for a in (x, w, b)]
 y = forward(*leaves)
-y.backward(torch.tensor(dy, device={device!r}))
-got = {{"y": y.detach().cpu().numpy()}}
-got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu().numpy())
+y.backward({tensor("dy")})
+got = {{"y": y.detach().cpu(){out}}}
+got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu(){out})
            for name, a, t in zip(("dx", "dw", "db"), (x, w, b), leaves))
 """
     return Program(setup, run)
