@@ -94,7 +94,7 @@ class Worker:
         try:
             self.connection.send((program.setup, program.run, arrays))
             if not self.connection.poll(self.timeout):
-                self.close()
+                self.close(stuck=True)
                 return "raised", f"no answer within {self.timeout:.0f} s: the run was stopped"
             status, value = self.connection.recv()
         except (EOFError, OSError, BrokenPipeError):
@@ -111,11 +111,13 @@ class Worker:
         self.process.start()
         child.close()
 
-    def close(self) -> None:
+    def close(self, stuck: bool = False) -> None:
+        """Stop the process: ask it to end (or, ``stuck`` in a run, kill it), and wait for it."""
         if self.process is not None:
-            with contextlib.suppress(OSError, BrokenPipeError):
-                self.connection.send(None)
-            self.process.join(timeout=5)
+            if not stuck:
+                with contextlib.suppress(OSError, BrokenPipeError):
+                    self.connection.send(None)
+                self.process.join(timeout=5)
             if self.process.is_alive():
                 self.process.kill()
                 self.process.join()

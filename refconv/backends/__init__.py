@@ -131,13 +131,13 @@ def _version(module: str) -> str:
 def spec_source(s: ConvSpec) -> str:
     """A Python expression that rebuilds ``s`` with :func:`refconv.spec`."""
     options = {
-        k: (f'np.dtype("{v}")' if isinstance(v, np.dtype) else repr(v)) for k, v in s.options().items()
+        k: (f"np.dtype({v.name!r})" if isinstance(v, np.dtype) else repr(v)) for k, v in s.options().items()
     }
     arguments = [repr(s.given_shape("x")), repr(s.given_shape("w"))]
     arguments += [f"{k}={v}" for k, v in options.items()]
     if s.transposed:
         arguments.append("transposed=True")
-    arguments.append(f'dtype="{s.dtype}"')
+    arguments.append(f"dtype={s.dtype.name!r}")
     return f"refconv.spec({', '.join(arguments)})"
 
 
