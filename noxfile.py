@@ -65,6 +65,39 @@ def check(session: nox.Session) -> None:
     session.run("refconv", "check", *session.posargs)
 
 
+# What `refconv conform` needs for each framework, at the versions its adapter was checked against
+# (pyproject.toml's extras keep ranges), and the backends it runs. Not default sessions: TensorFlow
+# alone is a 270 MB wheel. Each writes docs/conformance/<backend>.json, which the docs render.
+FRAMEWORKS = {
+    "jax": ([JAX_NEWEST], ["jax"]),
+    "torch": ([TORCH], ["torch"]),
+    "tensorflow": (["tensorflow-cpu==2.21.0"], ["tensorflow", "tensorflow-graph", "tensorflow-xla"]),
+    "keras": (["keras==3.15.1", "tensorflow-cpu==2.21.0"], ["keras"]),
+    "onnx": (["onnx==1.23.2", "onnxruntime==1.32.0"], ["onnxruntime", "onnx-reference"]),
+    "tinygrad": (["tinygrad==0.14.0"], ["tinygrad"]),
+    "mlx": (["mlx[cpu]==0.32.4"], ["mlx"]),
+}
+
+
+@nox.session(python=PYTHON, default=False)
+@nox.parametrize("framework", list(FRAMEWORKS))
+def conform(session: nox.Session, framework: str) -> None:
+    """`refconv conform` on one framework's backends; nox -s "conform(framework='mlx')" -- --examples 50.
+
+    A backend's failures are its framework's (or conventions the docs explain) and are recorded,
+    not fatal: the session fails only if the command cannot run (exit 2). jax and torch are
+    installed in every session: each failure is confirmed against them (refconv.conform.confirm).
+    """
+    requirements, names = FRAMEWORKS[framework]
+    oracles = [r for r in (JAX_NEWEST, TORCH) if r not in requirements]
+    session.install(f"numpy=={NUMPY_NEWEST}", *requirements, *oracles, ".[conform]")
+    for name in names:
+        session.run(
+            "refconv", "conform", name, "--quiet", "--json", f"docs/conformance/{name}.json",
+            *session.posargs, success_codes=[0, 1],
+        )  # fmt: skip
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """The Sphinx site into docs/_build/html (warnings are errors), its doctests, and its offline check.

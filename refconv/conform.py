@@ -23,6 +23,10 @@ A failure is shrunk (:func:`shrink`) to a configuration that still fails the
 same way and that no simpler candidate does, and printed as a runnable
 reproducer (:func:`reproducer`): the backend's own program for that
 configuration, its arrays, and refconv's expected values with their bounds.
+Before it is reported, refconv's expected values are confirmed on that
+configuration (:func:`confirm`) by :mod:`refconv.naive`, which shares no
+formula with refconv, and by the installed oracles other than the backend
+itself: a failure is the framework's when they agree with refconv.
 """
 
 from __future__ import annotations
@@ -44,13 +48,24 @@ import numpy as np
 
 from refconv._spec import spec
 from refconv.backends import Backend, Program, Unsupported, spec_source
-from refconv.testing import ARRAYS, FEATURES, Comparison, Config, compare, conv_configs, reference_and_bounds
+from refconv.testing import (
+    ARRAYS,
+    FEATURES,
+    Comparison,
+    Config,
+    compare,
+    conv_configs,
+    reference_and_bounds,
+    results,
+)
 
 __all__ = [
     "CURATED",
     "VERDICTS",
+    "Failure",
     "Outcome",
     "Report",
+    "confirm",
     "curated",
     "judge",
     "reproducer",
@@ -564,6 +579,63 @@ def reproducer(backend: Backend, outcome: Outcome, device: str = "cpu") -> str:
     return "\n".join([*header, *arrays, "", program.source().strip(), "", *expected, "", *check]) + "\n"
 
 
+def confirm(
+    backend: Backend, outcome: Outcome, device: str = "cpu", worker: Worker | None = None
+) -> dict[str, str]:
+    """Who else computes refconv's values on a failing configuration: what makes the failure the backend's.
+
+    :mod:`refconv.naive` (loops from the definition, in float64 on the same
+    values) and each installed oracle of :data:`refconv.backends.ORACLES` other
+    than ``backend``, in the configuration's dtype, are judged against refconv's
+    expected values as ``backend`` was. Each entry reads ``"agree: ..."`` when
+    it computes them, or its own verdict and why.
+    """
+    from refconv import naive
+    from refconv.backends import ORACLES, get
+
+    config, s = outcome.config, outcome.config.spec
+    given_x, given_w, given_b, given_dy = config.arrays()
+    x, w, dy = (np.asarray(a, np.float64) for a in (given_x, given_w, given_dy))
+    b = None if given_b is None else np.asarray(given_b, np.float64)
+    wide = replace(s, dtype=np.dtype(np.float64))
+    wanted = [name for name in ARRAYS if backend.gradients is not False or name == "y"]
+    references = reference_and_bounds(wide, x, w, b, dy, np.float64, which=wanted)
+    got = results(wide, x, w, b, dy, module=naive)
+    worst = max((compare(name, got[name], *references[name]) for name in wanted), key=lambda c: c.ratio)
+    verdict = "agree" if worst.ok and worst.shape == worst.expected_shape else "disagree"
+    confirmed = {"refconv.naive": f"{verdict}: worst |diff|/bound {worst.ratio:.2g} ({worst.name}, float64)"}
+    for name in ORACLES:
+        oracle = get(name)
+        if name != backend.name and oracle.installed() and s.dtype.name in oracle.dtypes:
+            judged = judge(oracle, config, device, worker)
+            confirmed[name] = f"{judged.verdict}: {judged.detail.splitlines()[0] if judged.detail else ''}"
+    return confirmed
+
+
+def _confirmed_by(confirmed: dict[str, str]) -> str:
+    """One line: who computes refconv's values, or that no second implementation could be asked."""
+    agree = [name for name, verdict in confirmed.items() if verdict.startswith("agree")]
+    others = [f"{name} {verdict.split(':')[0]}" for name, verdict in confirmed.items() if name not in agree]
+    if "refconv.naive" in agree and len(agree) > 1:
+        line = f"confirmed: {' and '.join(agree)} compute refconv's values"
+    else:
+        line = f"NOT confirmed: only {' and '.join(agree) or 'nobody'} computes refconv's values"
+    return line + (f" ({', '.join(others)})" if others else "")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure shrunk to its smallest configuration, its reproducer, and who confirmed refconv's values."""
+
+    outcome: Outcome
+    reproducer: str
+    confirmed: dict[str, str]
+
+    @property
+    def confirmation(self) -> str:
+        return _confirmed_by(self.confirmed)
+
+
 @dataclass
 class Report:
     """Every outcome of a conformance run, and the shrunk failures with their reproducers."""
@@ -572,7 +644,7 @@ class Report:
     version: str
     dtypes: tuple[str, ...]
     outcomes: list[Outcome] = dataclasses.field(default_factory=list)
-    failures: list[tuple[Outcome, str]] = dataclasses.field(default_factory=list)
+    failures: list[Failure] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
 
     def table(self) -> dict[str, dict[str, int]]:
@@ -609,9 +681,10 @@ class Report:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in
                            enumerate(zip(row, widths, strict=True))) for row in rows]  # fmt: skip
-        for outcome, source in self.failures:
+        for failure in self.failures:
+            outcome = failure.outcome
             title = f"--- {outcome.config.feature}: {outcome.verdict}: {outcome.detail.splitlines()[0]}"
-            lines += ["", title, "minimal reproducer:", source.rstrip()]
+            lines += ["", title, failure.confirmation, "minimal reproducer:", failure.reproducer.rstrip()]
         return "\n".join([*lines, "", self.summary()])
 
     def to_markdown(self) -> str:
@@ -620,9 +693,15 @@ class Report:
         lines += ["| " + " | ".join(row) + " |" for row in rows[:1]]
         lines += ["|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
-        for outcome, source in self.failures:
-            title = f"### {outcome.config.feature}: {outcome.verdict}"
-            lines += ["", title, "", outcome.detail.splitlines()[0], "", "```python", source.rstrip(), "```"]
+        for failure in self.failures:
+            outcome = failure.outcome
+            lines += [
+                "",
+                f"### {outcome.config.feature}: {outcome.verdict}",
+                "",
+                outcome.detail.splitlines()[0],
+            ]
+            lines += ["", failure.confirmation, "", "```python", failure.reproducer.rstrip(), "```"]
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:
@@ -636,7 +715,8 @@ class Report:
             "backend": self.backend, "version": self.version, "dtypes": list(self.dtypes),
             "seconds": round(self.seconds, 1), "ok": self.ok, "table": self.table(),
             "outcomes": [case(o) for o in self.outcomes],
-            "failures": [{**case(o), "reproducer": source} for o, source in self.failures],
+            "failures": [{**case(f.outcome), "confirmed": f.confirmed, "reproducer": f.reproducer}
+                         for f in self.failures],
         }  # fmt: skip
 
 
@@ -703,8 +783,9 @@ def _run(
             outcome = _hypothesis_shrink(backend, outcome, scope, examples, seed, device, limit, worker)
         small = shrink(backend, outcome, device, deadline=limit, worker=worker)
         seen |= {(*_kind(o), o.config.spec.dtype.name) for o in (outcome, small)}
-        if any(_same_problem(small, known) for known, _ in report.failures):
+        if any(_same_problem(small, known.outcome) for known in report.failures):
             continue  # two failures that shrank to the same configuration (in whatever dtype)
-        report.failures.append((small, reproducer(backend, small, device)))
+        source = reproducer(backend, small, device)
+        report.failures.append(Failure(small, source, confirm(backend, small, device, worker)))
     report.seconds = time.monotonic() - start
     return report
