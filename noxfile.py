@@ -6,6 +6,8 @@ wheel is the one available offline on the project's machines; any other
 spelling resolves to a multi-GB CUDA build.
 """
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["tests", "lint", "docs"]
@@ -85,17 +87,21 @@ def conform(session: nox.Session, framework: str) -> None:
     """`refconv conform` on one framework's backends; nox -s "conform(framework='mlx')" -- --examples 50.
 
     A backend's failures are its framework's (or conventions the docs explain) and are recorded,
-    not fatal: the session fails only if the command cannot run (exit 2). jax and torch are
+    not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
+    report is written: the JSON is removed first and must be there after). jax and torch are
     installed in every session: each failure is confirmed against them (refconv.conform.confirm).
     """
     requirements, names = FRAMEWORKS[framework]
     oracles = [r for r in (JAX_NEWEST, TORCH) if r not in requirements]
     session.install(f"numpy=={NUMPY_NEWEST}", *requirements, *oracles, ".[conform]")
     for name in names:
+        report = Path("docs/conformance", f"{name}.json")
+        report.unlink(missing_ok=True)
         session.run(
-            "refconv", "conform", name, "--quiet", "--json", f"docs/conformance/{name}.json",
-            *session.posargs, success_codes=[0, 1],
-        )  # fmt: skip
+            "refconv", "conform", name, "--quiet", "--json", str(report), *session.posargs, success_codes=[0, 1]
+        )
+        if not report.is_file():
+            session.error(f"refconv conform {name} wrote no report")
 
 
 @nox.session(python=PYTHON)
