@@ -2,8 +2,9 @@
 
 jax expresses every parameter of the general convolution, layouts included
 (the spec's ``dimension_numbers`` go to jax unchanged), and the padding words
-as its own ``"SAME"``, ``"SAME_LOWER"`` and ``"VALID"``; a padding mode is
-``jnp.pad`` first. A transposed convolution is checked as what it is,
+as its own ``"SAME"``, ``"SAME_LOWER"`` and ``"VALID"`` (for a transposed
+convolution without output_padding, on the convolution it transposes); a
+padding mode is ``jnp.pad`` first. A transposed convolution is checked as what it is,
 ``jax.vjp`` of the convolution it transposes with respect to that
 convolution's input; beyond ``output_padding < stride`` no convolution of the
 output's size has ``x``'s shape, so that is unsupported (``lax.conv_transpose``
@@ -36,11 +37,15 @@ def _forward(s: ConvSpec) -> str:
                 f"output_padding={s.output_padding} >= stride={s.stride}: not a jax.vjp of a conv"
             )
         transposed_rhs = rhs.translate(str.maketrans("IO", "OI"))
+        # without output_padding, a padding word is jax's own word on the convolution transposed
+        # (whose input is n * stride long): jax, not refconv, then decides the word's padding
+        word = s.padding_word is not None and not any(s.output_padding)
+        padding = repr(JAX_WORDS[s.padding_word]) if word and s.padding_word else repr(s.padding)
         return f"""
 def forward(x, w, b):
     def convolution(z):  # the convolution this one transposes
         return lax.conv_general_dilated(
-            z, w, {s.stride}, {s.padding}, rhs_dilation={s.dilation},
+            z, w, {s.stride}, {padding}, rhs_dilation={s.dilation},
             dimension_numbers={(out, transposed_rhs, lhs)}, feature_group_count={s.groups},
             precision=lax.Precision.HIGHEST)
     z = jnp.zeros({s.given_shape("y")}, x.dtype)
