@@ -40,6 +40,7 @@ __all__ = [
     "available",
     "function_backend",
     "get",
+    "require",
     "spec_source",
 ]
 
@@ -48,6 +49,35 @@ Results = dict[str, NDArray[Any]]
 
 class Unsupported(Exception):
     """The backend cannot express this configuration; the message says why."""
+
+
+def require(
+    s: ConvSpec,
+    framework: str,
+    *,
+    max_ndim: int | None = None,
+    input_dilation: bool = False,
+    batch_groups: bool = False,
+    padding_modes: Sequence[str] = (),
+    preferred_element_type: bool = False,
+) -> None:
+    """Raise :class:`Unsupported` where ``s`` needs what ``framework`` has not, in one wording for all.
+
+    The keywords say what the framework has: at most ``max_ndim`` spatial dims
+    (None: any), input dilation, batch groups, the ``padding_modes`` besides
+    ``"zeros"``, and a result dtype other than the operands'.
+    """
+    if max_ndim is not None and s.ndim > max_ndim:
+        raise Unsupported(f"{framework} has no {s.ndim}-d convolution (1 to {max_ndim} spatial dims)")
+    if not input_dilation and any(d != 1 for d in s.input_dilation):
+        raise Unsupported(f"{framework} has no input dilation (input_dilation={s.input_dilation})")
+    if not batch_groups and s.batch_groups != 1:
+        raise Unsupported(f"{framework} has no batch groups (batch_groups={s.batch_groups})")
+    if s.padding_mode != "zeros" and s.padding_mode not in padding_modes:
+        has = f"only {', '.join(padding_modes)}" if padding_modes else "none"
+        raise Unsupported(f"{framework} has no {s.padding_mode} padding mode ({has})")
+    if not preferred_element_type and s.preferred_element_type is not None:
+        raise Unsupported(f"{framework} has no preferred_element_type (the operands' dtype is the result's)")
 
 
 @dataclass(frozen=True)

@@ -22,22 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
 from refconv.backends.tensorflow_backend import _to_channels_last
 from refconv.geometry import ConvParams, dilated_size, same_padding
 
 
 def _check(s: ConvSpec) -> None:
-    if s.ndim > 3:
-        raise Unsupported(f"keras.ops convolutions have 1 to 3 spatial dims (not {s.ndim})")
-    if any(d != 1 for d in s.input_dilation):
-        raise Unsupported(f"Keras has no input dilation (input_dilation={s.input_dilation})")
-    if s.batch_groups != 1:
-        raise Unsupported(f"Keras has no batch groups (batch_groups={s.batch_groups})")
-    if s.padding_mode not in ("zeros", "reflect"):
-        raise Unsupported(f"keras.ops.pad has no {s.padding_mode} mode")
-    if s.preferred_element_type is not None:
-        raise Unsupported("keras.ops convolutions have no preferred_element_type")
+    require(s, "keras.ops", max_ndim=3, padding_modes=("reflect",))  # keras.ops.pad: reflect, symmetric
 
 
 def _conv_word(s: ConvSpec) -> str:

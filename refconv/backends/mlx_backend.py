@@ -17,22 +17,15 @@ from __future__ import annotations
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
 
 MLX_MODES = {"reflect": "reflect", "replicate": "edge"}
 
 
 def _check(s: ConvSpec) -> None:
-    if s.ndim > 3:
-        raise Unsupported(f"MLX convolutions have 1 to 3 spatial dims (not {s.ndim})")
+    require(s, "MLX", max_ndim=3, input_dilation=True, padding_modes=("reflect", "replicate"))  # mx.pad
     if s.groups > 1 and s.ndim == 3:
         raise Unsupported("MLX has groups in 1-d and 2-d convolutions only")
-    if s.batch_groups != 1:
-        raise Unsupported(f"MLX has no batch groups (batch_groups={s.batch_groups})")
-    if s.padding_mode == "circular":
-        raise Unsupported("mx.pad has no circular mode")
-    if s.preferred_element_type is not None:
-        raise Unsupported("MLX convolutions have no preferred_element_type")
 
 
 def _perms(s: ConvSpec) -> tuple[list[int], list[int], list[int]]:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
 
 OPSET = 22
 ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
@@ -33,14 +33,7 @@ ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"
 
 def _attributes(s: ConvSpec) -> str:
     """The node's attributes as Python keyword arguments."""
-    if any(d != 1 for d in s.input_dilation):
-        raise Unsupported(f"ONNX has no input dilation (input_dilation={s.input_dilation})")
-    if s.batch_groups != 1:
-        raise Unsupported(f"ONNX has no batch groups (batch_groups={s.batch_groups})")
-    if s.padding_mode != "zeros":
-        raise Unsupported(f"ONNX's Conv has no padding mode (padding_mode={s.padding_mode!r})")
-    if s.preferred_element_type is not None:
-        raise Unsupported("ONNX has one element type for inputs and output (no preferred_element_type)")
+    require(s, "ONNX's Conv")  # a Pad node first would judge Pad, not Conv
     attributes = [f"strides={list(s.stride)}", f"dilations={list(s.dilation)}", f"group={s.groups}",
                   f"kernel_shape={list(s.w_shape[2:])}"]  # fmt: skip
     if s.padding_word is not None:

@@ -32,23 +32,14 @@ from collections.abc import Callable
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
 from refconv.geometry import dilated_size
 
 TF_WORDS = {"same": "SAME", "valid": "VALID"}
 
 
 def _check(s: ConvSpec) -> None:
-    if s.ndim > 3:
-        raise Unsupported(f"tf.nn has no {s.ndim}-d convolution")
-    if any(d != 1 for d in s.input_dilation):
-        raise Unsupported(f"tf.nn has no input dilation (input_dilation={s.input_dilation})")
-    if s.batch_groups != 1:
-        raise Unsupported(f"tf.nn has no batch groups (batch_groups={s.batch_groups})")
-    if s.padding_mode not in ("zeros", "reflect"):
-        raise Unsupported(f"tf.pad has no {s.padding_mode} mode (REFLECT, SYMMETRIC and CONSTANT only)")
-    if s.preferred_element_type is not None:
-        raise Unsupported("tf.nn's convolutions have no preferred_element_type")
+    require(s, "tf.nn", max_ndim=3, padding_modes=("reflect",))  # tf.pad: REFLECT, SYMMETRIC, CONSTANT
 
 
 def _to_channels_last(s: ConvSpec) -> tuple[list[int] | None, list[int] | None, list[int] | None]:

@@ -14,14 +14,12 @@ import os
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
+from refconv.padding_modes import PADDING_MODES
 
 
 def _forward(s: ConvSpec) -> str:
-    if any(d != 1 for d in s.input_dilation):
-        raise Unsupported(f"tinygrad has no input dilation (input_dilation={s.input_dilation})")
-    if s.batch_groups != 1:
-        raise Unsupported(f"tinygrad has no batch groups (batch_groups={s.batch_groups})")
+    require(s, "tinygrad", padding_modes=PADDING_MODES, preferred_element_type=True)
     if s.preferred_element_type is not None and s.transposed:
         raise Unsupported("tinygrad's conv_transpose2d has no dtype= (preferred_element_type)")
     dtype = "" if s.preferred_element_type is None else f", dtype=dtypes.{s.preferred_element_type.name}"

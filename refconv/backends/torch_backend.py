@@ -16,16 +16,11 @@ import numpy as np
 
 from refconv import padding_modes
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends import Backend, Program, Unsupported, require
 
 
 def _check(s: ConvSpec) -> None:
-    if s.ndim > 3:
-        raise Unsupported(f"torch has no {s.ndim}-d convolution")
-    if any(dil != 1 for dil in s.input_dilation):
-        raise Unsupported(f"torch has no input dilation (input_dilation={s.input_dilation})")
-    if s.batch_groups != 1:
-        raise Unsupported(f"torch has no batch groups (batch_groups={s.batch_groups})")
+    require(s, "torch", max_ndim=3, padding_modes=padding_modes.PADDING_MODES)
 
 
 def _perm(s: ConvSpec, role: str) -> tuple[int, ...] | None:
