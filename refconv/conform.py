@@ -358,6 +358,8 @@ def _candidates(config: Config) -> Iterator[Config]:
         steps.append(make(x, w, padding_mode=None))
     if s.dtype != np.dtype(np.float64):
         steps.append(make(x, w, dtype=np.float64))
+    if s.dtype.itemsize < 4:  # float16, bfloat16: float32 if float64 fails otherwise (or is not claimed)
+        steps.append(make(x, w, dtype=np.float32))
     for name in ("groups", "batch_groups"):
         count = getattr(s, name)
         for fewer in range(1, count):  # the same per-group sizes, fewer groups
@@ -498,7 +500,7 @@ def _size(config: Config) -> tuple[int, ...]:
     geometry = sum(sum(v) - len(v) for v in (s.stride, s.dilation, s.input_dilation))
     return (s.ndim, math.prod(s.x_shape) + math.prod(s.w_shape), geometry,
             sum(abs(lo) + abs(hi) for lo, hi in s.padding), int(config.bias),
-            int(s.dtype != np.dtype(np.float64)))  # fmt: skip
+            {"float64": 0, "float32": 1}.get(s.dtype.name, 2))  # fmt: skip
 
 
 def shrink(
@@ -509,7 +511,7 @@ def shrink(
 
     A neighbour moves one parameter toward its default (a smaller size,
     stride, dilation or padding, one dim fewer, no bias, the canonical layout,
-    float64 if the backend claims it, one group); it replaces the failure if
+    float64 or float32 if the backend claims it, one group); it replaces the failure if
     the backend still fails it the same way (the same verdict, on the same
     array or with the same exception). Stops when no neighbour does, or at
     ``deadline``.

@@ -112,3 +112,16 @@ def float32_inside(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
 
 
 float32_inside.gradients = False  # type: ignore[attr-defined]
+
+
+def no_float64_and_stride_ignored(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
+    """Raises for float64 (no kernel) and ignores the stride in every other dtype, as MLX's worst mix."""
+    if x.dtype == np.float64:
+        raise RuntimeError("no float64 kernel")
+    _plain(spec)
+    o = {k: v for k, v in spec.options().items() if k != "stride"}
+    return {"y": naive.conv(x, w, b, **o)}
+
+
+no_float64_and_stride_ignored.gradients = False  # type: ignore[attr-defined]
+no_float64_and_stride_ignored.dtypes = ("float64", "float32", "float16")  # type: ignore[attr-defined]

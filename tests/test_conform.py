@@ -306,3 +306,15 @@ def test_each_oracle_agrees_with_refconv_on_the_curated_suite(name: str) -> None
     }[name]
     assert all(any(re.search(pattern, reason) for pattern in expected) for reason in reasons), reasons
     assert sum(row["agree"] for row in report.table().values()) >= len(conform.CURATED) - 3
+
+
+def test_a_low_precision_failure_shrinks_to_float32_when_float64_fails_otherwise() -> None:
+    """Run in float64 and float16 only: the float16 failure is reported in float32, which it claims."""
+    backend = backends.get(f"{FAKE}:no_float64_and_stride_ignored")
+    report = conform.run(backend, ("float64", "float16"), examples=100, isolate=False)
+    found = {(f.outcome.verdict, f.outcome.config.spec.dtype.name): f.outcome for f in report.failures}
+    assert set(found) == {("raised", "float64"), ("shape", "float32")}
+    s = found["shape", "float32"].config.spec
+    assert s.stride == (2,)
+    assert s.x_shape == (1, 1, 2)
+    assert s.w_shape == (1, 1, 1)
