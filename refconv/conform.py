@@ -389,7 +389,7 @@ def _drop(value: tuple[Any, ...], keep: list[int]) -> tuple[Any, ...]:
 def _size_steps(config: Config, make: Any, x: list[int], w: list[int]) -> list[Config | None]:
     s, steps = config.spec, []
     batch_unit = 1 if s.transposed else s.batch_groups
-    if x[0] > batch_unit:
+    if x[0] != batch_unit:  # fewer images, or one instead of none: an empty batch is an edge, not simpler
         steps.append(make([batch_unit, *x[1:]], w))
     channel_unit = s.groups
     if s.transposed:
@@ -498,7 +498,7 @@ def _size(config: Config) -> tuple[int, ...]:
     """How big a configuration is, to decide which of two is simpler (fewer dims, fewer elements...)."""
     s = config.spec
     geometry = sum(sum(v) - len(v) for v in (s.stride, s.dilation, s.input_dilation))
-    return (s.ndim, math.prod(s.x_shape) + math.prod(s.w_shape), geometry,
+    return (s.ndim, int(s.x_shape[0] == 0), math.prod(s.x_shape) + math.prod(s.w_shape), geometry,
             sum(abs(lo) + abs(hi) for lo, hi in s.padding), int(config.bias),
             {"float64": 0, "float32": 1}.get(s.dtype.name, 2))  # fmt: skip
 

@@ -318,3 +318,12 @@ def test_a_low_precision_failure_shrinks_to_float32_when_float64_fails_otherwise
     assert s.stride == (2,)
     assert s.x_shape == (1, 1, 2)
     assert s.w_shape == (1, 1, 1)
+
+
+def test_a_failure_found_on_an_empty_batch_shrinks_to_one_image_when_it_fails_there_too() -> None:
+    backend = backends.get(f"{FAKE}:refuses_groups")
+    empty = Config(refconv.spec((0, 4, 3), (4, 2, 2), groups=2), bias=True)
+    small = conform.shrink(backend, conform.judge(backend, empty))
+    assert small.verdict == "raised"
+    assert small.config.spec.x_shape == (1, 2, 1)
+    assert small.config.spec.w_shape == (2, 1, 1)
