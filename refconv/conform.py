@@ -535,11 +535,13 @@ def shrink(
 
 
 def _literal(array: Any) -> str:
-    values = np.asarray(array, dtype=np.float64).tolist()
+    """Python that rebuilds ``array`` exactly: its values (exact in float64 for every dtype), or its shape."""
     dtype = np.dtype(array.dtype).name
     cast = f".astype(ml_dtypes.{dtype})" if dtype == "bfloat16" else ""
     plain = "float64" if dtype == "bfloat16" else dtype
-    return f"np.array({values!r}, dtype=np.{plain}){cast}"
+    if array.size == 0:  # a nested list of nothing has lost the shape: (0, 2, 1) would come back as (0,)
+        return f"np.empty({tuple(array.shape)!r}, dtype=np.{plain}){cast}"
+    return f"np.array({np.asarray(array, dtype=np.float64).tolist()!r}, dtype=np.{plain}){cast}"
 
 
 def reproducer(backend: Backend, outcome: Outcome, device: str = "cpu") -> str:

@@ -327,3 +327,13 @@ def test_a_failure_found_on_an_empty_batch_shrinks_to_one_image_when_it_fails_th
     assert small.verdict == "raised"
     assert small.config.spec.x_shape == (1, 2, 1)
     assert small.config.spec.w_shape == (2, 1, 1)
+
+
+def test_the_reproducer_of_an_empty_batch_keeps_its_shapes() -> None:
+    report = _run("keeps_one_image")
+    assert sorted(f.outcome.config.spec.transposed for f in report.failures) == [False, True]
+    for failure in report.failures:
+        assert failure.outcome.config.spec.x_shape[0] == 0
+        lines = _printed_ratios(failure.reproducer)
+        assert lines["y"].startswith("y has shape (1, ")
+        assert all(_ratio(lines[name]) == 0 for name in ("dx", "dw", "db"))  # empty: nothing to differ
