@@ -6,6 +6,7 @@ wheel is the one available offline on the project's machines; any other
 spelling resolves to a multi-GB CUDA build.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -81,10 +82,8 @@ FRAMEWORKS = {
 }
 
 
-@nox.session(python=PYTHON, default=False)
-@nox.parametrize("framework", list(FRAMEWORKS))
 def conform(session: nox.Session, framework: str) -> None:
-    """`refconv conform` on one framework's backends; nox -s "conform(framework='mlx')" -- --examples 50.
+    """`refconv conform` on the framework's backends, e.g. ``nox -s conform-mlx -- --examples 50``.
 
     A backend's failures are its framework's (or conventions the docs explain) and are recorded,
     not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
@@ -98,10 +97,29 @@ def conform(session: nox.Session, framework: str) -> None:
         report = Path("docs/conformance", f"{name}.json")
         report.unlink(missing_ok=True)
         session.run(
-            "refconv", "conform", name, "--quiet", "--json", str(report), *session.posargs, success_codes=[0, 1]
+            "refconv",
+            "conform",
+            name,
+            "--quiet",
+            "--json",
+            str(report),
+            *session.posargs,
+            success_codes=[0, 1],
         )
         if not report.is_file():
             session.error(f"refconv conform {name} wrote no report")
+
+
+def _conform_session(framework: str) -> Callable[[nox.Session], None]:
+    def session(session: nox.Session) -> None:
+        conform(session, framework)
+
+    session.__doc__ = f"`refconv conform` on {', '.join(FRAMEWORKS[framework][1])}; options after --."
+    return session
+
+
+for _framework in FRAMEWORKS:  # nox -s conform-tensorflow, conform-mlx, ...
+    nox.session(name=f"conform-{_framework}", python=PYTHON, default=False)(_conform_session(_framework))
 
 
 @nox.session(python=PYTHON)
