@@ -68,6 +68,7 @@ __all__ = [
     "confirm",
     "curated",
     "judge",
+    "message",
     "reproducer",
     "run",
     "search",
@@ -166,8 +167,35 @@ def _execute(program: Program, arrays: tuple[Any, ...]) -> tuple[str, Any]:
     except Unsupported as reason:  # a function backend decides when it runs
         return "unsupported", str(reason)
     except Exception as error:
-        message = str(error).strip().splitlines()
-        return "raised", f"{type(error).__name__}: {message[0] if message else ''}"[:300]
+        return "raised", message(error)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*\bname:\s*$")
+_CONTEXT = re.compile(r"^(File |Detected at node|\[\[|Arguments received|\u2022)")
+_INNER = re.compile(r"^\s*([A-Za-z_.]*(?:Error|Exception)): (.+)$")
+
+
+def message(error: BaseException) -> str:
+    """``"TypeName: what went wrong"``, one line, from an exception however the framework wrapped it.
+
+    TensorFlow and Keras wrap what went wrong in context: "in user code:", "Graph execution
+    error:", "Exception encountered when calling Pad.call().", a traceback of the traced
+    function, ``{{function_node ...}}`` prefixes. The line that says it is an inner exception's
+    (``ValueError: ...``), or else the first line that is none of that.
+    """
+    lines = [_NOISE.sub("", _ANSI.sub("", line)).rstrip() for line in str(error).strip().splitlines()]
+    lines = [line for line in lines if line.strip()]
+    kind = type(error).__name__
+    inner = next((m for m in map(_INNER.match, lines[1:]) if m), None)
+    if inner is not None:
+        kind, text = inner.group(1), inner.group(2)
+    else:
+        plain = [line.strip() for line in lines if not line.startswith((" ", "\t"))]
+        said = [line for line in plain if not line.endswith((":", ".()")) and not _CONTEXT.match(line)]
+        said = [line for line in said if not line.startswith("Exception encountered when calling")]
+        text = (said or plain or [""])[0]
+    return f"{kind}: {text}"[:300]
 
 
 def judge(backend: Backend, config: Config, device: str = "cpu", worker: Worker | None = None) -> Outcome:
@@ -242,6 +270,7 @@ CURATED: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]
     ("edges", (2, 3, 5, 4), (4, 3, 6, 5), dict(padding=((1, 0), (0, 1))), False),  # kernel = padded input
     ("edges", (2, 3, 3, 4), (4, 3, 2, 2), dict(padding=((0, 3), (4, 0))), False),  # outputs read only padding
     ("edges", (0, 3, 7, 6), (4, 3, 3, 2), dict(stride=2), False),  # empty batch
+    ("edges", (0, 4, 5, 6), (4, 1, 3, 3), dict(groups=4), False),  # empty batch, depthwise kernels
     ("transposed", (2, 3, 5, 6), (3, 4, 3, 3), dict(stride=2, padding=1, output_padding=1), True),
     ("transposed", (3, 4, 7), (4, 5, 3), dict(stride=2), True),
     ("transposed", (2, 3, 5, 4), (3, 2, 3, 2), dict(stride=(2, 3), padding=((1, 0), (0, 2))), True),

@@ -337,3 +337,47 @@ def test_the_reproducer_of_an_empty_batch_keeps_its_shapes() -> None:
         lines = _printed_ratios(failure.reproducer)
         assert lines["y"].startswith("y has shape (1, ")
         assert all(_ratio(lines[name]) == 0 for name in ("dx", "dw", "db"))  # empty: nothing to differ
+
+
+# what TensorFlow 2.21 and Keras 3.15 raise, verbatim but for paths: the cause is one line inside
+WRAPPED = [
+    (
+        ValueError(
+            "in user code:\n\n"
+            '    File "/venv/keras/src/backend/tensorflow/nn.py", line 840, in _conv_xla  *\n'
+            "        return _conv()\n\n"
+            "    ValueError: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+            "Received: strides=[2] and dilation_rate=[2]\n"
+        ),
+        "ValueError: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
+        "Received: strides=[2] and dilation_rate=[2]",
+    ),
+    (
+        RuntimeError(
+            "Graph execution error:\n\nDetected at node gradient_tape/conv1d/Conv2DBackpropInput defined at "
+            '(most recent call last):\n  File "<refconv backend run>", line 7, in vjp\n\n'
+            "Current CPU implementations do not yet support dilation rates larger than 1.\n"
+            "\t [[{{node gradient_tape/conv1d/Conv2DBackpropInput}}]] [Op:__inference_vjp_49]"
+        ),
+        "RuntimeError: Current CPU implementations do not yet support dilation rates larger than 1.",
+    ),
+    (
+        RuntimeError(
+            "Exception encountered when calling Pad.call().\n\n\x1b[1m{{function_node "
+            "__wrapped__MirrorPad_device_/job:localhost/replica:0/task:0/device:CPU:0}} "
+            "paddings must be less than the dimension size: 0, 0 not less than 0 [Op:MirrorPad] "
+            "name: \x1b[0m\n\n"
+            "Arguments received by Pad.call():\n  \u2022 x=tf.Tensor(shape=(0, 1, 1), dtype=float64)"
+        ),
+        "RuntimeError: paddings must be less than the dimension size: 0, 0 not less than 0 [Op:MirrorPad]",
+    ),
+    (ValueError("cannot reshape array of size 4 into shape (1,1,2)"),
+     "ValueError: cannot reshape array of size 4 into shape (1,1,2)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("error", "said"), WRAPPED)
+def test_a_wrapped_exception_is_reported_by_the_line_that_says_what_went_wrong(
+    error: Exception, said: str
+) -> None:
+    assert conform.message(error) == said
