@@ -65,6 +65,7 @@ __all__ = [
     "Failure",
     "Outcome",
     "Report",
+    "Worker",
     "confirm",
     "curated",
     "judge",
@@ -75,6 +76,7 @@ __all__ = [
     "shrink",
 ]
 
+#: The verdicts on a case, in the order the reports list them.
 VERDICTS = ("agree", "disagree", "shape", "raised", "unsupported")
 FAILING = ("disagree", "shape", "raised")
 
@@ -230,8 +232,8 @@ def judge(backend: Backend, config: Config, device: str = "cpu", worker: Worker 
     return Outcome(config, "agree", f"worst |diff|/bound {worst.ratio:.2g} ({worst.name})", worst)
 
 
-# (feature, x shape, w shape, keywords, transposed): small, with N, C, H, W and the kernel sizes all
-# different, r > 0 somewhere, and each feature alone where it can be
+#: The cases of the curated suite, each (feature, x shape, w shape, keywords, transposed); small, with
+#: N, C, H, W and the kernel sizes all different, r > 0 somewhere, each feature alone where it can be.
 CURATED: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]] = [
     ("basic", (2, 3, 7, 6), (4, 3, 3, 2), {}, False),
     ("basic", (3, 2, 9), (4, 2, 3), {}, False),

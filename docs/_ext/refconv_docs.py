@@ -1,4 +1,4 @@
-"""Two directives that tie refconv's pages to what runs.
+"""Directives that tie refconv's pages to what runs.
 
 ``.. checked-by::`` ends a derivation page: it links the functions that
 implement it and shows the tests that check them, read from ``tests/`` at
@@ -9,11 +9,17 @@ build time (a test that is renamed or removed fails the build).
 build, and renders the largest difference of each array as a fraction of its
 float64 round-off bound. A missing oracle or a difference above the bound is
 a build warning, which ``nox -s docs`` (``-W``) turns into a failure.
+
+``.. conform-summary::`` and ``.. conform-results:: BACKEND`` render the
+committed results of ``nox -s conform`` (``docs/conformance/<backend>.json``):
+the site shows what each framework did without installing it. A missing file
+is a build warning.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +199,105 @@ class BenchmarkTable(SphinxDirective):
         return [container]
 
 
+CONFORMANCE = ROOT / "docs" / "conformance"
+
+
+def _list_table(rows: list[list[str]], source: str) -> StringList:
+    rst = StringList()
+    for line in [".. list-table::", "   :header-rows: 1", ""]:
+        rst.append(line, source)
+    for row in rows:
+        for i, cell in enumerate(row):
+            rst.append(f"   {'* ' if i == 0 else '  '}- {cell}", source)
+    return rst
+
+
+class _ConformDirective(SphinxDirective):
+    def load(self, name: str) -> dict[str, Any] | None:
+        path = CONFORMANCE / f"{name}.json"
+        if not path.is_file():
+            logger.warning(
+                "no conformance results %s (nox -s conform-<framework>)", path, location=self.get_location()
+            )
+            return None
+        self.env.note_dependency(str(path))
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def parsed(self, rst: StringList, classes: list[str]) -> list[nodes.Node]:
+        container = nodes.container(classes=classes)
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
+class ConformSummary(_ConformDirective):
+    """One row per backend named in the content: its version, dtypes and verdict counts."""
+
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        from refconv.conform import VERDICTS
+
+        rows = [["backend", "version", "dtypes", *VERDICTS, "seconds"]]
+        for name in (line.strip() for line in self.content if line.strip()):
+            data = self.load(name)
+            if data is None:
+                continue
+            totals = {v: sum(row[v] for row in data["table"].values()) for v in VERDICTS}
+            rows.append([f":ref:`{name} <conform-{name}>`", data["version"], ", ".join(data["dtypes"]),
+                         *(str(totals[v]) for v in VERDICTS), f"{data['seconds']:.0f}"])  # fmt: skip
+        return self.parsed(_list_table(rows, "conform-summary"), ["conform-summary"])
+
+
+class ConformResults(_ConformDirective):
+    """A backend's verdicts by feature, then each shrunk failure: what, who confirmed it, its reproducer.
+
+    The failures' texts come from frameworks (exception messages with backticks and asterisks):
+    they become literal nodes, never reStructuredText.
+    """
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0]
+        data = self.load(name)
+        if data is None:
+            return []
+        from refconv.conform import VERDICTS
+
+        table = [["feature", *VERDICTS]]
+        table += [[feature, *(str(row[v]) for v in VERDICTS)] for feature, row in data["table"].items()]
+        rst = StringList()
+        dtypes = ", ".join(data["dtypes"])
+        rst.append(f"``refconv conform {name}`` with {data['version']}, in {dtypes}:", name)
+        rst.append("", name)
+        rst.extend(_list_table(table, name))
+        result = self.parsed(rst, ["conform-results"])
+        for failure in data["failures"]:
+            head = nodes.paragraph()
+            head += nodes.strong(text=f"{failure['feature']}: {failure['verdict']}: ")
+            head += nodes.literal(text=failure["detail"].splitlines()[0])
+            where = nodes.paragraph()
+            where += nodes.literal(text=failure["spec"])
+            where += nodes.Text(f", bias {failure['bias']}.")
+            confirmed = nodes.container()
+            self.state.nested_parse(StringList([_confirmation(failure["confirmed"])], name), 0, confirmed)
+            code = failure["reproducer"]
+            result += [head, where, *confirmed.children, nodes.literal_block(code, code, language="python")]
+        return result
+
+
+def _confirmation(confirmed: dict[str, str]) -> str:
+    from refconv.conform import _confirmed_by
+
+    line = _confirmed_by(confirmed).replace("refconv.naive", ":mod:`refconv.naive`", 1)
+    return line[0].upper() + line[1:] + "."
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("checked-by", CheckedBy)
+    app.add_directive("conform-summary", ConformSummary)
+    app.add_directive("conform-results", ConformResults)
     app.add_directive("conformance-table", ConformanceTable)
     app.add_directive("benchmark-table", BenchmarkTable)
     return {"version": refconv.__version__, "parallel_read_safe": True}
