@@ -29,6 +29,7 @@ DOCS = [
     "sphinx-mathjax-offline==0.0.2",
     "matplotlib==3.11.2",
     "pytest>=8",
+    "hypothesis>=6.100",  # refconv.testing.conv_configs's example runs as a doctest
 ]
 
 MATRIX = [
