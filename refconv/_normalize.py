@@ -158,13 +158,15 @@ def spatial_ndim(shape: Shape, name: str) -> int:
 
 def as_dtype(value: Any, name: str) -> np.dtype[Any]:
     """``value`` as a NumPy dtype, or a TypeError naming ``name``."""
-    try:
-        dtype: np.dtype[Any] = np.dtype(value)
-    except TypeError:
-        if not (isinstance(value, str) and _registers_ml_dtypes()):
-            raise TypeError(f"{name}={value!r} is not a dtype") from None
-        return as_dtype(value, name)  # "bfloat16" and the like: NumPy knows their names once ml_dtypes is in
-    return dtype
+    for attempt in ("as given", "with ml_dtypes"):
+        if attempt == "with ml_dtypes" and not (isinstance(value, str) and _registers_ml_dtypes()):
+            break  # "bfloat16" and the like: NumPy knows their names once ml_dtypes is imported
+        try:
+            dtype: np.dtype[Any] = np.dtype(value)
+        except TypeError:
+            continue
+        return dtype
+    raise TypeError(f"{name}={value!r} is not a dtype")
 
 
 def _registers_ml_dtypes() -> bool:
