@@ -110,7 +110,8 @@ def test_same_with_the_odd_pixel_first_shrinks_to_an_even_kernel_on_one_element(
 
 
 def test_a_missing_output_padding_is_a_shape_verdict() -> None:
-    failure = _only_failure(_run("forgets_output_padding"))
+    report = _run("forgets_output_padding")
+    failure = _only_failure(report)
     s = failure.config.spec
     assert failure.verdict == "shape"
     assert s.transposed
@@ -118,10 +119,7 @@ def test_a_missing_output_padding_is_a_shape_verdict() -> None:
     assert s.output_padding == (1,)
     assert s.x_shape == (1, 1, 1)
     assert s.w_shape == (1, 1, 1)
-    assert (
-        "has shape (1, 1, 1) expected (1, 1, 2)"
-        in _printed_ratios(_run("forgets_output_padding").failures[0].reproducer)["y"]
-    )
+    assert "has shape (1, 1, 1) expected (1, 1, 2)" in _printed_ratios(report.failures[0].reproducer)["y"]
 
 
 def test_an_exception_is_raised_with_its_message_once_per_kind_of_convolution() -> None:

@@ -149,8 +149,7 @@ class Backend:
 
 
 def _version(module: str) -> str:
-    names = {"onnxruntime": "onnxruntime", "tensorflow": "tensorflow-cpu", "mlx": "mlx"}
-    for distribution in (names.get(module, module), module):
+    for distribution in ({"tensorflow": "tensorflow-cpu"}.get(module, module), module):  # the CPU wheel first
         try:
             return importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:
