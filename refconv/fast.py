@@ -4,11 +4,21 @@ Each strategy computes exactly :func:`refconv.conv.conv_definition` (the tests
 check each against it on the shared grid); they differ in how much memory
 they move:
 
+``image_matmul``
+    the default for outputs of many positions: copy each image's windows
+    channels-first (``(I K, M)``, the classic im2col), in bounded chunks, and
+    multiply the kernel by them, so the result comes out in the caller's
+    ``(N, O, *M)`` layout without a transpose;
 ``window_matmul``
-    the default: copy windows channels-last, in bounded chunks, into one
-    matmul batched over the groups;
+    few output positions (a weight VJP: the output is the kernel's size):
+    copy windows channels-last into ``(rows, K I)`` and multiply by the
+    kernel, one tall product over every image and position;
 ``depthwise_taps``
     one input channel per group: a vectorised multiply-add per kernel tap,
+    channels-last, one image at a time, no window copy;
+``window_dots``
+    one image per batch group (the weight VJP of a depthwise convolution):
+    each output is one dot product of a window with the kernel, channels-last,
     no window copy;
 ``shifted_products``
     far fewer output than input channels: multiply every input position by
@@ -26,6 +36,7 @@ twice the larger of the padded input and the output (at least
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Callable
 from typing import Any
 
@@ -41,13 +52,26 @@ from refconv.geometry import (
     output_spatial_shape,
     padded_shape,
     tap_reads,
+    window_reads,
 )
 
-__all__ = ["MIN_CHUNK_ELEMENTS", "STRATEGIES", "applicable_strategies", "conv_general", "strategy_for"]
+__all__ = [
+    "MIN_CHUNK_ELEMENTS",
+    "MIN_IMAGE_POSITIONS",
+    "STRATEGIES",
+    "applicable_strategies",
+    "conv_general",
+    "strategy_for",
+]
 
 #: The window contraction copies at most this many elements at once, or twice the larger of its
 #: padded input and its output if that is more.
 MIN_CHUNK_ELEMENTS = 1 << 20
+
+#: :func:`_image_matmul` is taken when each image has at least this many output positions: the
+#: columns of its matmul. Below it, :func:`_window_matmul`'s one tall product fits BLAS better
+#: (measured on the docs' :doc:`/performance` page; it only changes speed).
+MIN_IMAGE_POSITIONS = 128
 
 Strategy = Callable[[NDArray[Any], NDArray[Any], ConvParams, int | None], NDArray[Any]]
 
@@ -79,23 +103,67 @@ def strategy_for(x_shape: Shape, w_shape: Shape, p: ConvParams) -> str:
         return "phases"
     if w_shape[1] == 1 and p.groups > 1 and p.batch_groups == 1:
         return "depthwise_taps"
+    if _one_image_per_group(x_shape, p) and p.batch_groups > 1:
+        return "window_dots"
     if _shifted_products_are_cheaper(x_shape, w_shape, p):
         return "shifted_products"
+    if math.prod(output_spatial_shape(x_shape[2:], w_shape[2:], p)) >= MIN_IMAGE_POSITIONS:
+        return "image_matmul"
     return "window_matmul"
 
 
-def applicable_strategies(w_shape: Shape, p: ConvParams) -> list[str]:
+def applicable_strategies(x_shape: Shape, w_shape: Shape, p: ConvParams) -> list[str]:
     """Every strategy that computes this convolution correctly, fast or not (the tests try each)."""
-    names = ["window_matmul", "phases"]
+    names = ["image_matmul", "window_matmul", "phases"]
     if w_shape[1] == 1 and p.batch_groups == 1:
         names.append("depthwise_taps")
+    if _one_image_per_group(x_shape, p):
+        names.append("window_dots")
     if p.batch_groups == 1:
         names.append("shifted_products")
     return names
 
 
+def _one_image_per_group(x_shape: Shape, p: ConvParams) -> bool:
+    """One image per batch group and no feature groups: what :func:`_window_dots` computes."""
+    return p.groups == 1 and x_shape[0] == p.batch_groups
+
+
+def _image_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
+    """Contract channels-first windows ``(N', B, G, I*K, M)`` with the ``(B, G, O'', I*K)`` kernel, per image.
+
+    The batch is split ``(B, N')`` and the channels ``(G, I)``, group index
+    major. Each chunk of images (or of one image's first output dim,
+    :func:`_chunks`) copies its windows with the taps before the positions
+    (im2col: runs along the last output dim) and multiplies the kernel by
+    them, a matmul batched over images and groups whose result is already
+    ``(n, B, G, O'', M)``: the caller's channels-first layout, with no
+    transpose of the input, the windows or the output.
+    """
+    xp = dilate_and_pad(x, p.input_dilation, p.padding)  # (N, C, *padded)
+    windows = window_view(xp, w.shape[2:], p.stride, p.dilation)  # (N, C, *M, *K)
+    bg, g, nd = p.batch_groups, p.groups, w.ndim - 2
+    n, out_spatial, o_group = x.shape[0] // bg, windows.shape[2 : 2 + nd], w.shape[0] // (bg * g)
+    cols = split_axis(split_axis(windows, 1, g), 0, bg).swapaxes(0, 1)  # (N', B, G, I, *M, *K)
+    cols = np.moveaxis(cols, tuple(range(4, 4 + nd)), tuple(range(4 + nd, 4 + 2 * nd)))  # (..., I, *K, *M)
+    taps = math.prod(w.shape[1:])  # I * prod(K); explicit sizes: -1 is ambiguous for empty arrays
+    kernel = w.reshape(bg, g, o_group, taps)
+    out = np.empty((n, bg, g, o_group, math.prod(out_spatial)), np.result_type(windows, w))
+    per_row = math.prod(out_spatial[1:])
+    for batch, rows in _chunks((n, *out_spatial), bg * g * taps, _budget(x, w, p, budget)):
+        piece = cols[(batch, slice(None), slice(None), slice(None), *(slice(None),) * nd, rows)]
+        count, positions = piece.shape[0], math.prod(piece.shape[4 + nd :])
+        matrix = piece.reshape(count, bg, g, taps, positions)  # the window copy
+        if rows == slice(None):
+            np.matmul(kernel, matrix, out=out[batch])
+        else:
+            first = range(*rows.indices(out_spatial[0]))
+            out[batch, ..., first.start * per_row : first.stop * per_row] = np.matmul(kernel, matrix)
+    return out.reshape(n, w.shape[0], *out_spatial)
+
+
 def _window_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
-    """Contract channels-last windows ``(N, *M, C, *K)`` with ``(O, I, *K)`` weights: chunked matmuls.
+    """Contract channels-last windows ``(N, *M, C, *K)`` with ``(O, I, *K)`` weights: one tall matmul.
 
     The batch is split ``(B, N')`` and the channels ``(G, I)``, group index
     major; output channels are ``(B, G, O'')``, also group index major. Each
@@ -145,21 +213,59 @@ def _depthwise_taps(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int
     group, too thin for BLAS; instead each tap is one multiply-add vectorised
     over positions and channels, one batch element at a time (its taps stay in
     cache), reading the windows as a view: nothing is copied, so ``budget`` is
-    not needed.
+    not needed. Channels-last, a tap's slice of an image is long contiguous
+    runs (a row of positions times the channels); with one output channel per
+    group (``O'' = 1``, the common depthwise layer) the products are formed
+    without a trailing axis of length one, which NumPy would loop over.
     """
     del budget
     xp = dilate_and_pad(x, p.input_dilation, p.padding, channels_last=True)
     windows = window_view(xp, w.shape[2:], p.stride, p.dilation, channels_last=True)  # (N, *M, G, *K)
     nd = w.ndim - 2
     g, o_group = windows.shape[1 + nd], w.shape[0] // windows.shape[1 + nd]
-    kernel = w.reshape(g, o_group, *w.shape[2:])
-    out = np.zeros((*windows.shape[: 1 + nd], g, o_group), np.result_type(windows, w))
-    product = np.empty(out.shape[1:], out.dtype)
+    kernel = np.moveaxis(w.reshape(g, o_group, *w.shape[2:]), (0, 1), (-2, -1))  # (*K, G, O'')
+    kernel = np.ascontiguousarray(kernel)  # each tap's (G, O'') contiguous: NumPy's fast loops
+    out = np.empty((*windows.shape[: 1 + nd], g, o_group), np.result_type(windows, w))
+    acc, kernel = (out[..., 0], kernel[..., 0]) if o_group == 1 else (out, kernel)
+    product = np.empty(acc.shape[1:], out.dtype)
     for item in range(out.shape[0]):
-        for tap in np.ndindex(*w.shape[2:]):
-            np.multiply(windows[(item, ..., *tap)][..., None], kernel[(..., *tap)], out=product)
-            out[item] += product
+        for number, tap in enumerate(np.ndindex(*w.shape[2:])):
+            column = windows[(item, ..., *tap)]  # (*M, G)
+            # the first tap writes the image's output, each further one adds to it
+            np.multiply(
+                column if o_group == 1 else column[..., None],
+                kernel[tap],
+                out=product if number else acc[item],
+            )
+            if number:
+                acc[item] += product
     return _channels_first(out.reshape(*out.shape[:-2], g * o_group))
+
+
+def _window_dots(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
+    """One image per batch group: ``y[0, (b, o), j] = <window j of x[b], w[(b, o)]>``.
+
+    The weight VJP of a depthwise convolution has this shape (the batch
+    groups are its channels, the channels its images, the cotangent its
+    kernel, and its output the few taps of the weight). A matmul per group
+    would be a matrix-vector product (one row: the group's one image);
+    instead the loop runs over the output positions (that weight's taps),
+    and each is one dot product per output channel over the window's
+    channels and positions: ``einsum`` on a channels-last view, whose group
+    axis is innermost and contiguous. No window copy, so ``budget`` is not
+    needed.
+    """
+    del budget
+    bg, nd = p.batch_groups, w.ndim - 2
+    xp = dilate_and_pad(x.swapaxes(0, 1), p.input_dilation, p.padding, channels_last=True)  # (I, *P, B)
+    kernel = np.ascontiguousarray(np.moveaxis(split_axis(w, 0, bg), (0, 1), (-2, -1)))  # (I, *K, B, O'')
+    out_spatial = output_spatial_shape(x.shape[2:], w.shape[2:], p)
+    y = np.empty((*out_spatial, bg, w.shape[0] // bg), np.result_type(xp, w))
+    axes = "i" + string.ascii_uppercase[:nd] + "b"  # channels, kernel positions, groups
+    for position in np.ndindex(*out_spatial):
+        window = xp[(slice(None), *window_reads(position, w.shape[2:], p), slice(None))]
+        y[position] = np.einsum(f"{axes},{axes}o->bo", window, kernel)
+    return _channels_first(y.reshape(1, *out_spatial, w.shape[0]))
 
 
 def _shifted_products(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
@@ -172,23 +278,23 @@ def _shifted_products(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: i
     of :func:`_window_matmul`. Chunked over the batch so that ``Z`` stays within
     ``budget`` elements (at least one batch element).
     """
-    xp = dilate_and_pad(x, p.input_dilation, p.padding, channels_last=True)
-    nd, g = w.ndim - 2, p.groups
-    n, padded, i_group, o_group = xp.shape[0], xp.shape[1 : 1 + nd], w.shape[1], w.shape[0] // g
+    xp = dilate_and_pad(x, p.input_dilation, p.padding)  # (N, C, *padded)
+    g = p.groups
+    n, padded, i_group, o_group = xp.shape[0], xp.shape[2:], w.shape[1], w.shape[0] // g
     out_spatial = output_spatial_shape(x.shape[2:], w.shape[2:], p)
     kernel_shape, taps = w.shape[2:], math.prod(w.shape[2:])
-    kernel = w.reshape(g, o_group, i_group, taps).transpose(0, 2, 3, 1).reshape(g, i_group, taps * o_group)
-    out = np.zeros((n, *out_spatial, g, o_group), np.result_type(xp, w))
+    kernel = np.moveaxis(w.reshape(g, o_group, i_group, taps), 3, 1).reshape(g, taps * o_group, i_group)
+    out = np.zeros((n, g, o_group, *out_spatial), np.result_type(xp, w))
     step = max(1, _budget(x, w, p, budget) // max(math.prod(padded) * g * taps * o_group, 1))
     for first in range(0, n, step):
         rows = xp[first : first + step]
         count = rows.shape[0]
-        z = np.matmul(rows.reshape(count * math.prod(padded), g, i_group).swapaxes(0, 1), kernel)
-        z = z.reshape(g, count, *padded, *kernel_shape, o_group)
+        z = np.matmul(kernel, rows.reshape(count, g, i_group, math.prod(padded)))  # (n, G, K O'', P)
+        z = z.reshape(count, g, *kernel_shape, o_group, *padded)
         for tap in np.ndindex(*kernel_shape):
             reads = tap_reads(tap, out_spatial, p)
-            out[first : first + count] += np.moveaxis(z[(slice(None), slice(None), *reads, *tap)], 0, -2)
-    return _channels_first(out.reshape(n, *out_spatial, g * o_group))
+            out[first : first + count] += z[(slice(None), slice(None), *tap, slice(None), *reads)]
+    return out.reshape(n, g * o_group, *out_spatial)
 
 
 def _shifted_products_are_cheaper(x_shape: Shape, w_shape: Shape, p: ConvParams) -> bool:
@@ -229,8 +335,10 @@ def _channels_first(out: NDArray[Any]) -> NDArray[Any]:
 
 #: Every strategy by name; each takes ``(x, w, p, budget)`` and returns ``(N // B, O, *out)``.
 STRATEGIES: dict[str, Strategy] = {
+    "image_matmul": _image_matmul,
     "window_matmul": _window_matmul,
     "depthwise_taps": _depthwise_taps,
+    "window_dots": _window_dots,
     "shifted_products": _shifted_products,
     "phases": _phases,
 }

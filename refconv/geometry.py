@@ -130,6 +130,18 @@ def tap_reads(tap: Shape, out_spatial: Shape, p: ConvParams) -> tuple[slice, ...
     )
 
 
+def window_reads(position: Shape, w_spatial: Shape, p: ConvParams) -> tuple[slice, ...]:
+    r"""The positions of the padded input that output :math:`j` reads, one per tap: :math:`s j + d t`.
+
+    Per spatial dim, ``slice(s j, s j + d (k - 1) + 1, d)`` for the :math:`k` taps: the transpose of
+    :func:`tap_reads`, which fixes the tap and runs over the outputs.
+    """
+    return tuple(
+        slice(s * j, s * j + d * (k - 1) + 1, d)
+        for j, k, s, d in zip(position, w_spatial, p.stride, p.dilation, strict=True)
+    )
+
+
 def same_padding(x_spatial: Shape, w_spatial: Shape, p: ConvParams, lower: bool = False) -> Padding:
     r"""Padding that makes the output :math:`\lceil n/s \rceil` long: ``padding="same"`` / ``"same_lower"``.
 

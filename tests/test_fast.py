@@ -23,15 +23,31 @@ import refconv
 from refconv import naive
 from refconv.conv import conv_definition, kernel_of
 from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
+from refconv.geometry import weight_vjp_params
 from tests.cases import CASES, TRANSPOSED, Case
 from tests.helpers import assert_close, bounds
 
+Problem = tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]
 
-def _general(case: Case) -> tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]:
+
+def _general(case: Case) -> Problem:
     """The general convolution that computes ``case``'s y: its x, kernel, parameters and y's bound."""
     x, w, _, _ = case.arrays()
     s = case.spec()
     return x, kernel_of(s, w), s.general, bounds(case)["y"]
+
+
+def _weight_vjp_general(case: Case) -> Problem:
+    """The general convolution that computes ``case``'s dw (refconv.vjp.weight_vjp_general), dw's bound.
+
+    Its shapes are unlike a forward pass's: the cotangent is the kernel, the
+    output is the weight's few taps, and feature groups become batch groups
+    (a depthwise layer's has one image and one output channel per group).
+    """
+    x, _, _, dy = case.arrays()
+    s = case.spec()
+    q = weight_vjp_params(x.shape[2:], s.general_w_shape[2:], s.general)
+    return x.swapaxes(0, 1), dy.swapaxes(0, 1), q, bounds(case)["dw"].swapaxes(0, 1)
 
 
 FEW_OUTPUTS = [
@@ -57,26 +73,48 @@ DEPTHWISE = [
     ),
     Case("2d-depthwise-input-dilation", (2, 3, 5, 6), (9, 1, 2, 3), dict(input_dilation=2, groups=3)),
     Case("3d-depthwise", (2, 2, 4, 5, 3), (4, 1, 2, 3, 2), dict(stride=(1, 2, 1), padding=1, groups=2)),
+    Case("1d-depthwise-one-output-each", (3, 5, 12), (5, 1, 3), dict(stride=2, padding=[(2, -1)], groups=5)),
+    Case(
+        "2d-depthwise-one-output-each", (2, 6, 7, 9), (6, 1, 3, 2), dict(dilation=(1, 2), padding=1, groups=6)
+    ),
 ]
 GENERAL = [c for c in CASES + TRANSPOSED if "padding_mode" not in c.keywords]
+PROBLEMS = [(case, "y", _general) for case in GENERAL + FEW_OUTPUTS + DEPTHWISE] + [
+    (case, "dw", _weight_vjp_general)
+    for case in CASES + DEPTHWISE
+    if "padding_mode" not in case.keywords and not case.transposed
+]
+
+
+def _applicable(problem: Problem) -> list[str]:
+    x, w, p, _ = problem
+    return applicable_strategies(x.shape, w.shape, p)
+
+
 STRATEGY_CASES = [
-    pytest.param(case, name, id=f"{case.id}-{name}")
-    for case in GENERAL + FEW_OUTPUTS + DEPTHWISE
-    for name in applicable_strategies(case.spec().general_w_shape, case.spec().general)
+    pytest.param(case, problem, name, id=f"{case.id}-{which}-{name}")
+    for case, which, problem in PROBLEMS
+    for name in _applicable(problem(case))
 ]
 
 
 def test_every_strategy_is_tried_on_many_grid_cases() -> None:
-    tried = {name: sum(p.values[1] == name for p in STRATEGY_CASES) for name in STRATEGIES}
+    tried = {name: sum(p.values[2] == name for p in STRATEGY_CASES) for name in STRATEGIES}
     assert min(tried.values()) >= 5, tried
 
 
-@pytest.mark.parametrize(("case", "strategy"), STRATEGY_CASES)
-def test_each_strategy_matches_the_spec_kernel(case: Case, strategy: str) -> None:
-    """The fast path's strategies, forced one by one, give conv_definition's result to round-off."""
-    x, w, p, bound = _general(case)
+@pytest.mark.parametrize(("case", "problem", "strategy"), STRATEGY_CASES)
+def test_each_strategy_matches_the_spec_kernel(
+    case: Case, problem: Callable[[Case], Problem], strategy: str
+) -> None:
+    """The fast path's strategies, forced one by one, give conv_definition's result to round-off.
+
+    On the forward convolution of every grid case and on the convolution its
+    weight VJP calls (tolerance: the float64 round-off bound of y, or of dw).
+    """
+    x, w, p, bound = problem(case)
     expected = conv_definition(x, w, p)
-    assert_close(case.id, f"y by {strategy}", STRATEGIES[strategy](x, w, p, 1 << 40), expected, bound)
+    assert_close(case.id, f"by {strategy}", STRATEGIES[strategy](x, w, p, 1 << 40), expected, bound)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])
@@ -95,8 +133,13 @@ def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
     assert strategy_for((2, 16, 9, 8), (2, 16, 3, 3), p2) == "shifted_products"
     p3 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3), input_dilation=2).params
     assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p3) == "phases"
-    p4 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3)).params
+    p4 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3)).params  # 7 x 6 outputs per image: one tall matmul
     assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p4) == "window_matmul"
+    p5 = refconv.spec((2, 3, 18, 10), (4, 3, 3, 3)).params  # 16 x 8 = MIN_IMAGE_POSITIONS: per image
+    assert strategy_for((2, 3, 18, 10), (4, 3, 3, 3), p5) == "image_matmul"
+    # the weight VJP of a depthwise layer: one image per batch group
+    x6, dy6, p6, _ = _weight_vjp_general(Case("dw", (2, 8, 9, 9), (8, 1, 3, 3), dict(groups=8)))
+    assert strategy_for(x6.shape, dy6.shape, p6) == "window_dots"
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])

@@ -107,3 +107,21 @@ def test_input_dilation_phases_form_exactly_the_products_with_real_inputs(chunk:
         p = _params(s, d, dil, lo, hi)
         _, walked = _taps_1d(n, k, s, d, dil, lo, hi)
         assert _phase_triples(n, k, p) == set(walked), (n, k, s, d, dil, lo, hi)
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_tap_reads_and_window_reads_are_the_definitions_index(chunk: int) -> None:
+    """Output j reads padded position s*j + d*t with tap t: the fast path's slices, one tap or one output.
+
+    Against the index written out per (j, t) pair, on every grid configuration.
+    """
+    for n, k, s, d, dil, lo, hi in CONFIGS[chunk::4]:
+        p = _params(s, d, dil, lo, hi)
+        (m,) = geometry.output_spatial_shape((n,), (k,), p)
+        positions = np.arange(geometry.padded_shape((n,), p)[0])
+        for t in range(k):
+            assert positions[geometry.tap_reads((t,), (m,), p)].tolist() == [s * j + d * t for j in range(m)]
+        for j in range(m):
+            assert positions[geometry.window_reads((j,), (k,), p)].tolist() == [
+                s * j + d * t for t in range(k)
+            ]
