@@ -170,7 +170,12 @@ def _window_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int 
     chunk of output rows (:func:`_chunks`) copies its windows into a
     ``(B*G, rows, K*I)`` matrix (channels innermost: long contiguous runs) and
     multiplies it with the ``(B*G, K*I, O'')`` kernel in one matmul batched over
-    the groups.
+    the groups. With fewer output rows than taps (a weight VJP: the kernel's
+    few taps out, every image and position contracted), the chunks split the
+    contraction instead and their products are summed
+    (:func:`_contraction_chunks`): every matmul keeps all the rows, the shape
+    BLAS runs fastest (a (576, 5018) by (5018, 64) product per chunk instead of
+    (116, 25088) by (25088, 64): 10.5 against 12.8 ms in float32).
     """
     xp = dilate_and_pad(x, p.input_dilation, p.padding, channels_last=True)
     windows = window_view(xp, w.shape[2:], p.stride, p.dilation, channels_last=True)
@@ -181,13 +186,44 @@ def _window_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int 
     taps = math.prod(w.shape[1:])  # I * prod(K); explicit sizes: -1 is ambiguous for empty arrays
     kernel = np.moveaxis(w, 1, -1).reshape(bg * g, o_group, taps).swapaxes(1, 2)  # (B*G, K*I, O'')
     out = np.empty((n, *out_spatial, bg, g, o_group), np.result_type(windows, w))
-    for batch, rows in _chunks((n, *out_spatial), bg * g * taps, _budget(x, w, p, budget)):
+    rows_total, limit = n * math.prod(out_spatial), _budget(x, w, p, budget)
+    if rows_total < taps and bg * g * rows_total * taps > limit:
+        product = _contraction_chunks(cols, kernel, rows_total, limit)
+        out[...] = np.moveaxis(product.reshape(bg, g, n, *out_spatial, o_group), (0, 1), (1 + nd, 2 + nd))
+        return _channels_first(out.reshape(n, *out_spatial, bg * g * o_group))
+    for batch, rows in _chunks((n, *out_spatial), bg * g * taps, limit):
         piece = cols[:, :, batch, rows]  # (B, G, n, m0, *M[1:], *K, I)
         chunk_rows = piece.shape[2 : 3 + nd]
         product = np.matmul(piece.reshape(bg * g, math.prod(chunk_rows), taps), kernel)
         product = product.reshape(bg, g, *chunk_rows, o_group)
         out[batch, rows] = np.moveaxis(product, (0, 1), (1 + nd, 2 + nd))  # (n, *m, B, G, O'')
     return _channels_first(out.reshape(n, *out_spatial, bg * g * o_group))
+
+
+def _contraction_chunks(cols: NDArray[Any], kernel: NDArray[Any], rows: int, budget: int) -> NDArray[Any]:
+    """``cols @ kernel`` for all ``rows`` at once, the contraction summed over slices of the first kernel dim.
+
+    ``cols`` is the ``(B, G, N', *M, *K, I)`` window view and ``kernel`` the
+    ``(B*G, K*I, O'')`` matrix, taps in the same order (``K_0`` slowest), so a
+    slice of ``K_0`` is a contiguous block of the kernel's rows. Each slice
+    copies at most ``budget`` elements (at least one ``K_0`` position).
+    """
+    bg_g, taps, _ = kernel.shape
+    nd = (cols.ndim - 4) // 2
+    k0 = cols.shape[3 + nd]
+    per_k0 = taps // k0
+    step = max(1, budget // max(bg_g * rows * per_k0, 1))
+    total: NDArray[Any] | None = None
+    for first in range(0, k0, step):
+        piece = cols[(slice(None),) * (3 + nd) + (slice(first, first + step),)]  # (B, G, N', *M, k0s, ...)
+        start, count = first * per_k0, piece.shape[3 + nd] * per_k0
+        product = np.matmul(piece.reshape(bg_g, rows, count), kernel[:, start : start + count])
+        if total is None:
+            total = product
+        else:
+            total += product
+    assert total is not None  # k0 >= 1: sizes are validated
+    return total
 
 
 def _chunks(rows: Shape, row_elements: int, budget: int) -> list[tuple[slice, slice]]:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv import naive
+from refconv import fast, naive
 from refconv.conv import conv_definition, kernel_of
 from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
 from refconv.geometry import weight_vjp_params
@@ -142,14 +142,40 @@ def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
     assert strategy_for(x6.shape, dy6.shape, p6) == "window_dots"
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])
-def test_any_budget_gives_the_unchunked_result(case: Case) -> None:
-    x, w, p, bound = _general(case)
+@pytest.mark.parametrize(
+    ("case", "problem"),
+    [pytest.param(case, problem, id=f"{case.id}-{which}") for case, which, problem in PROBLEMS],
+)
+def test_any_budget_gives_the_unchunked_result(case: Case, problem: Callable[[Case], Problem]) -> None:
+    """The dispatcher's strategy and the two window copies, chunked by any budget (forward and weight VJP)."""
+    x, w, p, bound = problem(case)
     expected = conv_definition(x, w, p)
-    # tolerance: the float64 round-off bound of y; a chunk's matmul may sum in another order (BLAS picks
-    # kernels by matrix size), while a misplaced chunk moves whole O(1) products
+    # tolerance: the float64 round-off bound of y or dw; a chunk's matmul may sum in another order (BLAS
+    # picks kernels by matrix size), while a misplaced chunk moves whole O(1) products
     for budget in (1, 50, 1000, 1 << 40):
-        assert_close(f"{case.id} budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
+        for name, run in (
+            ("dispatched", conv_general),
+            *((s, STRATEGIES[s]) for s in ("image_matmul", "window_matmul")),
+        ):
+            assert_close(f"{case.id} {name} budget={budget}", "y", run(x, w, p, budget), expected, bound)
+
+
+def test_a_weight_vjp_splits_its_contraction_when_over_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Few output rows, many taps: the window copy is chunked along the kernel's first dim and summed."""
+    calls: list[int] = []
+    split = fast._contraction_chunks
+
+    def counted(*args: object) -> np.ndarray:
+        calls.append(1)
+        return split(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast, "_contraction_chunks", counted)
+    case = Case("2d-weight-vjp", (4, 3, 12, 11), (5, 3, 3, 2), dict(padding=1, dilation=(1, 2)))
+    x, dy, q, bound = _weight_vjp_general(case)
+    expected = conv_definition(x, dy, q)
+    for budget in (1, 100, 2000):
+        assert_close(f"budget={budget}", "dw", fast._window_matmul(x, dy, q, budget), expected, bound)
+    assert len(calls) == 3
 
 
 @pytest.mark.parametrize(
