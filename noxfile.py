@@ -19,7 +19,8 @@ PYTHON = "3.11"
 TORCH = "torch==2.13.0"
 NUMPY_OLDEST, NUMPY_NEWEST = "1.26.4", "2.4.6"
 JAX_NEWEST = "jax==0.10.2"
-BENCH = ["pytest-benchmark>=4", "matplotlib>=3.8"]
+BENCH = ["pytest-benchmark>=4", "matplotlib>=3.8", "py-spy==0.4.1"]
+ONNX = ["onnx==1.23.2", "onnxruntime==1.32.0"]
 # The docs build runs with -W: a new Sphinx or theme release can add warnings, so the session pins
 # what it was written against (pyproject's docs extra keeps ranges for people building by hand).
 SPHINX = "sphinx==9.0.4"
@@ -77,7 +78,7 @@ FRAMEWORKS = {
     "torch": ([TORCH], ["torch"]),
     "tensorflow": (["tensorflow-cpu==2.21.0"], ["tensorflow", "tensorflow-graph", "tensorflow-xla"]),
     "keras": (["keras==3.15.1", "tensorflow-cpu==2.21.0"], ["keras"]),
-    "onnx": (["onnx==1.23.2", "onnxruntime==1.32.0"], ["onnxruntime", "onnx-reference"]),
+    "onnx": (ONNX, ["onnxruntime", "onnx-reference"]),
     "tinygrad": (["tinygrad==0.14.0"], ["tinygrad"]),
     "mlx": (["mlx[cpu]==0.32.4"], ["mlx"]),
 }
@@ -139,11 +140,13 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Time refconv, torch and jax on real layer shapes (2 threads); write the JSON, table and plot.
+    """Time refconv against torch, jax, onnxruntime and ONNX's reference (2 threads); profile refconv.
 
-    Not a default session. Results go to benchmarks/results/latest.{json,md,png}.
+    Not a default session. Results go to benchmarks/results/latest.{json,md,png} (times, ratios,
+    targets) and benchmarks/results/profile.{json,md} (where refconv's time goes, sampled by py-spy).
+    ``nox -s bench -- -k dw3x3`` passes pytest options (and skips the profile).
     """
-    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, *BENCH, ".[test]")
+    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, *ONNX, *BENCH, ".[test]")
     threads = {name: "2" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     results = "benchmarks/results/latest"
     session.run(
@@ -152,5 +155,13 @@ def bench(session: nox.Session) -> None:
         env=threads,
     )  # fmt: skip
     session.run(
-        "python", "benchmarks/report.py", f"{results}.json", "--plot", f"{results}.png", f"--out={results}.md"
+        "python",
+        "-m",
+        "benchmarks.report",
+        f"{results}.json",
+        "--plot",
+        f"{results}.png",
+        f"--out={results}.md",
     )
+    if not session.posargs:
+        session.run("python", "-m", "benchmarks.profile", env=threads)

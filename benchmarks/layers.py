@@ -17,6 +17,7 @@ class Layer:
     keywords: dict[str, Any] = field(default_factory=dict)
     transposed: bool = False
     small: bool = False  # refconv.naive is timed on these only
+    large: bool = False  # a dense layer whose matmul should run near the BLAS peak (target: 50%)
 
     def spec(self) -> refconv.ConvSpec:
         return refconv.spec(self.x_shape, self.w_shape, transposed=self.transposed, **self.keywords)
@@ -32,13 +33,13 @@ class Layer:
 
 
 LAYERS = [
-    Layer("3x3-s1-64-56", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1)),
-    Layer("3x3-s2-128-28", (8, 128, 28, 28), (256, 128, 3, 3), dict(stride=2, padding=1)),
-    Layer("1x1-256-14", (8, 256, 14, 14), (256, 256, 1, 1)),
-    Layer("3x3-d2-64-56", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=2, dilation=2)),
+    Layer("3x3-s1-64-56", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=1), large=True),
+    Layer("3x3-s2-128-28", (8, 128, 28, 28), (256, 128, 3, 3), dict(stride=2, padding=1), large=True),
+    Layer("1x1-256-14", (8, 256, 14, 14), (256, 256, 1, 1), large=True),
+    Layer("3x3-d2-64-56", (8, 64, 56, 56), (64, 64, 3, 3), dict(padding=2, dilation=2), large=True),
     Layer("dw3x3-64-56", (8, 64, 56, 56), (64, 1, 3, 3), dict(padding=1, groups=64)),
     Layer("5x5-3-32", (32, 3, 32, 32), (64, 3, 5, 5), dict(padding=2), small=True),
-    Layer("3d-3x3x3-32-16x28x28", (2, 32, 16, 28, 28), (32, 32, 3, 3, 3), dict(padding=1)),
+    Layer("3d-3x3x3-32-16x28x28", (2, 32, 16, 28, 28), (32, 32, 3, 3, 3), dict(padding=1), large=True),
     Layer(
         "tconv-s2-128-28", (8, 128, 28, 28), (128, 64, 3, 3),
         dict(stride=2, padding=1, output_padding=1), transposed=True,

@@ -1,12 +1,19 @@
-"""Turn a pytest-benchmark JSON of ``benchmarks/test_layers.py`` into the performance table and plot.
+"""Turn a pytest-benchmark JSON of ``benchmarks/test_layers.py`` into the performance tables and plot.
 
-``python benchmarks/report.py [RESULTS.json] [--plot PNG]`` prints a Markdown
-table: per layer and dtype, the medians of refconv's forward + full VJP and of
-torch's forward+backward, their ratio against the target (1.5 in float32,
-1.0 in float64), refconv's GFLOP/s as a fraction of the matmul peak measured
-in the same run, jax's jitted forward + VJP, and refconv's peak memory as a
-multiple of the output's size. The docs build renders the committed results
-with the same functions.
+``python -m benchmarks.report [RESULTS.json] [--plot PNG] [--out MD]`` prints
+two Markdown tables. Per layer and dtype:
+
+* forward + VJP: the medians of refconv's forward + full VJP, of torch's
+  forward + backward and of jax's jitted forward + VJP, refconv's ratio to
+  each against its target, refconv's GFLOP/s as a fraction of the matmul peak
+  measured in the same run, refconv.naive, and refconv's peak memory as a
+  multiple of the output's size;
+* forward: refconv's forward against onnxruntime's (the ratio's target is
+  1.5), ONNX's reference evaluator (refconv should be 3x faster), torch and jax.
+
+:func:`summary` is the same numbers as data (``conftest.py`` adds it to the
+results JSON under ``"summary"``); the docs build renders the committed
+results with these functions.
 """
 
 from __future__ import annotations
@@ -17,11 +24,28 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchmarks.layers import LAYERS
+
 RESULTS = Path(__file__).parent / "results" / "latest.json"
-TARGET = {"float32": 1.5, "float64": 1.0}
-COLUMNS = [
-    "layer", "dtype", "refconv fwd+vjp (ms)", "torch fwd+bwd (ms)", "ratio (target)",
-    "refconv GFLOP/s", "of matmul peak", "jax fwd+vjp (ms)", "naive (ms)", "peak memory / output",
+
+#: The targets of issue 12, each ``(description, comparison, value)``: a ratio of times (refconv's
+#: over the peer's) must be at most ``value``, a speedup at least ``value``.
+TARGETS: dict[str, dict[str, float]] = {
+    "torch": {"float32": 1.5, "float64": 1.0},  # refconv fwd + VJP / torch fwd + bwd, at most
+    "jax": {"float32": 1.0, "float64": 1.0},  # refconv fwd + VJP / jax fwd + VJP, below
+    "onnxruntime": {"float32": 1.5},  # refconv fwd / onnxruntime fwd, at most
+    "onnx_reference": {"float32": 3.0, "float64": 3.0},  # ONNX reference fwd / refconv fwd, at least
+    "peak": {"float32": 0.5, "float64": 0.5},  # fraction of the matmul peak, large layers, at least
+}
+LARGE_LAYERS = tuple(layer.id for layer in LAYERS if layer.large)
+
+VJP_COLUMNS = [
+    "layer", "dtype", "refconv fwd+vjp (ms)", "torch fwd+bwd (ms)", "ratio (target)", "jax fwd+vjp (ms)",
+    "ratio (target)", "refconv GFLOP/s", "of matmul peak", "naive (ms)", "peak memory / output",
+]  # fmt: skip
+FORWARD_COLUMNS = [
+    "layer", "dtype", "refconv fwd (ms)", "onnxruntime (ms)", "ratio (target)", "ONNX reference (ms)",
+    "speedup (target)", "torch fwd (ms)", "jax fwd (ms)",
 ]  # fmt: skip
 
 
@@ -39,8 +63,18 @@ def medians(data: dict[str, Any]) -> dict[tuple[str, str], dict[str, dict[str, A
     return table
 
 
+def _ms(impls: dict[str, dict[str, Any]], *names: str) -> float | None:
+    """The sum of the medians of ``names`` in milliseconds, or None if one was not run."""
+    found = [impls.get(name, {}).get("median") for name in names]
+    return None if None in found else 1e3 * sum(found)  # type: ignore[arg-type]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a / b
+
+
 def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """One summary per layer and dtype, in the order the layers were run."""
+    """One summary per layer and dtype, in the order the layers were run (times in ms)."""
     table = medians(data)
     out = []
     for (layer, dtype), impls in table.items():
@@ -48,41 +82,99 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         peak = table["matmul", dtype]["numpy-matmul"]
         peak_gflops = peak["flops"] / peak["median"] / 1e9
-        fwd, vjp, naive = impls["refconv-forward"], impls["refconv-vjp"], impls.get("naive-forward+vjp")
+        fwd, vjp = impls["refconv-forward"], impls["refconv-vjp"]
         refconv_s = fwd["median"] + vjp["median"]
         gflops = (fwd["flops"] + vjp["flops"]) / refconv_s / 1e9
-        torch_s = impls.get("torch-forward+backward", {}).get("median")
-        jax = [impls.get(f"jax-{w}", {}).get("median") for w in ("forward", "vjp")]
+        times = {
+            "refconv_ms": 1e3 * refconv_s,
+            "refconv_forward_ms": _ms(impls, "refconv-forward"),
+            "torch_ms": _ms(impls, "torch-forward+backward"),
+            "torch_forward_ms": _ms(impls, "torch-forward"),
+            "jax_ms": _ms(impls, "jax-forward", "jax-vjp"),
+            "jax_forward_ms": _ms(impls, "jax-forward"),
+            "onnxruntime_ms": _ms(impls, "onnxruntime-forward"),
+            "onnx_reference_ms": _ms(impls, "onnx-reference-forward"),
+            "naive_ms": _ms(impls, "naive-forward+vjp"),
+        }
+        ratios = {
+            "torch": _ratio(times["refconv_ms"], times["torch_ms"]),
+            "jax": _ratio(times["refconv_ms"], times["jax_ms"]),
+            "onnxruntime": _ratio(times["refconv_forward_ms"], times["onnxruntime_ms"]),
+            "onnx_reference": _ratio(times["onnx_reference_ms"], times["refconv_forward_ms"]),
+            "peak": gflops / peak_gflops if layer in LARGE_LAYERS else None,
+        }
         out.append(
             {
                 "layer": layer,
                 "dtype": dtype,
-                "refconv_ms": 1e3 * refconv_s,
-                "torch_ms": None if torch_s is None else 1e3 * torch_s,
-                "ratio": None if torch_s is None else refconv_s / torch_s,
-                "target": TARGET[dtype],
+                **times,
+                "ratios": ratios,
+                "met": {name: met(name, dtype, value) for name, value in ratios.items()},
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
-                "jax_ms": None if None in jax else 1e3 * sum(jax),  # type: ignore[arg-type]
-                "naive_ms": None if naive is None else 1e3 * naive["median"],
                 "memory": max(fwd["peak_bytes"], vjp["peak_bytes"]) / fwd["output_bytes"],
             }
         )
     return out
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
-    def ms(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.1f}"
+def met(name: str, dtype: str, value: float | None) -> bool | None:
+    """Whether ``value`` meets its target (None where there is no target or no measurement)."""
+    target = TARGETS[name].get(dtype)
+    if target is None or value is None:
+        return None
+    if name in ("onnx_reference", "peak"):
+        return value >= target
+    return value < target if name == "jax" else value <= target
 
-    ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.2f} ({row['target']:.1f})"
-    if row["ratio"] is not None and row["ratio"] > row["target"]:
-        ratio += " missed"
+
+def summary(data: dict[str, Any]) -> dict[str, Any]:
+    """The rows, the targets and the misses: what ``conftest.py`` adds to the results JSON."""
+    found = rows(data)
+    missed = [
+        f"{row['layer']} {row['dtype']}: {name} {row['ratios'][name]:.2f}"
+        f" (target {TARGETS[name][row['dtype']]})"
+        for row in found
+        for name, ok in row["met"].items()
+        if ok is False
+    ]
+    return {"machine": machine(data), "targets": TARGETS, "rows": found, "missed": missed}
+
+
+def _cell(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _target_cell(row: dict[str, Any], name: str, percent: bool = False) -> str:
+    value, target = row["ratios"][name], TARGETS[name].get(row["dtype"])
+    if value is None:
+        return "n/a"
+    text = f"{value:.0%}" if percent else f"{value:.2f}"
+    if target is not None:
+        text += f" ({target:.0%})" if percent else f" ({target:.1f})"
+    return text + (" missed" if row["met"][name] is False else "")
+
+
+def _vjp_cells(row: dict[str, Any]) -> list[str]:
     return [
-        row["layer"], row["dtype"], ms(row["refconv_ms"]), ms(row["torch_ms"]), ratio,
-        f"{row['gflops']:.1f}", f"{row['peak_fraction']:.0%}", ms(row["jax_ms"]), ms(row["naive_ms"]),
-        f"{row['memory']:.1f}x",
+        row["layer"], row["dtype"], _cell(row["refconv_ms"]), _cell(row["torch_ms"]),
+        _target_cell(row, "torch"), _cell(row["jax_ms"]), _target_cell(row, "jax"), f"{row['gflops']:.1f}",
+        _target_cell(row, "peak", percent=True) if row["ratios"]["peak"] is not None
+        else f"{row['peak_fraction']:.0%}",
+        _cell(row["naive_ms"]), f"{row['memory']:.1f}x",
     ]  # fmt: skip
+
+
+def _forward_cells(row: dict[str, Any]) -> list[str]:
+    return [
+        row["layer"], row["dtype"], _cell(row["refconv_forward_ms"]), _cell(row["onnxruntime_ms"]),
+        _target_cell(row, "onnxruntime"), _cell(row["onnx_reference_ms"]),
+        _target_cell(row, "onnx_reference"),
+        _cell(row["torch_forward_ms"]), _cell(row["jax_forward_ms"]),
+    ]  # fmt: skip
+
+
+TABLES = {"vjp": (VJP_COLUMNS, _vjp_cells), "forward": (FORWARD_COLUMNS, _forward_cells)}
 
 
 def machine(data: dict[str, Any]) -> str:
@@ -99,41 +191,61 @@ def machine(data: dict[str, Any]) -> str:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows(data)]
-    return "\n".join([machine(data), "", *lines])
+    lines = [machine(data)]
+    for title, (columns, cells) in zip(("Forward + VJP", "Forward"), TABLES.values(), strict=True):
+        lines += ["", f"{title}:", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(cells(row)) + " |" for row in rows(data)]
+    return "\n".join(lines)
 
 
-def list_table(data: dict[str, Any]) -> list[str]:
-    """The table as the lines of an rST ``list-table`` (the docs' performance page)."""
+def list_table(data: dict[str, Any], which: str = "vjp") -> list[str]:
+    """One table as the lines of an rST ``list-table`` (the docs' performance page)."""
+    columns, cells = TABLES[which]
     lines = [".. list-table::", "   :header-rows: 1", ""]
-    for cells in [COLUMNS, *(_cells(row) for row in rows(data))]:
-        lines += [f"   {'* ' if i == 0 else '  '}- {cell}" for i, cell in enumerate(cells)]
+    for row_cells in [columns, *(cells(row) for row in rows(data))]:
+        lines += [f"   {'* ' if i == 0 else '  '}- {cell}" for i, cell in enumerate(row_cells)]
     return lines
 
 
-def plot(data: dict[str, Any], ax: Any) -> None:
-    """refconv's time over torch's, per layer, float32 and float64, with each target."""
-    summary = [row for row in rows(data) if row["ratio"] is not None]
-    layers = list(dict.fromkeys(row["layer"] for row in summary))
+PANELS = (
+    ("torch", "refconv (fwd + vjp) / torch (fwd + bwd)"),
+    ("jax", "refconv (fwd + vjp) / jax (fwd + vjp)"),
+    ("onnxruntime", "refconv fwd / onnxruntime fwd"),
+    ("onnx_reference", "ONNX reference fwd / refconv fwd"),
+)
+
+
+def plot(data: dict[str, Any], axes: Any) -> None:
+    """One panel per peer: refconv's ratio per layer, float32 and float64, each target dashed.
+
+    Three panels are time ratios (lower is better for refconv); the ONNX
+    reference panel is a speedup (higher is better).
+    """
+    summary_rows = rows(data)
+    layers = list(dict.fromkeys(row["layer"] for row in summary_rows))
     width = 0.38
-    for offset, dtype, colour in ((-width / 2, "float32", "tab:blue"), (width / 2, "float64", "tab:orange")):
-        values = {row["layer"]: row["ratio"] for row in summary if row["dtype"] == dtype}
-        xs = [i + offset for i, layer in enumerate(layers) if layer in values]
-        ax.bar(xs, [values[layer] for layer in layers if layer in values], width, label=dtype, color=colour)
-        ax.axhline(TARGET[dtype], color=colour, linestyle="--", linewidth=1)
-    ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("refconv (fwd + vjp) / torch (fwd + bwd)")
-    ax.set_title("time relative to torch CPU (lower is faster; dashed: targets)", fontsize=9)
-    ax.legend(frameon=False)
+    for ax, (name, label) in zip(axes, PANELS, strict=True):
+        for offset, dtype, colour in (
+            (-width / 2, "float32", "tab:blue"),
+            (width / 2, "float64", "tab:orange"),
+        ):
+            values = {r["layer"]: r["ratios"][name] for r in summary_rows if r["dtype"] == dtype}
+            shown = [layer for layer in layers if values.get(layer) is not None]
+            xs = [layers.index(layer) + offset for layer in shown]
+            ax.bar(xs, [values[layer] for layer in shown], width, label=dtype, color=colour)
+            if dtype in TARGETS[name]:
+                ax.axhline(TARGETS[name][dtype], color=colour, linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
+        ax.set_yscale("log")
+        ax.set_title(label, fontsize=8)
+    axes[0].legend(frameon=False, fontsize=7)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("results", nargs="?", type=Path, default=RESULTS)
     parser.add_argument("--plot", type=Path, help="also write the plot to this PNG")
-    parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    parser.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = parser.parse_args()
     data = load(args.results)
     print(markdown(data))
@@ -145,8 +257,9 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8, 3.5))
-        plot(data, ax)
+        fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
+        plot(data, axes.ravel())
+        fig.tight_layout()
         fig.savefig(args.plot, bbox_inches="tight", dpi=110)
 
 

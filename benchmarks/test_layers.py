@@ -1,13 +1,18 @@
-"""Time refconv against torch and jax on real layer shapes: ``nox -s bench``.
+"""Time refconv against its peers on real layer shapes: ``nox -s bench``.
 
 Every layer of :mod:`benchmarks.layers` in float32 and float64: refconv's
 forward and full VJP (dx, dw, db), torch's CPU forward and forward+backward,
-jax's jitted CPU forward and VJP, and refconv.naive on the small layers only.
-A square matmul measures the machine's BLAS peak in the same run, so that
-GFLOP/s can be read as a fraction of it. Nothing here asserts a time: the
-numbers go to the JSON that ``benchmarks/report.py`` turns into the table.
-Peak memory of refconv's calls (tracemalloc, which sees NumPy's buffers) is
-recorded beside each time.
+jax's jitted CPU forward and VJP, onnxruntime's forward (float32: it has no
+float64 Conv kernel) and the forward of ONNX's reference evaluator (the other
+pure-NumPy reference), each a single-node model built once, and refconv.naive
+on the small layers only. Each peer's result is checked once against
+refconv's float64 reference within the round-off bound of its dtype before
+it is timed, so that every row compares the same computation. A square
+matmul measures the machine's BLAS peak in the same run, so that GFLOP/s can
+be read as a fraction of it. Nothing here asserts a time: the numbers go to
+the JSON that ``benchmarks/report.py`` turns into the table. Peak memory of
+refconv's calls (tracemalloc, which sees NumPy's buffers) is recorded beside
+each time.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ import pytest
 import refconv
 from benchmarks.layers import LAYERS, Layer
 from refconv import naive
+from refconv.testing import assert_conv_close
 
 DTYPES = ["float32", "float64"]
 ROUNDS = 5
 PEAK_N = 2048
+THREADS = 2  # torch's and onnxruntime's; nox -s bench gives BLAS the same
+ONNX_OPSET = 22
 
 
 def _arrays(layer: Layer, dtype: str) -> tuple[Any, ...]:
@@ -107,7 +115,7 @@ def _torch_conv(layer: Layer) -> Callable[..., Any]:
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
 def test_torch(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     x, w, b, dy = (torch.from_numpy(a) for a in _arrays(layer, dtype))
     conv = _torch_conv(layer)
     kw = layer.keywords
@@ -182,3 +190,72 @@ def test_jax(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
         _run(benchmark, lambda: forward(x, w, b).block_until_ready())
     else:
         _run(benchmark, lambda: jax.block_until_ready(vjp(x, w, b, dy)))
+
+
+def _onnx_model(layer: Layer, dtype: str) -> Any:
+    """A single Conv or ConvTranspose node for ``layer`` (refconv.backends.onnx_backend translates the
+    general case; these layers need only explicit pads, strides, dilations, groups and output_padding)."""
+    from onnx import helper
+
+    s = layer.spec()
+    attributes: dict[str, Any] = dict(
+        strides=list(s.stride), dilations=list(s.dilation), group=s.groups, kernel_shape=list(s.w_shape[2:]),
+        pads=[lo for lo, _ in s.padding] + [hi for _, hi in s.padding],
+    )  # fmt: skip
+    if s.transposed:
+        attributes["output_padding"] = list(s.output_padding)
+    operator = "ConvTranspose" if s.transposed else "Conv"
+    element = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    arrays = dict(zip("xwb", (layer.x_shape, layer.w_shape, (s.y_shape[1],)), strict=True))
+    graph = helper.make_graph(
+        [helper.make_node(operator, list(arrays), ["y"], **attributes)], operator.lower(),
+        [helper.make_tensor_value_info(name, element, shape) for name, shape in arrays.items()],
+        [helper.make_tensor_value_info("y", element, s.y_shape)],
+    )  # fmt: skip
+    opsets = [helper.make_opsetid("", ONNX_OPSET)]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+
+
+def _time_checked_peer(benchmark: Any, layer: Layer, dtype: str, impl: str, run: Callable[..., Any]) -> None:
+    """Check ``run(x, w, b)`` against refconv's float64 reference (the round-off bound of ``dtype``), then
+    time it."""
+    x, w, b, _ = _arrays(layer, dtype)
+    assert_conv_close(run(x, w, b), x, w, b, transposed=layer.transposed, **layer.keywords)
+    _record(benchmark, layer, dtype, impl, layer.forward_flops())
+    _run(benchmark, lambda: run(x, w, b))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
+def test_onnxruntime(benchmark: Any, layer: Layer, dtype: str) -> None:
+    onnxruntime = pytest.importorskip("onnxruntime")
+    if dtype == "float64":
+        pytest.skip("onnxruntime has no float64 Conv kernel on the CPU")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = THREADS, 1
+    session = onnxruntime.InferenceSession(
+        _onnx_model(layer, dtype).SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    _time_checked_peer(
+        benchmark,
+        layer,
+        dtype,
+        "onnxruntime-forward",
+        lambda x, w, b: session.run(None, dict(x=x, w=w, b=b))[0],
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.id)
+def test_onnx_reference(benchmark: Any, layer: Layer, dtype: str) -> None:
+    pytest.importorskip("onnx")
+    from onnx.reference import ReferenceEvaluator
+
+    evaluator: Any = ReferenceEvaluator(_onnx_model(layer, dtype))
+    _time_checked_peer(
+        benchmark,
+        layer,
+        dtype,
+        "onnx-reference-forward",
+        lambda x, w, b: evaluator.run(None, dict(x=x, w=w, b=b))[0],
+    )

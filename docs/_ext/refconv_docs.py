@@ -181,9 +181,14 @@ class ConformanceTable(SphinxDirective):
 
 
 class BenchmarkTable(SphinxDirective):
-    """``benchmarks/report.py``'s table of a committed results JSON (the argument, from the repo root)."""
+    """``benchmarks/report.py``'s table of a committed results JSON (the argument, from the repo root).
+
+    ``:table:`` picks the table: ``vjp`` (forward + VJP against torch and jax,
+    the default) or ``forward`` (against onnxruntime and ONNX's reference).
+    """
 
     required_arguments = 1
+    option_spec: ClassVar[dict[str, Any]] = {"table": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         from benchmarks import report
@@ -191,10 +196,34 @@ class BenchmarkTable(SphinxDirective):
         path = ROOT / self.arguments[0]
         self.env.note_dependency(str(path))
         data = report.load(path)
+        which = self.options.get("table", "vjp")
+        if which not in report.TABLES:
+            raise self.error(f":table: {which!r}: expected one of {', '.join(report.TABLES)}")
         rst = StringList()
-        for line in [f"Measured on: {report.machine(data)}.", "", *report.list_table(data)]:
+        for line in [f"Measured on: {report.machine(data)}.", "", *report.list_table(data, which)]:
             rst.append(line, "benchmark-table")
         container = nodes.container(classes=["benchmark-table"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
+class BenchmarkProfile(SphinxDirective):
+    """``benchmarks/profile.py``'s table of a committed profile JSON (the argument, from the repo root)."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        from benchmarks import profile
+
+        path = ROOT / self.arguments[0]
+        self.env.note_dependency(str(path))
+        data = json.loads(path.read_text())
+        head = f"Sampled on {data['date']} with {data['threads']} BLAS threads, py-spy {data['py_spy']}."
+        rst = StringList()
+        rst.append(head, "benchmark-profile")
+        rst.append("", "benchmark-profile")
+        rst.extend(_list_table([profile.COLUMNS, *profile.table(data["profiles"])], "benchmark-profile"))
+        container = nodes.container(classes=["benchmark-profile"])
         self.state.nested_parse(rst, self.content_offset, container)
         return [container]
 
@@ -300,4 +329,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("conform-results", ConformResults)
     app.add_directive("conformance-table", ConformanceTable)
     app.add_directive("benchmark-table", BenchmarkTable)
+    app.add_directive("benchmark-profile", BenchmarkProfile)
     return {"version": refconv.__version__, "parallel_read_safe": True}

@@ -1,8 +1,9 @@
-"""refconv's time relative to torch's on each benchmark layer (performance page)."""
+"""refconv's time relative to each peer's on each benchmark layer (performance page)."""
 
 import matplotlib.pyplot as plt
 
 from benchmarks import report
 
-fig, ax = plt.subplots(figsize=(7.5, 3.4))
-report.plot(report.load(), ax)
+fig, axes = plt.subplots(2, 2, figsize=(9, 6.2))
+report.plot(report.load(), axes.ravel())
+fig.tight_layout()
