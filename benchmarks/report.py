@@ -40,12 +40,13 @@ TARGETS: dict[str, dict[str, float]] = {
 LARGE_LAYERS = tuple(layer.id for layer in LAYERS if layer.large)
 
 VJP_COLUMNS = [
-    "layer", "dtype", "refconv fwd+vjp (ms)", "torch fwd+bwd (ms)", "ratio (target)", "jax fwd+vjp (ms)",
-    "ratio (target)", "refconv GFLOP/s", "of matmul peak", "naive (ms)", "peak memory / output",
+    "layer", "dtype", "refconv fwd+vjp (ms)", "torch fwd+bwd (ms)", "ratio (target)", "target needs",
+    "jax fwd+vjp (ms)", "ratio (target)", "refconv GFLOP/s", "of matmul peak", "naive (ms)",
+    "peak memory / output",
 ]  # fmt: skip
 FORWARD_COLUMNS = [
-    "layer", "dtype", "refconv fwd (ms)", "onnxruntime (ms)", "ratio (target)", "ONNX reference (ms)",
-    "speedup (target)", "torch fwd (ms)", "jax fwd (ms)",
+    "layer", "dtype", "refconv fwd (ms)", "onnxruntime (ms)", "ratio (target)", "target needs",
+    "ONNX reference (ms)", "speedup (target)", "torch fwd (ms)", "jax fwd (ms)",
 ]  # fmt: skip
 
 
@@ -55,11 +56,15 @@ def load(path: Path = RESULTS) -> dict[str, Any]:
 
 
 def medians(data: dict[str, Any]) -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
-    """``{(layer, dtype): {impl: {"median": seconds, **extra_info}}}``."""
+    """``{(layer, dtype): {impl: {"median": seconds, "iqr": seconds, **extra_info}}}``."""
     table: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
     for bench in data["benchmarks"]:
-        info = bench["extra_info"]
-        table[info["layer"], info["dtype"]][info["impl"]] = {"median": bench["stats"]["median"], **info}
+        info, stats = bench["extra_info"], bench["stats"]
+        table[info["layer"], info["dtype"]][info["impl"]] = {
+            "median": stats["median"],
+            "iqr": stats["iqr"],
+            **info,
+        }
     return table
 
 
@@ -69,8 +74,24 @@ def _ms(impls: dict[str, dict[str, Any]], *names: str) -> float | None:
     return None if None in found else 1e3 * sum(found)  # type: ignore[arg-type]
 
 
+def _spread(impls: dict[str, dict[str, Any]], *names: str) -> float | None:
+    """The relative spread of the sum of ``names``: the sum of their IQRs over the sum of their medians."""
+    if any(name not in impls for name in names):
+        return None
+    return sum(impls[n]["iqr"] for n in names) / sum(impls[n]["median"] for n in names)
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a / b
+
+
+#: What each ratio divides: (numerator impls, denominator impls).
+RATIO_OF: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "torch": (("refconv-forward", "refconv-vjp"), ("torch-forward+backward",)),
+    "jax": (("refconv-forward", "refconv-vjp"), ("jax-forward", "jax-vjp")),
+    "onnxruntime": (("refconv-forward",), ("onnxruntime-forward",)),
+    "onnx_reference": (("onnx-reference-forward",), ("refconv-forward",)),
+}
 
 
 def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -103,12 +124,29 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             "onnx_reference": _ratio(times["onnx_reference_ms"], times["refconv_forward_ms"]),
             "peak": gflops / peak_gflops if layer in LARGE_LAYERS else None,
         }
+        # the ratio's relative spread (IQR over median, added in quadrature): a miss by less is noise
+        spreads = {}
+        for name, (top, bottom) in RATIO_OF.items():
+            a, b = _spread(impls, *top), _spread(impls, *bottom)
+            spreads[name] = None if a is None or b is None else (a * a + b * b) ** 0.5
+        # the fraction of the matmul peak refconv would need to meet a time target: above 100%, no
+        # arrangement of NumPy's own matmul meets it on this machine
+        needs = {
+            "torch": _needs(
+                fwd["flops"] + vjp["flops"], TARGETS["torch"][dtype], times["torch_ms"], peak_gflops
+            ),
+            "onnxruntime": _needs(
+                fwd["flops"], TARGETS["onnxruntime"].get(dtype), times["onnxruntime_ms"], peak_gflops
+            ),
+        }
         out.append(
             {
                 "layer": layer,
                 "dtype": dtype,
                 **times,
                 "ratios": ratios,
+                "spreads": spreads,
+                "needs_peak": needs,
                 "met": {name: met(name, dtype, value) for name, value in ratios.items()},
                 "gflops": gflops,
                 "peak_fraction": gflops / peak_gflops,
@@ -116,6 +154,21 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _needs(flops: int, target: float | None, peer_ms: float | None, peak_gflops: float) -> float | None:
+    """The fraction of the matmul peak at which ``flops`` take ``target`` times the peer's time."""
+    if target is None or peer_ms is None:
+        return None
+    return flops / (target * peer_ms * 1e6) / peak_gflops
+
+
+def within_noise(row: dict[str, Any], name: str) -> bool:
+    """Whether a missed target is missed by less than the ratio's relative spread."""
+    value, spread, target = row["ratios"][name], row["spreads"].get(name), TARGETS[name].get(row["dtype"])
+    if value is None or spread is None or target is None:
+        return False
+    return abs(value - target) <= spread * value
 
 
 def met(name: str, dtype: str, value: float | None) -> bool | None:
@@ -145,6 +198,11 @@ def _cell(value: float | None, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _percent(value: float | None) -> str:
+    """A fraction of the matmul peak, as the tables show it."""
+    return "n/a" if value is None else f"{value:.0%} of peak"
+
+
 def _target_cell(row: dict[str, Any], name: str, percent: bool = False) -> str:
     value, target = row["ratios"][name], TARGETS[name].get(row["dtype"])
     if value is None:
@@ -152,13 +210,16 @@ def _target_cell(row: dict[str, Any], name: str, percent: bool = False) -> str:
     text = f"{value:.0%}" if percent else f"{value:.2f}"
     if target is not None:
         text += f" ({target:.0%})" if percent else f" ({target:.1f})"
-    return text + (" missed" if row["met"][name] is False else "")
+    if row["met"][name] is False:
+        text += " missed (within noise)" if within_noise(row, name) else " missed"
+    return text
 
 
 def _vjp_cells(row: dict[str, Any]) -> list[str]:
     return [
         row["layer"], row["dtype"], _cell(row["refconv_ms"]), _cell(row["torch_ms"]),
-        _target_cell(row, "torch"), _cell(row["jax_ms"]), _target_cell(row, "jax"), f"{row['gflops']:.1f}",
+        _target_cell(row, "torch"), _percent(row["needs_peak"]["torch"]), _cell(row["jax_ms"]),
+        _target_cell(row, "jax"), f"{row['gflops']:.1f}",
         _target_cell(row, "peak", percent=True) if row["ratios"]["peak"] is not None
         else f"{row['peak_fraction']:.0%}",
         _cell(row["naive_ms"]), f"{row['memory']:.1f}x",
@@ -168,8 +229,8 @@ def _vjp_cells(row: dict[str, Any]) -> list[str]:
 def _forward_cells(row: dict[str, Any]) -> list[str]:
     return [
         row["layer"], row["dtype"], _cell(row["refconv_forward_ms"]), _cell(row["onnxruntime_ms"]),
-        _target_cell(row, "onnxruntime"), _cell(row["onnx_reference_ms"]),
-        _target_cell(row, "onnx_reference"),
+        _target_cell(row, "onnxruntime"), _percent(row["needs_peak"]["onnxruntime"]),
+        _cell(row["onnx_reference_ms"]), _target_cell(row, "onnx_reference"),
         _cell(row["torch_forward_ms"]), _cell(row["jax_forward_ms"]),
     ]  # fmt: skip
 
