@@ -53,6 +53,7 @@ ELEMENTWISE = ("multiply", "add", "sum_of_products", "einsum", "_sum", "reduce",
 STRATEGIES = (
     "_image_matmul",
     "_window_matmul",
+    "_contraction_chunks",
     "_depthwise_taps",
     "_window_dots",
     "_shifted_products",

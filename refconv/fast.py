@@ -4,15 +4,17 @@ Each strategy computes exactly :func:`refconv.conv.conv_definition` (the tests
 check each against it on the shared grid); they differ in how much memory
 they move:
 
-``image_matmul``
-    the default for outputs of many positions: copy each image's windows
-    channels-first (``(I K, M)``, the classic im2col), in bounded chunks, and
-    multiply the kernel by them, so the result comes out in the caller's
-    ``(N, O, *M)`` layout without a transpose;
 ``window_matmul``
-    few output positions (a weight VJP: the output is the kernel's size):
-    copy windows channels-last into ``(rows, K I)`` and multiply by the
-    kernel, one tall product over every image and position;
+    the default: copy windows channels-last into ``(rows, K I)`` (runs of
+    ``k I`` values) and multiply by the kernel, one tall product over every
+    image and position (for a weight VJP, whose output is the kernel's few
+    taps, the chunks split the contraction instead);
+``image_matmul``
+    pointwise kernels and few channels per group: copy each image's windows
+    channels-first (``(I K, M)``, the classic im2col: runs along the last
+    output dim, none at all for a 1x1 kernel) and multiply the kernel by them,
+    so the result comes out in the caller's ``(N, O, *M)`` layout without a
+    transpose of the input or the output;
 ``depthwise_taps``
     one input channel per group: a vectorised multiply-add per kernel tap,
     channels-last, one image at a time, no window copy;
@@ -56,6 +58,7 @@ from refconv.geometry import (
 )
 
 __all__ = [
+    "FEW_CHANNELS",
     "MIN_CHUNK_ELEMENTS",
     "MIN_IMAGE_POSITIONS",
     "STRATEGIES",
@@ -68,10 +71,12 @@ __all__ = [
 #: padded input and its output if that is more.
 MIN_CHUNK_ELEMENTS = 1 << 20
 
-#: :func:`_image_matmul` is taken when each image has at least this many output positions: the
-#: columns of its matmul. Below it, :func:`_window_matmul`'s one tall product fits BLAS better
-#: (measured on the docs' :doc:`/performance` page; it only changes speed).
+#: :func:`_image_matmul` needs at least this many output positions per image (the columns of its
+#: matmul); below, :func:`_window_matmul`'s one tall product fits BLAS better.
 MIN_IMAGE_POSITIONS = 128
+#: With at most this many input channels per group, :func:`_image_matmul` is taken: channels-last
+#: runs would be at most ``k`` times this long, and moving so few channels last is a slow transpose.
+FEW_CHANNELS = 4
 
 Strategy = Callable[[NDArray[Any], NDArray[Any], ConvParams, int | None], NDArray[Any]]
 
@@ -107,7 +112,7 @@ def strategy_for(x_shape: Shape, w_shape: Shape, p: ConvParams) -> str:
         return "window_dots"
     if _shifted_products_are_cheaper(x_shape, w_shape, p):
         return "shifted_products"
-    if math.prod(output_spatial_shape(x_shape[2:], w_shape[2:], p)) >= MIN_IMAGE_POSITIONS:
+    if _image_copy_is_cheaper(x_shape, w_shape, p):
         return "image_matmul"
     return "window_matmul"
 
@@ -122,6 +127,30 @@ def applicable_strategies(x_shape: Shape, w_shape: Shape, p: ConvParams) -> list
     if p.batch_groups == 1:
         names.append("shifted_products")
     return names
+
+
+def _image_copy_is_cheaper(x_shape: Shape, w_shape: Shape, p: ConvParams) -> bool:
+    """Whether the channels-first window copy of :func:`_image_matmul` beats the channels-last one.
+
+    Both copy the same values; what differs is the length of the contiguous
+    runs NumPy's copy loop moves (its cost per run dominates short ones) and
+    the channels-last layout's two transposes. Channels-first runs along the
+    last output dim (``m`` values at stride 1, single values otherwise; no
+    copy at all for a pointwise kernel at stride 1); channels-last runs over
+    a window row's taps and channels (``k I`` values at dilation 1, ``I``
+    otherwise). Taken with at least :data:`MIN_IMAGE_POSITIONS` positions per
+    image, and for a pointwise kernel, longer runs, or at most
+    :data:`FEW_CHANNELS` channels per group. Measured on the docs'
+    :doc:`/performance` page; it only changes speed.
+    """
+    out = output_spatial_shape(x_shape[2:], w_shape[2:], p)
+    if math.prod(out) < MIN_IMAGE_POSITIONS:
+        return False
+    channels = w_shape[1]
+    pointwise = all(k == 1 for k in w_shape[2:]) and all(s == 1 for s in p.stride)
+    image_run = out[-1] if p.stride[-1] == 1 else 1
+    window_run = channels * (w_shape[-1] if p.dilation[-1] == 1 else 1)
+    return pointwise or image_run >= window_run or channels <= FEW_CHANNELS
 
 
 def _one_image_per_group(x_shape: Shape, p: ConvParams) -> bool:

@@ -135,11 +135,18 @@ def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
     assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p3) == "phases"
     p4 = refconv.spec((2, 3, 9, 8), (4, 3, 3, 3)).params  # 7 x 6 outputs per image: one tall matmul
     assert strategy_for((2, 3, 9, 8), (4, 3, 3, 3), p4) == "window_matmul"
-    p5 = refconv.spec((2, 3, 18, 10), (4, 3, 3, 3)).params  # 16 x 8 = MIN_IMAGE_POSITIONS: per image
+    # 16 x 8 = MIN_IMAGE_POSITIONS per image: 3 <= FEW_CHANNELS channels go channels-first, 8 do not
+    p5 = refconv.spec((2, 3, 18, 10), (4, 3, 3, 3)).params
     assert strategy_for((2, 3, 18, 10), (4, 3, 3, 3), p5) == "image_matmul"
+    p6 = refconv.spec((2, 8, 18, 10), (4, 8, 3, 3)).params  # runs of 8 positions, or of 3 taps x 8 channels
+    assert strategy_for((2, 8, 18, 10), (4, 8, 3, 3), p6) == "window_matmul"
+    p7 = refconv.spec((2, 8, 18, 30), (4, 8, 3, 3)).params  # runs of 28 positions beat 24
+    assert strategy_for((2, 8, 18, 30), (4, 8, 3, 3), p7) == "image_matmul"
+    p8 = refconv.spec((2, 64, 16, 8), (64, 64, 1, 1)).params  # pointwise: no window copy at all
+    assert strategy_for((2, 64, 16, 8), (64, 64, 1, 1), p8) == "image_matmul"
     # the weight VJP of a depthwise layer: one image per batch group
-    x6, dy6, p6, _ = _weight_vjp_general(Case("dw", (2, 8, 9, 9), (8, 1, 3, 3), dict(groups=8)))
-    assert strategy_for(x6.shape, dy6.shape, p6) == "window_dots"
+    x9, dy9, p9, _ = _weight_vjp_general(Case("dw", (2, 8, 9, 9), (8, 1, 3, 3), dict(groups=8)))
+    assert strategy_for(x9.shape, dy9.shape, p9) == "window_dots"
 
 
 @pytest.mark.parametrize(
