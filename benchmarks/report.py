@@ -298,6 +298,9 @@ def plot(data: dict[str, Any], axes: Any) -> None:
                 ax.axhline(TARGETS[name][dtype], color=colour, linestyle="--", linewidth=1)
         ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter("{x:g}")
+        ax.yaxis.set_minor_formatter("{x:g}")
+        ax.tick_params(axis="y", which="both", labelsize=7)
         ax.set_title(label, fontsize=8)
     axes[0].legend(frameon=False, fontsize=7)
 

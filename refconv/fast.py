@@ -71,11 +71,11 @@ __all__ = [
 #: padded input and its output if that is more.
 MIN_CHUNK_ELEMENTS = 1 << 20
 
-#: :func:`_image_matmul` needs at least this many output positions per image (the columns of its
-#: matmul); below, :func:`_window_matmul`'s one tall product fits BLAS better.
+#: The ``image_matmul`` strategy needs at least this many output positions per image (the columns
+#: of its matmul); below, ``window_matmul``'s one tall product fits BLAS better.
 MIN_IMAGE_POSITIONS = 128
-#: With at most this many input channels per group, :func:`_image_matmul` is taken: channels-last
-#: runs would be at most ``k`` times this long, and moving so few channels last is a slow transpose.
+#: With at most this many input channels per group, ``image_matmul`` is taken: channels-last runs
+#: would be at most ``k`` times this long, and moving so few channels last is a slow transpose.
 FEW_CHANNELS = 4
 
 Strategy = Callable[[NDArray[Any], NDArray[Any], ConvParams, int | None], NDArray[Any]]
