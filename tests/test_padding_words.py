@@ -133,3 +133,35 @@ def test_transposed_same_matches_jax(config: tuple) -> None:  # type: ignore[typ
     assert_close(case.id, "y", refconv.conv_transpose(x, w, **case.keywords), np.asarray(y), limits["y"])
     assert_close(case.id, "dx", got_dx, np.asarray(dx), limits["dx"])
     assert_close(case.id, "dw", got_dw, np.asarray(dw), limits["dw"])
+
+
+def _tf_same_pairs(config: tuple, lower: bool) -> list[tuple[int, int]]:  # type: ignore[type-arg]
+    """TensorFlow's documented "SAME" padding (``pad_top = pad_along_height // 2``), or its mirror image."""
+    x_shape, w_shape, stride, dilation = config
+    pairs = []
+    for n, k, s, d in zip(x_shape[2:], w_shape[2:], stride, dilation, strict=True):
+        total = max((math.ceil(n / s) - 1) * s + d * (k - 1) + 1 - n, 0)
+        pairs.append((total - total // 2, total // 2) if lower else (total // 2, total - total // 2))
+    return pairs
+
+
+ODD_TOTALS = [c for c in CONFIGS if any(sum(pair) % 2 for pair in _tf_same_pairs(c, False))]
+
+
+def test_some_configs_have_an_odd_total() -> None:
+    assert len(ODD_TOTALS) >= 2
+
+
+@pytest.mark.parametrize("lower", [False, True], ids=["same", "same_lower"])
+@pytest.mark.parametrize("config", ODD_TOTALS, ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
+def test_an_odd_total_puts_the_extra_pixel_at_the_end_for_same(lower: bool, config: tuple) -> None:  # type: ignore[type-arg]
+    """TF's documented split, against refconv.naive with those pairs: no framework needed.
+
+    For "same_lower" the extra pixel goes first (JAX's and ONNX's SAME_LOWER).
+    """
+    stride, dilation = config[2], config[3]
+    pairs = _tf_same_pairs(config, lower)
+    case = _case("same_lower" if lower else "same", config)
+    x, w, _, _ = case.arrays()
+    want = refconv.naive.conv(x, w, stride=stride, dilation=dilation, padding=pairs)
+    assert_close(case.id, "y", refconv.conv(x, w, **case.keywords), want, bounds(case)["y"])
