@@ -105,12 +105,13 @@ def _copy_with(tmp_path: Path, mutant: Mutant | None) -> Path:
 
 
 def _run_selection(copy: Path) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "REFCONV_REQUIRE_ORACLES")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "REFCONV_REQUIRE_ORACLES")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     check = "import refconv, sys; sys.exit(0 if refconv.__file__.startswith(sys.argv[1]) else 3)"
     where = subprocess.run([sys.executable, "-c", check, str(copy)], cwd=copy, env=env, check=False)
     assert where.returncode == 0, "the subprocess must import the copy of refconv, not the installed one"
-    command = [sys.executable, "-m", "pytest", *SELECTION, "-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    options = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+    command = [sys.executable, "-m", "pytest", *SELECTION, *options]
     return subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, check=False)
 
 
