@@ -118,7 +118,12 @@ def strategy_for(x_shape: Shape, w_shape: Shape, p: ConvParams) -> str:
 
 
 def applicable_strategies(x_shape: Shape, w_shape: Shape, p: ConvParams) -> list[str]:
-    """Every strategy that computes this convolution correctly, fast or not (the tests try each)."""
+    """Every strategy that computes this convolution correctly, fast or not (the tests try each).
+
+    Not mutated (``nox -s mutation``): only the tests call it, to parametrize
+    themselves while they are collected, before a mutant is switched on.
+    """
+    # pragma: no mutate block
     names = ["image_matmul", "window_matmul", "phases"]
     if w_shape[1] == 1 and p.batch_groups == 1:
         names.append("depthwise_taps")

@@ -24,6 +24,7 @@ from refconv import fast, naive
 from refconv.conv import conv_definition, kernel_of
 from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
 from refconv.geometry import weight_vjp_params
+from refconv.testing import rounding_bound
 from tests.cases import CASES, TRANSPOSED, Case
 from tests.helpers import assert_close, bounds
 
@@ -96,6 +97,39 @@ STRATEGY_CASES = [
     for case, which, problem in PROBLEMS
     for name in _applicable(problem(case))
 ]
+
+
+COMPLEX_CASES = [
+    Case("2d-complex-many-positions", (2, 3, 18, 10), (4, 3, 3, 3), dict(padding=1)),
+    Case("1d-complex-depthwise", (2, 4, 20), (4, 1, 3), dict(groups=4, stride=2)),
+    Case("2d-complex-few-outputs", (2, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "strategy"),
+    [
+        pytest.param(case, name, id=f"{case.id}-{name}")
+        for case in COMPLEX_CASES
+        for name in applicable_strategies(case.x_shape, case.w_shape, case.spec().general)
+    ],
+)
+def test_each_strategy_keeps_the_imaginary_part(case: Case, strategy: str) -> None:
+    """Complex operands through each strategy: a real buffer anywhere would drop or refuse them.
+
+    Against the spec kernel, within the complex round-off bound: four real products and two sums
+    per complex product, so four times the sums of the moduli' products, 2K terms
+    (refconv.testing.rounding_bound, as the verification page describes).
+    """
+    x, w, p, _ = _general(case)
+    rng = np.random.default_rng(1)
+    xc, wc = x + 1j * rng.standard_normal(x.shape), w + 1j * rng.standard_normal(w.shape)
+    expected = conv_definition(xc, wc, p)
+    assert np.abs(expected.imag).max() > 0.1
+    terms = 2 * int(np.prod(w.shape[1:]))
+    bound = rounding_bound(4 * conv_definition(np.abs(xc), np.abs(wc), p), terms, np.float64, expected)
+    got = STRATEGIES[strategy](xc, wc, p, 1 << 40)
+    assert_close(case.id, f"complex y by {strategy}", got, expected, bound)
 
 
 def test_every_strategy_is_tried_on_many_grid_cases() -> None:
@@ -194,6 +228,7 @@ def test_a_weight_vjp_splits_its_contraction_when_over_budget(monkeypatch: pytes
         ((1, 9, 2), 4, 17),
         ((3, 1), 8, 20),
         ((0, 3), 2, 5),
+        ((2, 9), 4, 10),  # 1-d: an image over budget is split along its one output dim
     ],
 )
 def test_chunks_cover_every_row_once_within_budget(

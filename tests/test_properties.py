@@ -77,6 +77,25 @@ def test_result_dtype_is_the_result_type_of_the_arrays_given(
         assert [out.dtype for out in outputs] == [expected[name]] * len(outputs), name
 
 
+JVP_ARRAYS = ("x", "w", "b", "tx", "tw", "tb")
+VJP_VJP_ARRAYS = ("x", "w", "dy", "gx", "gw", "gb")
+
+
+@pytest.mark.parametrize(("function", "wide"), [("conv_jvp", a) for a in JVP_ARRAYS] + [
+    ("conv_vjp_vjp", a) for a in VJP_VJP_ARRAYS
+])  # fmt: skip
+def test_every_array_of_a_second_order_function_is_in_its_result_dtype(function: str, wide: str) -> None:
+    """One array float64 and the rest float32: every result is float64, whichever array it is."""
+    case = CASES[0]
+    x, w, _, dy = case.arrays()
+    arrays = {"x": x, "w": w, "b": np.ones(w.shape[0]), "dy": dy, "tx": x, "tw": w, "tb": np.ones(w.shape[0])}
+    arrays |= {"gx": x, "gw": w, "gb": np.ones(w.shape[0])}
+    given = {name: a.astype("float64" if name == wide else "float32") for name, a in arrays.items()}
+    names = JVP_ARRAYS if function == "conv_jvp" else VJP_VJP_ARRAYS
+    outputs = getattr(refconv, function)(*(given[name] for name in names), **case.keywords)
+    assert [out.dtype for out in outputs] == [np.dtype("float64")] * len(outputs), wide
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_array_likes_are_accepted(module: Any) -> None:
     x = [[[1.0, 2.0, 3.0, 4.0]]]
@@ -121,3 +140,12 @@ def test_fast_path_windows_are_read_only_views() -> None:
     windows = window_view(xp, (2, 2), (1, 2), (1, 1))
     assert not windows.flags.writeable
     assert np.shares_memory(windows, xp)
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_the_bias_vjp_honours_preferred_element_type(module: Any) -> None:
+    """db of a float32 cotangent asked for in float64 is float64 (values: sums of small integers, exact)."""
+    dy = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    db = module.conv_bias_vjp(dy, preferred_element_type=np.float64)
+    assert db.dtype == np.float64
+    assert db.tolist() == dy.astype(np.float64).sum(axis=(0, 2, 3)).tolist()

@@ -39,6 +39,10 @@ def test_a_spec_prints_the_problem_as_a_reader_would_write_it() -> None:
         "  stride (2,), padding ((0, 0),), dilation (1,), output_padding (1,), groups 3\n"
         "  padding_mode 'zeros', float16, accumulated in float32"
     )
+    b = refconv.spec((4, 3, 5), (6, 3, 2), batch_groups=2, input_dilation=2)
+    assert str(b).splitlines()[1] == (
+        "  stride (1,), padding ((0, 0),), dilation (1,), input_dilation (2,), batch_groups 2"
+    )
 
 
 def test_a_spec_shows_shapes_in_the_callers_layout_and_keeps_canonical_ones() -> None:

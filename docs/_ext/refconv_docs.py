@@ -228,6 +228,44 @@ class BenchmarkProfile(SphinxDirective):
         return [container]
 
 
+class MutationResults(SphinxDirective):
+    """``mutation/report.py``'s results JSON (the argument): the score per module and every survivor."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        path = ROOT / self.arguments[0]
+        self.env.note_dependency(str(path))
+        data = json.loads(path.read_text())
+        total = data["total"]
+        head = (
+            f"Run on {data['date']} with {data['tool']} at commit {data['commit']}, on {data['sample']}: "
+            f"{total['total']} mutants, {total['caught']} caught, {total['equivalent']} equivalent, "
+            f"{total['missed']} missed; score {total['score']:.1%}."
+        )
+        rows = [["module", "mutants", "caught", "equivalent", "missed", "score"]]
+        for module, row in data["modules"].items():
+            counts = [str(row[key]) for key in ("total", "caught", "equivalent", "missed")]
+            rows.append([f"``{module}``", *counts, f"{row['score']:.1%}"])
+        rst = StringList()
+        rst.append(head, "mutation-results")
+        rst.append("", "mutation-results")
+        rst.extend(_list_table(rows, "mutation-results"))
+        rst.append("", "mutation-results")
+        for survivor in data["survivors"]:
+            reason = survivor["equivalent"] or "**no killing test and no recorded reason**"
+            rst.append(f"* ``{survivor['name']}`` ({survivor['status']}): {reason}", "mutation-results")
+            rst.append("", "mutation-results")
+            rst.append("  .. code-block:: diff", "mutation-results")
+            rst.append("", "mutation-results")
+            for line in survivor["diff"].splitlines():
+                rst.append(f"     {line}", "mutation-results")
+            rst.append("", "mutation-results")
+        container = nodes.container(classes=["mutation-results"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
 CONFORMANCE = ROOT / "docs" / "conformance"
 
 
@@ -330,4 +368,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("conformance-table", ConformanceTable)
     app.add_directive("benchmark-table", BenchmarkTable)
     app.add_directive("benchmark-profile", BenchmarkProfile)
+    app.add_directive("mutation-results", MutationResults)
     return {"version": refconv.__version__, "parallel_read_safe": True}

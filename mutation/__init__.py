@@ -1,0 +1,1 @@
+"""Mutation testing of refconv's formula modules: ``nox -s mutation`` and its report."""
