@@ -13,8 +13,9 @@ survivor (and mutant no test reached) as missed:
     score = caught / (total - equivalent)
 
 The docs' verification page renders the JSON. Exit status 1 if a survivor has
-neither a killing test nor a recorded equivalence (an entry for a mutant that
-no longer survives is reported too: the record must follow the code).
+neither a killing test nor a recorded equivalence (an entry for a mutant that was
+run and caught is reported too: the record must follow the code; entries for
+mutants outside the run are kept for the next full one).
 """
 
 from __future__ import annotations
@@ -109,11 +110,10 @@ def summarise(statuses: dict[str, str], equivalent: dict[str, Any]) -> dict[str,
         for module, counts in sorted(modules.items())
     }
     total = sum((Counter(row) for row in modules.values()), Counter())
-    surviving = {str(s["name"]) for s in survivors}
     return {
         "date": time.strftime("%Y-%m-%d"),
         "tool": f"mutmut {version('mutmut')}",
-        "commit": _git("rev-parse", "--short", "HEAD"),
+        "commit": _git("describe", "--always", "--dirty"),
         "modules": table,
         "total": {
             **{key: total[key] for key in ("total", "caught", "equivalent", "missed")},
@@ -121,7 +121,9 @@ def summarise(statuses: dict[str, str], equivalent: dict[str, Any]) -> dict[str,
         },
         "survivors": survivors,
         "sample": SAMPLES.get(os.environ.get("REFCONV_MUTANTS", "*"), "every mutant"),
-        "stale_equivalences": sorted(set(equivalent.get("mutants", {})) - surviving),
+        "stale_equivalences": sorted(
+            name for name in equivalent.get("mutants", {}) if statuses.get(name, "not checked") in CAUGHT
+        ),
     }
 
 

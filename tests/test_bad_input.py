@@ -170,6 +170,13 @@ def test_every_array_of_the_forward_and_second_order_derivatives_is_named_first(
             "gw has shape (6, 4, 3, 3); expected the weight",
         ),
         (lambda: vjp_vjp(X, W, DY, X, W, np.ones(5)), ValueError, "gb has shape (5,); expected (6,)"),
+        (
+            lambda: vjp_vjp(X, W, DY[..., :4], X, W),
+            ValueError,
+            "dy has shape (2, 6, 5, 4); expected the output",
+        ),
+        (lambda: jvp(X, W, None, X, W, strides=2), TypeError, "conv_jvp() got an unexpected keyword"),
+        (lambda: vjp_vjp(X, W, DY, X, W, strides=2), TypeError, "conv_vjp_vjp() got an unexpected keyword"),
     ]:
         with pytest.raises(error, match="^" + re.escape(message)):
             call()

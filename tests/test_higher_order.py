@@ -222,3 +222,38 @@ def test_vjp_vjp_matches_central_differences_of_the_vjp(case: Case) -> None:
     count = dy.size * w.shape[1] * math.prod(w.shape[2:]) * 3 * copies
     bound = 4 * 2 * gamma(count, 2.0**-53) * count * 12.0**3
     assert_close(case.id, "directional derivative", (pairing(1.0) - pairing(-1.0)) / 2, directional, bound)
+
+
+@pytest.mark.parametrize("case", CASES[:6])
+def test_complex_vjp_vjp_conventions_from_the_first_order_vjps(case: Case) -> None:
+    """Without a framework: x_bar is the input VJP of gw and w_bar the weight VJP of gx (JAX's default),
+    or of their conjugates with conjugate=True (PyTorch's), as refconv.conv_vjp_vjp's Notes derive.
+
+    The first-order VJPs are checked against jax and torch elsewhere; this pins which of the two
+    conventions is the default. Tolerance: the float64 round-off bounds of x_bar and w_bar.
+    """
+    x, w, dy, gx, gw, _ = arrays = _second_order_inputs(case, complex_=True)
+    limits = _vjp_vjp_bounds(case, arrays)
+    kw = case.keywords
+    for conjugate, (cx, cw) in ((False, (gx, gw)), (True, (np.conj(gx), np.conj(gw)))):
+        vjp_vjp: Any = refconv.conv_vjp_vjp  # the default (no conjugate keyword) is what is pinned
+        x_bar, w_bar, _ = vjp_vjp(*arrays, **kw) if not conjugate else vjp_vjp(*arrays, conjugate=True, **kw)
+        assert_close(case.id, f"x_bar conjugate={conjugate}", x_bar,
+                     refconv.conv_input_vjp(x.shape, cw, dy, **kw), limits[0])  # fmt: skip
+        assert_close(case.id, f"w_bar conjugate={conjugate}", w_bar,
+                     refconv.conv_weight_vjp(cx, w.shape, dy, **kw), limits[1])  # fmt: skip
+
+
+def test_an_absent_second_order_tangent_gives_zeros_of_its_array() -> None:
+    """gw absent: x_bar is zeros of x's shape and result dtype; gx absent: w_bar likewise (both as if
+    the tangent were zeros)."""
+    case = Case("2d", (2, 3, 6, 5), (4, 3, 3, 2), dict(stride=(2, 1), padding=1))
+    x, w, dy, gx, gw, gb = _second_order_inputs(case)
+    for absent in ("gx", "gw"):
+        given = {"gx": gx, "gw": gw, absent: None}
+        zeros = {"gx": gx, "gw": gw, absent: np.zeros_like(gx if absent == "gx" else gw)}
+        got = refconv.conv_vjp_vjp(x, w, dy, given["gx"], given["gw"], gb, **case.keywords)
+        want = refconv.conv_vjp_vjp(x, w, dy, zeros["gx"], zeros["gw"], gb, **case.keywords)
+        for g, v in zip(got, want, strict=True):
+            assert (g.dtype, g.shape) == (v.dtype, v.shape)
+            np.testing.assert_array_equal(g, v)  # the zero tangent contributes exact zeros

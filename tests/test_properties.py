@@ -149,3 +149,12 @@ def test_the_bias_vjp_honours_preferred_element_type(module: Any) -> None:
     db = module.conv_bias_vjp(dy, preferred_element_type=np.float64)
     assert db.dtype == np.float64
     assert db.tolist() == dy.astype(np.float64).sum(axis=(0, 2, 3)).tolist()
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_the_bias_vjp_sums_over_the_callers_channel_axis(module: Any) -> None:
+    """Channels last (dimension_numbers "NHWC"): db sums over every axis but the last (small
+    integers: exact)."""
+    dy = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)  # (N, H, W, C)
+    db = module.conv_bias_vjp(dy, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    assert db.tolist() == dy.sum(axis=(0, 1, 2)).tolist()
