@@ -159,10 +159,9 @@ def mutation(session: nox.Session) -> None:
     )
     shutil.rmtree("mutants", ignore_errors=True)
     env = {"REFCONV_HYPOTHESIS_EXAMPLES": "10", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    covered = session.posargs or [MUTATION_SAMPLE]
-    session.run("mutmut", "run", "--max-children", "2", *covered, env=env)
-    covered = " ".join(covered)
-    session.run("python", "-m", "mutation.report", env={**env, "REFCONV_MUTANTS": covered})
+    patterns = session.posargs or [MUTATION_SAMPLE]
+    session.run("mutmut", "run", "--max-children", "2", *patterns, env=env)
+    session.run("python", "-m", "mutation.report", env={**env, "REFCONV_MUTANTS": " ".join(patterns)})
 
 
 @nox.session(python=PYTHON)
