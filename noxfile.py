@@ -148,8 +148,8 @@ def mutation(session: nox.Session) -> None:
     """Mutation testing of the formula modules with mutmut (pyproject's [tool.mutmut]); not default.
 
     By default a deterministic fifth of the 4,948 mutants (those whose number ends in 3 or 7:
-    about 1,000, 10 minutes on 2 cores); ``nox -s mutation -- '*'`` runs all (a first, interrupted
-    run did 1,808 in 16 minutes on a shared machine), ``-- 'refconv.geometry*'`` one module. Then it
+    about 1,000, 10 minutes on 2 cores); ``nox -s mutation -- '*'`` runs all (4,895 of them took
+    35 minutes in a run stopped near the end), ``-- 'refconv.geometry*'`` one module. Then it
     writes docs/mutation/results.json: the score per module, each survivor's diff, and the reason for
     each equivalent one (mutation/equivalent.toml). The package itself is not installed: mutmut
     imports the mutated copy it makes in mutants/.
