@@ -180,63 +180,61 @@ class ConformanceTable(SphinxDirective):
         return [container]
 
 
-class BenchmarkTable(SphinxDirective):
-    """``benchmarks/report.py``'s table of a committed results JSON (the argument, from the repo root).
+class _CommittedResults(SphinxDirective):
+    """A directive that renders a committed results file (the argument, from the repo root) as rST lines."""
+
+    required_arguments = 1
+
+    def load(self) -> Any:
+        """The file's JSON; the page is rebuilt when the file changes."""
+        path = ROOT / self.arguments[0]
+        self.env.note_dependency(str(path))
+        return json.loads(path.read_text())
+
+    def parsed(self, lines: list[str], name: str) -> list[nodes.Node]:
+        """``lines`` parsed as rST into a container of class ``name``."""
+        container = nodes.container(classes=[name])
+        self.state.nested_parse(StringList(lines, name), self.content_offset, container)
+        return [container]
+
+
+class BenchmarkTable(_CommittedResults):
+    """``benchmarks/report.py``'s table of a committed results JSON.
 
     ``:table:`` picks the table: ``vjp`` (forward + VJP against torch and jax,
     the default) or ``forward`` (against onnxruntime and ONNX's reference).
     """
 
-    required_arguments = 1
     option_spec: ClassVar[dict[str, Any]] = {"table": directives.unchanged}
 
     def run(self) -> list[nodes.Node]:
         from benchmarks import report
 
-        path = ROOT / self.arguments[0]
-        self.env.note_dependency(str(path))
-        data = report.load(path)
+        data = self.load()
         which = self.options.get("table", "vjp")
         if which not in report.TABLES:
             raise self.error(f":table: {which!r}: expected one of {', '.join(report.TABLES)}")
-        rst = StringList()
-        for line in [f"Measured on: {report.machine(data)}.", "", *report.list_table(data, which)]:
-            rst.append(line, "benchmark-table")
-        container = nodes.container(classes=["benchmark-table"])
-        self.state.nested_parse(rst, self.content_offset, container)
-        return [container]
+        lines = [f"Measured on: {report.machine(data)}.", "", *report.list_table(data, which)]
+        return self.parsed(lines, "benchmark-table")
 
 
-class BenchmarkProfile(SphinxDirective):
-    """``benchmarks/profile.py``'s table of a committed profile JSON (the argument, from the repo root)."""
-
-    required_arguments = 1
+class BenchmarkProfile(_CommittedResults):
+    """``benchmarks/profile.py``'s table of a committed profile JSON."""
 
     def run(self) -> list[nodes.Node]:
         from benchmarks import profile
 
-        path = ROOT / self.arguments[0]
-        self.env.note_dependency(str(path))
-        data = json.loads(path.read_text())
+        data = self.load()
         head = f"Sampled on {data['date']} with {data['threads']} BLAS threads, py-spy {data['py_spy']}."
-        rst = StringList()
-        rst.append(head, "benchmark-profile")
-        rst.append("", "benchmark-profile")
-        rst.extend(_list_table([profile.COLUMNS, *profile.table(data["profiles"])], "benchmark-profile"))
-        container = nodes.container(classes=["benchmark-profile"])
-        self.state.nested_parse(rst, self.content_offset, container)
-        return [container]
+        table = _list_table([profile.COLUMNS, *profile.table(data["profiles"])], "benchmark-profile")
+        return self.parsed([head, "", *table], "benchmark-profile")
 
 
-class MutationResults(SphinxDirective):
-    """``mutation/report.py``'s results JSON (the argument): the score per module and every survivor."""
-
-    required_arguments = 1
+class MutationResults(_CommittedResults):
+    """``mutation/report.py``'s results JSON: the score per module and every survivor."""
 
     def run(self) -> list[nodes.Node]:
-        path = ROOT / self.arguments[0]
-        self.env.note_dependency(str(path))
-        data = json.loads(path.read_text())
+        data = self.load()
         total = data["total"]
         head = (
             f"Run on {data['date']} with {data['tool']} at commit {data['commit']}, on {data['sample']}: "
@@ -247,23 +245,18 @@ class MutationResults(SphinxDirective):
         for module, row in data["modules"].items():
             counts = [str(row[key]) for key in ("total", "caught", "equivalent", "missed")]
             rows.append([f"``{module}``", *counts, f"{row['score']:.1%}"])
-        rst = StringList()
-        rst.append(head, "mutation-results")
-        rst.append("", "mutation-results")
-        rst.extend(_list_table(rows, "mutation-results"))
-        rst.append("", "mutation-results")
+        lines = [head, "", *_list_table(rows, "mutation-results"), ""]
         for survivor in data["survivors"]:
             reason = survivor["equivalent"] or "**no killing test and no recorded reason**"
-            rst.append(f"* ``{survivor['name']}`` ({survivor['status']}): {reason}", "mutation-results")
-            rst.append("", "mutation-results")
-            rst.append("  .. code-block:: diff", "mutation-results")
-            rst.append("", "mutation-results")
-            for line in survivor["diff"].splitlines():
-                rst.append(f"     {line}", "mutation-results")
-            rst.append("", "mutation-results")
-        container = nodes.container(classes=["mutation-results"])
-        self.state.nested_parse(rst, self.content_offset, container)
-        return [container]
+            lines += [
+                f"* ``{survivor['name']}`` ({survivor['status']}): {reason}",
+                "",
+                "  .. code-block:: diff",
+                "",
+            ]
+            lines += [f"     {line}" for line in survivor["diff"].splitlines()]
+            lines.append("")
+        return self.parsed(lines, "mutation-results")
 
 
 CONFORMANCE = ROOT / "docs" / "conformance"
