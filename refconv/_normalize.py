@@ -205,7 +205,9 @@ def dtypes(given: Sequence[np.dtype[Any]], preferred: Any = None) -> tuple[np.dt
 
     The output is the inputs' result type, or ``preferred`` (JAX's rules: integer to integer or
     float, float to float, complex to complex, signedness kept, never narrower; a TypeError
-    otherwise). Sums accumulate in :func:`~refconv._normalize.accumulation_dtype` of the wider of the two.
+    otherwise). Sums accumulate in :func:`~refconv._normalize.accumulation_dtype` of the wider of the
+    two; integer inputs in that of ``preferred``, to which XLA converts them (so unsigned inputs with
+    a signed preferred type sum in int64, not in the float64 NumPy would promote uint64 and int64 to).
     """
     out = result_dtype(*given)
     if preferred is None:
@@ -218,6 +220,6 @@ def dtypes(given: Sequence[np.dtype[Any]], preferred: Any = None) -> tuple[np.dt
         raise TypeError(
             f"preferred_element_type={wanted} is narrower than, or drops the sign of, the inputs' {out}"
         )
-    if have in "iu" and asked == "f":
+    if have in "iu":
         return accumulation_dtype(wanted), wanted
     return np.promote_types(accumulation_dtype(out), accumulation_dtype(wanted)), wanted

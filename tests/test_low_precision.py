@@ -147,3 +147,97 @@ def test_dtypes_without_a_common_type_are_named() -> None:
         TypeError, match=re.escape("the inputs' dtypes ['bfloat16', 'float16'] have no common type")
     ):
         refconv.conv(x, w)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize("in_dtype", [np.int8, np.uint8, np.int32])
+def test_integers_with_a_float_preferred_element_type_accumulate_in_it(module: Any, in_dtype: Any) -> None:
+    """JAX's rules let integers ask for a float result of at least their width; XLA converts them and sums
+    in that float, and so does refconv: the spec says float32, and float32 values below 2**24 are exact."""
+    s = refconv.spec((2, 3, 7, 6), (4, 3, 3, 2), dtype=in_dtype, preferred_element_type=np.float32)
+    assert (s.dtype, s.accumulate) == (np.dtype(np.float32), np.dtype(np.float32))
+    rng = np.random.default_rng(10)
+    x = rng.integers(0, 100, (2, 3, 7, 6)).astype(in_dtype)
+    w = rng.integers(0, 100, (4, 3, 3, 2)).astype(in_dtype)
+    exact = np.rint(refconv.conv(x.astype(np.float64), w.astype(np.float64), **KW))
+    got = module.conv(x, w, preferred_element_type=np.float32, **KW)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, exact)
+
+
+def test_ml_dtypes_integers_are_not_floats() -> None:
+    """ml_dtypes' int4 (NumPy kind 'V') is neither NumPy's integer nor one of ml_dtypes' floats."""
+    x = np.ones((1, 1, 3), ml_dtypes.int4)
+    with pytest.raises(TypeError) as error:
+        refconv.conv(x, np.ones((1, 1, 2)))
+    assert str(error.value).startswith("x has dtype int4; expected an integer, float or complex dtype")
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_int64_sums_are_exact_beyond_float64s_integers(module: Any) -> None:
+    """Products near 2**60 differ in their last bits from any float64: an int64 accumulator keeps them,
+    as Python's integers do (the reference here); a float accumulator would round them away."""
+    x = np.array([[[2**30 + 1, 2**30 + 3, 2**30 + 5, 7]]], np.int64)
+    w = np.array([[[2**30 + 7, 2**30 + 11, 13]]], np.int64)
+    want = [sum(int(x[0, 0, j + t]) * int(w[0, 0, t]) for t in range(3)) for j in range(2)]
+    assert max(want) < 2**63
+    assert any(v != int(float(v)) for v in want)
+    got = module.conv(x, w)
+    assert got.dtype == np.int64
+    assert got[0, 0].tolist() == want
+
+
+def test_a_dtype_only_ml_dtypes_defines_can_be_named_before_ml_dtypes_is_imported() -> None:
+    """refconv imports ml_dtypes (which registers "bfloat16" and its kin with NumPy) when a dtype's name
+    needs it: in a fresh interpreter, where nothing imported ml_dtypes yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, refconv\n"
+        "assert 'ml_dtypes' not in sys.modules\n"
+        "print(refconv.spec((1, 1, 3), (1, 1, 2), dtype='bfloat16').dtype)\n"
+        "s = refconv.spec((1, 1, 3), (1, 1, 2), dtype='float16', preferred_element_type='bfloat16')\n"
+        "print(s.dtype)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (out.returncode, out.stdout.split()) == (0, ["bfloat16", "bfloat16"]), out.stderr
+
+
+def _unsigned_extremes(in_dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    info = np.iinfo(in_dtype)
+    x = np.array([[[info.max, info.max - 2, 5, info.max // 3]]], in_dtype)
+    return x, np.array([[[info.max // 2, info.max // 2 + 5]]], in_dtype)
+
+
+UNSIGNED_TO_SIGNED = [(np.uint32, np.int64), (np.uint8, np.int16)]
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize(("in_dtype", "preferred"), UNSIGNED_TO_SIGNED)
+def test_unsigned_inputs_with_a_signed_preferred_type_sum_in_integers(
+    module: Any, in_dtype: Any, preferred: Any
+) -> None:
+    """Unsigned inputs asked for a signed result are converted to it (XLA's rule) and summed in int64,
+    wrapping like it, never in the float64 NumPy promotes uint64 and int64 to (it rounded these sums
+    and cast the overflow to INT_MIN). The reference: Python's integers, wrapped to the output's width."""
+    x, w = _unsigned_extremes(in_dtype)
+    bits = np.iinfo(preferred).bits
+    exact = [sum(int(x[0, 0, j + t]) * int(w[0, 0, t]) for t in range(2)) for j in range(3)]
+    want = [(v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1) for v in exact]
+    s = refconv.spec(x.shape, w.shape, dtype=in_dtype, preferred_element_type=preferred)
+    assert (s.dtype, s.accumulate) == (np.dtype(preferred), np.dtype(np.int64))
+    got = module.conv(x, w, preferred_element_type=preferred)
+    assert got.dtype == np.dtype(preferred)
+    assert got[0, 0].tolist() == want
+
+
+@pytest.mark.parametrize(("in_dtype", "preferred"), UNSIGNED_TO_SIGNED)
+def test_unsigned_inputs_with_a_signed_preferred_type_match_jax(in_dtype: Any, preferred: Any) -> None:
+    jax = pytest.importorskip("jax")
+    from jax import lax
+
+    jax.config.update("jax_enable_x64", True)
+    x, w = _unsigned_extremes(in_dtype)
+    want = lax.conv_general_dilated(x, w, (1,), "VALID", preferred_element_type=preferred)
+    np.testing.assert_array_equal(refconv.conv(x, w, preferred_element_type=preferred), np.asarray(want))
