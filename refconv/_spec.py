@@ -305,7 +305,8 @@ def spec(
     if len(xs) != len(ws):
         raise ValueError(f"x has shape {xs} and w has shape {ws}: their ranks differ")
     if dtype is None or (_is_dtype_list(dtype) and not dtype):
-        dtype = np.float64 if preferred_element_type is None else preferred_element_type
+        dtype = np.float64 if preferred_element_type is None else (
+            norm.as_dtype(preferred_element_type, "preferred_element_type"))  # fmt: skip
     given = [norm.as_dtype(d, "dtype") for d in (dtype if _is_dtype_list(dtype) else [dtype])]  # type: ignore[union-attr]
     accumulate, out = norm.dtypes(given, preferred_element_type)
     common = ConvSpec(

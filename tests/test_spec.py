@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -95,7 +96,17 @@ def test_the_dtype_is_the_operands_result_type_or_the_preferred_one() -> None:
          "conv_transpose_vjp() got an unexpected keyword argument 'padding_mode'"),
         (lambda: refconv.spec((1, 1, 3), (1, 1, 2), transposed=True, batch_groups=2),
          "batch_groups=2 is not a parameter of the transposed convolution"),
+        (lambda: refconv.spec((1, 1, 3), (1, 1, 2), transposed=True, input_dilation=2),
+         "input_dilation=2 is not a parameter of the transposed convolution"),
+        (lambda: refconv.spec((1, 1, 3), (1, 1, 2), transposed=True, padding_mode="reflect"),
+         "padding_mode='reflect' is not a parameter of the transposed convolution"),
         (lambda: refconv.spec((1, 1, 3), (1, 1, 2), output_shape=(4,)),
+         "output_padding, output_shape and strict_output_padding are keywords of the transposed "
+         "convolution only"),
+        (lambda: refconv.spec((1, 1, 3), (1, 1, 2), output_padding=1),
+         "output_padding, output_shape and strict_output_padding are keywords of the transposed "
+         "convolution only"),
+        (lambda: refconv.spec((1, 1, 3), (1, 1, 2), strict_output_padding=True),
          "output_padding, output_shape and strict_output_padding are keywords of the transposed "
          "convolution only"),
     ],
@@ -121,3 +132,74 @@ def test_only_the_front_door_turns_keywords_into_parameters(path: Path) -> None:
         and node.func.attr in NORMALISERS
     }
     assert called <= allowed.get(path.name, set()), f"{path.name} normalises {sorted(called)} itself"
+
+
+def test_options_are_exactly_the_keywords_that_differ_from_the_defaults() -> None:
+    """Each keyword alone, away from its default, comes back alone and per spatial dim; at its default
+    it is left out (a padding of one row on one side, ((1, 0),), is not the default ((0, 0),))."""
+    f32 = np.dtype(np.float32)
+    table: list[tuple[bool, tuple[int, ...], tuple[int, ...], dict[str, Any], dict[str, Any]]] = [
+        (False, (2, 4, 7), (6, 4, 3), {}, {}),
+        (True, (2, 4, 7), (4, 3, 3), {}, {}),
+        (False, (2, 4, 7), (6, 4, 3), dict(stride=2), dict(stride=(2,))),
+        (False, (2, 4, 7), (6, 4, 3), dict(padding=((1, 0),)), dict(padding=((1, 0),))),
+        (False, (2, 4, 7), (6, 4, 3), dict(padding=((0, 1),)), dict(padding=((0, 1),))),
+        (False, (2, 4, 7), (6, 4, 3), dict(padding="SAME"), dict(padding="same")),
+        (False, (2, 4, 7), (6, 4, 3), dict(dilation=2), dict(dilation=(2,))),
+        (False, (2, 4, 7), (6, 2, 3), dict(groups=2), dict(groups=2)),
+        (False, (2, 4, 7), (6, 4, 3), dict(input_dilation=2), dict(input_dilation=(2,))),
+        (False, (2, 4, 7), (6, 4, 3), dict(batch_groups=2), dict(batch_groups=2)),
+        (False, (2, 4, 7), (6, 4, 3), dict(padding_mode="reflect"), dict(padding_mode="reflect")),
+        (False, (2, 7, 4), (3, 4, 6), dict(dimension_numbers=("NWC", "WIO", "NWC")),
+         dict(dimension_numbers=("NWC", "WIO", "NWC"))),
+        (False, (2, 4, 7), (6, 4, 3), dict(preferred_element_type="float32", dtype=np.float16),
+         dict(preferred_element_type=f32)),
+        (True, (2, 4, 7), (4, 3, 3), dict(stride=2, output_padding=1),
+         dict(stride=(2,), output_padding=(1,))),
+        (True, (2, 4, 7), (4, 3, 3), dict(strict_output_padding=True), dict(strict_output_padding=True)),
+        (True, (2, 4, 7), (4, 3, 3), dict(stride=2, padding="Same"), dict(stride=(2,), padding="same")),
+    ]  # fmt: skip
+    for transposed, x, w, keywords, want in table:
+        s = refconv.spec(x, w, transposed=transposed, **keywords)
+        assert s.options() == want, keywords
+        assert refconv.spec(x, w, transposed=transposed, dtype=keywords.get("dtype"), **s.options()) == s
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "keywords", "start"),
+    [
+        ((1, 3), (1, 1, 2), {}, "x has shape (1, 3); expected"),
+        ((1, 1, 3), (1, 1), {}, "w has shape (1, 1); expected"),
+        ((1, 1, 3), (1, 1), dict(transposed=True), "w has shape (1, 1); expected"),
+        ((1, 3, 1), (2, 1, 1, 1), dict(dimension_numbers=("NWC", "WIO", "NWC")),
+         "w has shape (2, 1, 1, 1); its layout"),
+        ((1, 1, 3), (1, 1, 2), dict(dtype="nonsense"), "dtype='nonsense' is not a dtype"),
+        ((1, 1, 3), (1, 1, 2), dict(dtype=[np.float32, "nonsense"]), "dtype='nonsense' is not a dtype"),
+        ((1, 1, 3), (1, 1, 2), dict(dtype=3.5), "dtype=3.5 is not a dtype"),
+        ((1, 1, 3), (1, 1, 2), dict(preferred_element_type=3.5), "preferred_element_type=3.5 is not a dtype"),
+        ((1, 1, 3), (1, 1, 2), dict(dtype=np.float32, preferred_element_type=3.5),
+         "preferred_element_type=3.5 is not a dtype"),
+        ((3, 4, 7), (4, 4, 3), dict(batch_groups=2),
+         "batch_groups=2 must divide the batch size 3 and out_channels=4"),
+        ((4, 4, 7), (3, 4, 3), dict(batch_groups=2),
+         "batch_groups=2 must divide the batch size 4 and out_channels=3"),
+        ((1, 1, 5, 5), (1, 1, 0, 3), {},
+         "spatial sizes must be >= 1: x has shape (1, 1, 5, 5), w has shape (1, 1, 0, 3)"),
+        ((1, 1, 5, 5), (1, 1, 3, 0), {},
+         "spatial sizes must be >= 1: x has shape (1, 1, 5, 5), w has shape (1, 1, 3, 0)"),
+    ],
+)  # fmt: skip
+def test_a_bad_shape_or_dtype_of_a_problem_is_named_first(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], keywords: dict[str, object], start: str
+) -> None:
+    with pytest.raises((ValueError, TypeError)) as error:
+        refconv.spec(x_shape, w_shape, **keywords)  # type: ignore[arg-type]
+    assert str(error.value).startswith(start), str(error.value)
+
+
+def test_a_problem_without_arrays_is_in_the_preferred_element_type() -> None:
+    """dtype None (no arrays, as for conv_output_shape): float64, or the preferred_element_type given."""
+    s = refconv.spec((1, 1, 3), (1, 1, 2), preferred_element_type=np.float32)
+    assert (s.dtype, s.accumulate) == (np.dtype(np.float32), np.dtype(np.float32))
+    assert refconv.spec((1, 1, 3), (1, 1, 2), preferred_element_type="int16").dtype == np.int16
+    assert refconv.spec((1, 1, 3), (1, 1, 2), dtype=[]).dtype == np.float64
