@@ -193,3 +193,135 @@ def test_the_cotangent_and_the_function_are_named_first(module: Any) -> None:
         module.conv_input_vjp(X.shape, W, np.empty(DY.shape, dtype=object))
     with pytest.raises(TypeError, match="^" + re.escape("conv_output_shape() got an unexpected keyword")):
         module.conv_output_shape(X.shape, W.shape, strides=2)
+
+
+# Every array argument of every public function, bad in turn. The messages are matched at their start,
+# so a message that names another argument, or the right one misspelt, fails; mutation testing found
+# that names matched as substrings, or checked for a few functions only, let such mistakes through.
+B6, B4 = np.ones(6), np.ones(4)  # biases of the forward (6 outputs) and of the transposed (4 outputs)
+CALLS: dict[str, tuple[Callable[..., Any], dict[str, np.ndarray]]] = {
+    "conv": (lambda m, a, **kw: m.conv(a["x"], a["w"], a["b"], **kw), {"x": X, "w": W, "b": B6}),
+    "conv_vjp": (lambda m, a, **kw: m.conv_vjp(a["x"], a["w"], a["dy"], **kw), {"x": X, "w": W, "dy": DY}),
+    "conv_input_vjp": (
+        lambda m, a, **kw: m.conv_input_vjp(X.shape, a["w"], a["dy"], **kw),
+        {"w": W, "dy": DY},
+    ),
+    "conv_weight_vjp": (
+        lambda m, a, **kw: m.conv_weight_vjp(a["x"], W.shape, a["dy"], **kw),
+        {"x": X, "dy": DY},
+    ),
+    "conv_bias_vjp": (lambda m, a, **kw: m.conv_bias_vjp(a["dy"], **kw), {"dy": DY}),
+    # the transposed convolution of the problem above: DY-shaped inputs, X-shaped outputs
+    "conv_transpose": (
+        lambda m, a, **kw: m.conv_transpose(a["x"], a["w"], a["b"], **kw),
+        {"x": DY, "w": W, "b": B4},
+    ),
+    "conv_transpose_vjp": (
+        lambda m, a, **kw: m.conv_transpose_vjp(a["x"], a["w"], a["dy"], **kw),
+        {"x": DY, "w": W, "dy": X},
+    ),
+    "conv_jvp": (
+        lambda m, a, **kw: m.conv_jvp(a["x"], a["w"], a["b"], a["tx"], a["tw"], a["tb"], **kw),
+        {"x": X, "w": W, "b": B6, "tx": X, "tw": W, "tb": B6},
+    ),
+    "conv_vjp_vjp": (
+        lambda m, a, **kw: m.conv_vjp_vjp(a["x"], a["w"], a["dy"], a["gx"], a["gw"], a["gb"], **kw),
+        {"x": X, "w": W, "dy": DY, "gx": X, "gw": W, "gb": B6},
+    ),
+}
+EVERY_FUNCTION = [
+    pytest.param(module, name, id=f"{module.__name__}-{name}")
+    for module in (refconv, naive)
+    for name in CALLS
+    if hasattr(module, name)
+]
+EVERY_ARRAY = [
+    pytest.param(module, name, array, id=f"{module.__name__}-{name}-{array}")
+    for module in (refconv, naive)
+    for name, (_, arrays) in CALLS.items()
+    if hasattr(module, name)
+    for array in arrays
+]
+
+
+def _with(name: str, array: str, value: np.ndarray) -> dict[str, np.ndarray]:
+    return {**CALLS[name][1], array: value}
+
+
+@pytest.mark.parametrize(("module", "name", "array"), EVERY_ARRAY)
+def test_every_array_of_every_function_with_a_bad_dtype_is_named_first(
+    module: Any, name: str, array: str
+) -> None:
+    call, arrays = CALLS[name]
+    text, flags = np.full(arrays[array].shape, "a"), arrays[array] > 0
+    for bad, words in [(text, "has dtype <U1"), (flags, "has dtype bool")]:
+        with pytest.raises(TypeError) as error:
+            call(module, _with(name, array, bad))
+        assert str(error.value).startswith(f"{array} {words}"), str(error.value)
+
+
+#: The arrays whose shapes define the problem (the others must agree with them; the bias VJP's dy, of any
+#: shape with a channel axis, is tested in test_bad_shapes_in_shape_arguments_are_named).
+DEFINING = {"x", "w"}
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "array"),
+    [p for p in EVERY_ARRAY if p.values[2] not in DEFINING and p.values[1] != "conv_bias_vjp"],
+)
+def test_every_array_of_every_function_with_a_wrong_shape_is_named_first(
+    module: Any, name: str, array: str
+) -> None:
+    """One more element in the last axis: it no longer agrees with the arrays that define the problem."""
+    call, arrays = CALLS[name]
+    good = arrays[array]
+    with pytest.raises(ValueError, match=f"^{array} has shape") as error:
+        call(module, _with(name, array, np.ones((*good.shape[:-1], good.shape[-1] + 1))))
+    assert str(error.value).startswith(f"{array} has shape {(*good.shape[:-1], good.shape[-1] + 1)}")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [p for p in EVERY_FUNCTION if p.values[1] != "conv_bias_vjp"]
+)  # conv_bias_vjp's keywords are explicit: Python itself names it for another one
+def test_every_function_names_itself_for_a_keyword_it_does_not_take(module: Any, name: str) -> None:
+    call, arrays = CALLS[name]
+    with pytest.raises(TypeError) as error:
+        call(module, arrays, strides=2)
+    assert str(error.value) == f"{name}() got an unexpected keyword argument 'strides'"
+
+
+@pytest.mark.parametrize(
+    ("transposed", "keywords", "message"),
+    [
+        (False, dict(stride=1.5), "stride must be an int, got 1.5"),
+        (False, dict(stride=(1, 1.5)), "stride must be an int, got 1.5"),
+        (False, dict(padding=1.5), "padding must be an int, got 1.5"),
+        (False, dict(padding=(1, 1.5)), "padding must be an int, got 1.5"),
+        (False, dict(padding=((1, 1), (1, 1.5))), "padding must be an int, got 1.5"),
+        (False, dict(dilation=(1, "a")), "dilation must be an int, got 'a'"),
+        (False, dict(input_dilation=(1.5, 1)), "input_dilation must be an int, got 1.5"),
+        (False, dict(groups=1.5), "groups must be an int, got 1.5"),
+        (False, dict(batch_groups="2"), "batch_groups must be an int, got '2'"),
+        (True, dict(output_padding=(0, 1.5)), "output_padding must be an int, got 1.5"),
+        (True, dict(output_shape="ab"), "output_shape must be a sequence of ints, got 'ab'"),
+        (True, dict(output_shape=(7.5, 6)), "output_shape must be an int, got 7.5"),
+        (True, dict(padding=(1, 1.5)), "padding must be an int, got 1.5"),
+    ],
+)
+def test_a_parameter_that_is_not_an_int_is_named_with_its_value(
+    transposed: bool, keywords: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError) as error:
+        refconv.spec((2, 4, 7, 6), (4, 4, 3, 2), transposed=transposed, **keywords)
+    assert str(error.value) == message
+
+
+def test_numpy_integers_and_integer_arrays_are_parameters_like_ints_and_tuples() -> None:
+    """A NumPy scalar (0-d) is one value for every dim; a 1-d array is one value per dim."""
+    want = refconv.spec((2, 4, 9, 8), (4, 4, 3, 2), stride=(2, 1), padding=1, dilation=(1, 2))
+    numpy: dict[str, Any] = dict(stride=np.array([2, 1]), padding=np.int64(1), dilation=np.array([1, 2]))
+    assert refconv.spec((2, 4, 9, 8), (4, 4, 3, 2), **numpy) == want
+    zero_d: dict[str, Any] = dict(stride=np.array(2))
+    assert refconv.spec((2, 4, 9, 8), (4, 4, 3, 2), **zero_d) == refconv.spec(
+        (2, 4, 9, 8), (4, 4, 3, 2), stride=(2, 2)
+    )

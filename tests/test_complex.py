@@ -11,6 +11,7 @@ import pytest
 import refconv
 from refconv import naive
 from refconv.backends import ORACLES, Unsupported
+from refconv.testing import rounding_bound
 from tests.cases import TRANSPOSED, Arrays, Case, cases
 from tests.helpers import assert_close, assert_results_close, bounds
 
@@ -82,3 +83,33 @@ def test_conventions_differ_by_conjugating_the_partner() -> None:
     limit = bounds(case, arrays)["dx"]
     assert_close(case.id, "dx(conjugate=True) - dx(conj(w))", torch_style, partner, limit)
     assert np.max(np.abs(plain - torch_style)) > 1.0  # the two conventions really differ
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "conv_transpose"])
+def test_every_vjp_by_default_is_the_plain_transpose(module: Any, transposed: bool) -> None:
+    """Without a conjugate keyword, each VJP is jax's plain transpose: the bilinear adjoint identity
+    sum(f(x, w) * dy) = sum(x * dx) = sum(w * dw), with no conjugation, for complex arrays (torch's
+    convention, conjugate=True, misses it by far: its dx pairs with conj(w)). No framework needed."""
+    case = (cases(lambda c: c.x_shape[0] > 0, grid=TRANSPOSED) if transposed else CASES)[1].values[0]
+    x, w, _, dy = _complex_arrays(case)
+    kw = case.keywords
+    forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if transposed else (
+        module.conv, module.conv_vjp)  # fmt: skip
+    pairing = complex(np.sum(forward(x, w, **kw) * dy))
+    # both sides sum the same products x w dy, complex ones (four real products, two sums each)
+    absolute = float(np.sum(forward(np.abs(x), np.abs(w), **kw) * np.abs(dy)))
+    terms = max(dy.size * x.shape[1] * math.prod(w.shape[2:]), 1)
+    bound = 4 * float(rounding_bound(absolute, terms, np.float64))
+    dx, dw, db = vjp(x, w, dy, **kw)
+    got = {"<x, dx>": np.sum(x * dx), "<w, dw>": np.sum(w * dw)}
+    if not transposed:
+        got["<x, dx> (conv_input_vjp)"] = np.sum(x * module.conv_input_vjp(x.shape, w, dy, **kw))
+        got["<w, dw> (conv_weight_vjp)"] = np.sum(w * module.conv_weight_vjp(x, w.shape, dy, **kw))
+    for name, value in got.items():
+        assert abs(complex(value) - pairing) <= bound, (case.id, name, value, pairing, bound)
+    ones = np.ones(dy.shape[1], complex)  # a bias of ones adds sum(dy) per channel to the pairing
+    bias_pairing = complex(np.sum((forward(x, w, ones, **kw) - forward(x, w, **kw)) * dy))
+    for name, value in [("db", db), ("conv_bias_vjp", module.conv_bias_vjp(dy))]:
+        assert abs(complex(np.sum(value)) - bias_pairing) <= bound, (case.id, name)
+    assert abs(complex(np.sum(x * vjp(x, w, dy, conjugate=True, **kw)[0])) - pairing) > 1.0

@@ -125,3 +125,20 @@ def test_tap_reads_and_window_reads_are_the_definitions_index(chunk: int) -> Non
             assert positions[geometry.window_reads((j,), (k,), p)].tolist() == [
                 s * j + d * t for t in range(k)
             ]
+
+
+def test_placement_selects_exactly_the_elements_that_land_and_where() -> None:
+    """Element i lands at D*i + lo of the padded axis, if that is inside it: the source slice selects
+    exactly those elements, the destination slice exactly their positions, in order; both are empty
+    when none lands (elements cropped away entirely, in every direction, included)."""
+    checked_empty = 0
+    for n, dil, lo, hi in itertools.product(range(0, 6), range(1, 4), range(-9, 4), range(-9, 4)):
+        padded = geometry.padded_size(n, dil, lo, hi)
+        if padded < 0:
+            continue
+        landing = [(i, dil * i + lo) for i in range(n) if 0 <= dil * i + lo < padded]
+        src, dst = geometry.placement(n, dil, lo, hi)
+        assert list(range(n))[src] == [i for i, _ in landing], (n, dil, lo, hi)
+        assert list(range(padded))[dst] == [at for _, at in landing], (n, dil, lo, hi)
+        checked_empty += n > 0 and not landing
+    assert checked_empty > 50

@@ -10,6 +10,7 @@ import pytest
 import refconv
 from refconv import naive
 from tests.cases import CASES, Case, cases
+from tests.test_bad_input import CALLS, EVERY_ARRAY
 
 MODULES = [pytest.param(refconv, id="refconv"), pytest.param(naive, id="naive")]
 
@@ -77,22 +78,14 @@ def test_result_dtype_is_the_result_type_of_the_arrays_given(
         assert [out.dtype for out in outputs] == [expected[name]] * len(outputs), name
 
 
-JVP_ARRAYS = ("x", "w", "b", "tx", "tw", "tb")
-VJP_VJP_ARRAYS = ("x", "w", "dy", "gx", "gw", "gb")
-
-
-@pytest.mark.parametrize(("function", "wide"), [("conv_jvp", a) for a in JVP_ARRAYS] + [
-    ("conv_vjp_vjp", a) for a in VJP_VJP_ARRAYS
-])  # fmt: skip
-def test_every_array_of_a_second_order_function_is_in_its_result_dtype(function: str, wide: str) -> None:
-    """One array float64 and the rest float32: every result is float64, whichever array it is."""
-    case = CASES[0]
-    x, w, _, dy = case.arrays()
-    arrays = {"x": x, "w": w, "b": np.ones(w.shape[0]), "dy": dy, "tx": x, "tw": w, "tb": np.ones(w.shape[0])}
-    arrays |= {"gx": x, "gw": w, "gb": np.ones(w.shape[0])}
-    given = {name: a.astype("float64" if name == wide else "float32") for name, a in arrays.items()}
-    names = JVP_ARRAYS if function == "conv_jvp" else VJP_VJP_ARRAYS
-    outputs = getattr(refconv, function)(*(given[name] for name in names), **case.keywords)
+@pytest.mark.parametrize(("module", "name", "wide"), EVERY_ARRAY)
+def test_every_array_of_every_function_counts_in_its_result_dtype(module: Any, name: str, wide: str) -> None:
+    """One array float64 and the rest float32: every result is float64, whichever array it is (a
+    function that left one array out of its result type would return float32 here)."""
+    call, arrays = CALLS[name]
+    given = {array: a.astype("float64" if array == wide else "float32") for array, a in arrays.items()}
+    outputs = call(module, given)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
     assert [out.dtype for out in outputs] == [np.dtype("float64")] * len(outputs), wide
 
 

@@ -132,8 +132,9 @@ def test_transposed_same_gives_n_times_stride_and_splits_like_onnx(word: str) ->
             assert (lo if word == "same" else hi) == total // 2
 
 
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
 @pytest.mark.parametrize("word", ["same", "same_lower"])
-def test_transposed_same_is_the_input_vjp_of_the_same_convolution(word: str) -> None:
+def test_transposed_same_is_the_input_vjp_of_the_same_convolution(module: Any, word: str) -> None:
     """With output_padding 0, the transposed 'same' convolution of x is the input VJP, taken at x, of the
     'same' convolution of an n*s input: the design rule, checked on 2-d cases with N != C != H != W."""
     rng = np.random.default_rng(6)
@@ -143,8 +144,44 @@ def test_transposed_same_is_the_input_vjp_of_the_same_convolution(word: str) -> 
         ((2, 4, 3, 6), (4, 1, 4, 3), (2, 2), (1, 1)),
     ]:
         x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-        y = refconv.conv_transpose(x, w, stride=stride, dilation=dilation, padding=word)
+        y = module.conv_transpose(x, w, stride=stride, dilation=dilation, padding=word)
         big = (x_shape[0], w_shape[1], *(n * s for n, s in zip(x_shape[2:], stride, strict=True)))
-        want = refconv.conv_input_vjp(big, w, x, stride=stride, dilation=dilation, padding=word)
+        want = module.conv_input_vjp(big, w, x, stride=stride, dilation=dilation, padding=word)
         case = Case(word, x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), False, True)
         assert_close(f"{x_shape} {word}", "y", y, want, bounds(case)["y"])
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_transposed_valid_pads_nothing_as_in_onnx(module: Any) -> None:
+    """ONNX's auto_pad VALID for ConvTranspose: no padding, so the output is s (n - 1) + o + d (k - 1) + 1
+    long (ONNX's output_shape formula with pads 0), and the values are those of padding=0, exactly (the
+    same products in the same order): every small 1-d configuration, and one 2-d case through both VJPs."""
+    rng = np.random.default_rng(11)
+    for n, k, s, d, o in _transpose_word_configs():
+        x, w = rng.standard_normal((2, 3, n)), rng.standard_normal((3, 2, k))
+        kw: dict[str, Any] = dict(stride=s, dilation=d, output_padding=o)
+        y = module.conv_transpose(x, w, padding="valid", **kw)
+        assert y.shape == (2, 2, s * (n - 1) + o + d * (k - 1) + 1), (n, k, s, d, o)
+        np.testing.assert_array_equal(y, module.conv_transpose(x, w, padding=0, **kw))
+    x, w = rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((4, 3, 2, 3))
+    kw = dict(stride=(2, 3), dilation=(3, 1), output_padding=(1, 2), padding="VALID")
+    dy = rng.standard_normal(module.conv_transpose(x, w, **kw).shape)
+    explicit = module.conv_transpose_vjp(x, w, dy, **{**kw, "padding": 0})
+    for got, want in zip(module.conv_transpose_vjp(x, w, dy, **kw), explicit, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_a_spatial_output_shape_that_looks_like_batch_and_channels_is_spatial() -> None:
+    """output_shape is the spatial shape or the whole (N, C_out, *spatial) one, told apart by its length:
+    a 2-d output of spatial shape (2, 4) is spatial even when N = 2 and C_out = 4."""
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 3, 1, 1)), rng.standard_normal((3, 4, 2, 4))
+    plain = refconv.conv_transpose(x, w)
+    assert plain.shape == (2, 4, 2, 4)
+    for module in (refconv, naive):
+        np.testing.assert_array_equal(
+            module.conv_transpose(x, w, output_shape=(2, 4)), module.conv_transpose(x, w)
+        )
+        np.testing.assert_array_equal(
+            module.conv_transpose(x, w, output_shape=(2, 4, 2, 4)), module.conv_transpose(x, w)
+        )
