@@ -74,15 +74,19 @@ def changed_lines(text: str) -> tuple[list[str], list[str]]:
 
 
 def reason_for(name: str, text: str, equivalent: dict[str, Any]) -> str | None:
-    """The recorded reason ``name`` is equivalent: by name, or by the first rule its one-line change fits."""
+    """The recorded reason ``name`` is equivalent: by name, or by the first rule its change fits.
+
+    A rule sees the removed lines joined into one, and the added ones: mutmut changes one
+    expression, which spans two lines where the formatter wrapped a call.
+    """
     if name in equivalent.get("mutants", {}):
         reason: str = equivalent["mutants"][name]
         return reason
-    removed, added = changed_lines(text)
-    if len(removed) != 1 or len(added) != 1:
+    removed, added = (" ".join(line.strip() for line in lines) for lines in changed_lines(text))
+    if not removed or not added:
         return None
     for rule_name, rule in equivalent.get("rules", {}).items():
-        if re.search(rule["removed"], removed[0]) and re.search(rule["added"], added[0]):
+        if re.search(rule["removed"], removed) and re.search(rule["added"], added):
             return f"{rule['reason']} (rule {rule_name})"
     return None
 
@@ -120,11 +124,18 @@ def summarise(statuses: dict[str, str], equivalent: dict[str, Any]) -> dict[str,
             "score": total["caught"] / max(total["total"] - total["equivalent"], 1),
         },
         "survivors": survivors,
-        "sample": SAMPLES.get(os.environ.get("REFCONV_MUTANTS", "*"), "every mutant"),
+        "sample": _sample(os.environ.get("REFCONV_MUTANTS", "")),
         "stale_equivalences": sorted(
             name for name in equivalent.get("mutants", {}) if statuses.get(name, "not checked") in CAUGHT
         ),
     }
+
+
+def _sample(patterns: str) -> str:
+    """The mutants a run covered, in words: every one unless ``mutmut run`` was given patterns."""
+    if patterns in ("", "*"):
+        return "every mutant"
+    return SAMPLES.get(patterns, f"the mutants matching {patterns}")
 
 
 def _git(*args: str) -> str:

@@ -21,8 +21,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +126,40 @@ def test_the_unmutated_copy_passes_the_selection(tmp_path: Path) -> None:
 def test_the_fast_tests_catch_the_mutant(tmp_path: Path, mutant: Mutant) -> None:
     result = _run_selection(_copy_with(tmp_path, mutant))
     assert result.returncode == 1, f"{mutant.name}: exit {result.returncode}\n{result.stdout[-3000:]}"
+
+
+# The record of equivalent mutants (mutation/equivalent.toml) is read by mutation/report.py; these
+# check the reading, and that the record still names code that exists.
+
+
+def _equivalent() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "mutation" / "equivalent.toml").read_text())
+
+
+def test_a_rule_explains_its_change_even_when_wrapped_over_two_lines_and_nothing_else() -> None:
+    from mutation.report import reason_for
+
+    wrapped = (
+        "-            x_shape[2:], w_shape[2:], t.padding, out, strict=True\n"
+        "-        )\n"
+        "+            x_shape[2:], w_shape[2:], t.padding, out, )"
+    )
+    assert "rule zip-strict" in (reason_for("m", wrapped, _equivalent()) or "")
+    not_empty = "-        return slice(0, 0), slice(0, 0)\n+        return slice(0, 1), slice(0, 0)"
+    assert reason_for("m", not_empty, _equivalent()) is None  # selects one element: a real change
+    empty = "-        return slice(0, 0), slice(0, 0)\n+        return slice(1, 0), slice(0, 0)"
+    assert "rule empty-slices" in (reason_for("m", empty, _equivalent()) or "")
+
+
+def test_every_recorded_mutant_names_a_function_that_exists() -> None:
+    """mutmut names a mutant module.x_function__mutmut_N, a method's x\u01c1Class\u01c1method__mutmut_N."""
+    import importlib
+
+    for name in _equivalent()["mutants"]:
+        module, _, mutant = name.rpartition(".")
+        function = mutant.split("__mutmut_")[0].removeprefix("x_").removeprefix("x")
+        owner, *method = [part for part in function.split("\u01c1") if part]
+        target = getattr(importlib.import_module(module), owner, None)
+        for attribute in method:
+            target = getattr(target, attribute, None)
+        assert callable(target), name
