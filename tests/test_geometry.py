@@ -127,6 +127,15 @@ def test_tap_reads_and_window_reads_are_the_definitions_index(chunk: int) -> Non
             ]
 
 
+def test_dilated_size_is_the_length_of_the_dilated_axis() -> None:
+    """D - 1 zeros between neighbours: an empty axis stays empty, one element stays one."""
+    for n, dil in itertools.product(range(0, 6), range(1, 4)):
+        built: list[float] = []
+        for i in range(n):
+            built += [0.0] * (dil - 1) * (i > 0) + [1.0]
+        assert geometry.dilated_size(n, dil) == len(built), (n, dil)
+
+
 def test_placement_selects_exactly_the_elements_that_land_and_where() -> None:
     """Element i lands at D*i + lo of the padded axis, if that is inside it: the source slice selects
     exactly those elements, the destination slice exactly their positions, in order; both are empty

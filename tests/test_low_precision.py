@@ -189,9 +189,14 @@ def test_int64_sums_are_exact_beyond_float64s_integers(module: Any) -> None:
 
 def test_a_dtype_only_ml_dtypes_defines_can_be_named_before_ml_dtypes_is_imported() -> None:
     """refconv imports ml_dtypes (which registers "bfloat16" and its kin with NumPy) when a dtype's name
-    needs it: in a fresh interpreter, where nothing imported ml_dtypes yet."""
+    needs it: in a fresh interpreter, where nothing imported ml_dtypes yet, and in this one, where this
+    module did (mutmut also picks the tests for a function by the calls it sees in this process)."""
     import subprocess
     import sys
+
+    assert refconv.spec((1, 1, 3), (1, 1, 2), dtype="bfloat16").dtype == np.dtype(ml_dtypes.bfloat16)
+    with pytest.raises(TypeError, match=r"^dtype='bfloat17' is not a dtype$"):  # not even with ml_dtypes
+        refconv.spec((1, 1, 3), (1, 1, 2), dtype="bfloat17")
 
     code = (
         "import sys, refconv\n"
