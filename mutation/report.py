@@ -117,7 +117,7 @@ def summarise(statuses: dict[str, str], equivalent: dict[str, Any]) -> dict[str,
     return {
         "date": time.strftime("%Y-%m-%d"),
         "tool": f"mutmut {version('mutmut')}",
-        "commit": _git("describe", "--always", "--dirty"),
+        "commit": _commit(),
         "modules": table,
         "total": {
             **{key: total[key] for key in ("total", "caught", "equivalent", "missed")},
@@ -136,6 +136,13 @@ def _sample(patterns: str) -> str:
     if patterns in ("", "*"):
         return "every mutant"
     return SAMPLES.get(patterns, f"the mutants matching {patterns}")
+
+
+def _commit() -> str:
+    """The commit the run measured; ``-dirty`` if a tracked file other than this report's output differs."""
+    others = f":!{RESULTS.relative_to(ROOT)}"
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", others)
+    return _git("describe", "--always") + ("-dirty" if changed else "")
 
 
 def _git(*args: str) -> str:
