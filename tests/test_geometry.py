@@ -8,6 +8,7 @@ the padded array, and the VJP parameters must give back the forward sizes
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,3 +152,75 @@ def test_placement_selects_exactly_the_elements_that_land_and_where() -> None:
         assert list(range(padded))[dst] == [at for _, at in landing], (n, dil, lo, hi)
         checked_empty += n > 0 and not landing
     assert checked_empty > 50
+
+
+# Every per-dimension argument has one entry per spatial dim; each formula zips them strictly, so a
+# caller of refconv.geometry who passes one of another length gets a ValueError, never a result
+# silently cut to the shortest (refconv.spec validates its own calls; these functions are public).
+SLOTS: dict[str, Any] = dict(
+    x=(7, 6), w=(3, 2), tap=(1, 0), position=(1, 1), out=(3, 3), stride=(2, 1), padding=((1, 0), (0, 1)),
+    dilation=(1, 2), input_dilation=(2, 1), output_padding=(1, 0),
+)  # fmt: skip
+CONV = ("stride", "padding", "dilation", "input_dilation")
+TRANSPOSE = ("stride", "padding", "output_padding", "dilation")
+
+
+def _conv(a: dict[str, Any]) -> ConvParams:
+    return ConvParams(*(a[name] for name in CONV))
+
+
+def _transpose(a: dict[str, Any]) -> geometry.TransposeParams:
+    return geometry.TransposeParams(*(a[name] for name in TRANSPOSE))
+
+
+#: The input's own per-dim values, lengthened together, reach a zip with the kernel's (x, k_hat).
+INPUT_SIDE = ("x", "padding", "input_dilation")
+PER_DIM_CALLS: dict[str, tuple[Any, tuple[str | tuple[str, ...], ...]]] = {
+    "dilated_shape": (lambda a: geometry.dilated_shape(a["x"], a["dilation"]), ("x", "dilation")),
+    "padded_shape": (lambda a: geometry.padded_shape(a["x"], _conv(a)), ("x", "padding", "input_dilation")),
+    "output_spatial_shape": (
+        lambda a: geometry.output_spatial_shape(a["x"], a["w"], _conv(a)),
+        ("x", "w", *CONV, INPUT_SIDE),
+    ),
+    "remainder": (lambda a: geometry.remainder(a["x"], a["w"], _conv(a)), ("x", "w", *CONV, INPUT_SIDE)),
+    "tap_reads": (
+        lambda a: geometry.tap_reads(a["tap"], a["out"], _conv(a)),
+        ("tap", "out", "stride", "dilation"),
+    ),
+    "window_reads": (
+        lambda a: geometry.window_reads(a["position"], a["w"], _conv(a)),
+        ("position", "w", "stride", "dilation"),
+    ),
+    "same_padding": (
+        lambda a: geometry.same_padding(a["x"], a["w"], _conv(a)),
+        ("x", "w", "stride", "dilation"),
+    ),
+    "input_vjp_padding": (lambda a: geometry.input_vjp_padding(a["x"], a["w"], _conv(a)), ("x", "w", *CONV)),
+    "weight_vjp_padding": (
+        lambda a: geometry.weight_vjp_padding(a["x"], a["w"], _conv(a)),
+        ("x", "w", *CONV),
+    ),
+    "input_dilation_phases": (
+        lambda a: geometry.input_dilation_phases(a["x"], a["w"], _conv(a)),
+        ("x", "w", *CONV),
+    ),
+    "transpose_output_spatial_shape": (
+        lambda a: geometry.transpose_output_spatial_shape(a["x"], a["w"], _transpose(a)),
+        ("x", "w", *TRANSPOSE),
+    ),
+    "transpose_same_padding": (
+        lambda a: geometry.transpose_same_padding(a["w"], a["stride"], a["dilation"], a["output_padding"]),
+        ("w", "stride", "dilation", "output_padding"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", PER_DIM_CALLS)
+def test_an_argument_of_another_rank_is_a_value_error_in_every_formula(name: str) -> None:
+    call, slots = PER_DIM_CALLS[name]
+    call(SLOTS)  # the 2-d problem itself is fine
+    for slot in slots:
+        together = (slot,) if isinstance(slot, str) else slot
+        longer = {**SLOTS, **{name: (*SLOTS[name], SLOTS[name][-1]) for name in together}}
+        with pytest.raises(ValueError, match="zip"):
+            call(longer)
