@@ -146,7 +146,7 @@ MUTMUT = "mutmut==3.8.1"
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the formula modules with mutmut (pyproject's [tool.mutmut]); not default.
 
-    Every mutant by default (about 5,000: 40 minutes on 2 cores); a pattern picks fewer:
+    Every mutant by default (4,950: 30 minutes on 2 cores, installs included); a pattern picks fewer:
     ``nox -s mutation -- '*__mutmut_*[37]'`` a deterministic fifth (those whose number ends in 3 or 7,
     10 minutes), ``-- 'refconv.geometry*'`` one module. Then it writes docs/mutation/results.json:
     the score per module, each survivor's diff, and the reason for each equivalent one

@@ -246,15 +246,21 @@ class MutationResults(_CommittedResults):
             counts = [str(row[key]) for key in ("total", "caught", "equivalent", "missed")]
             rows.append([f"``{module}``", *counts, f"{row['score']:.1%}"])
         lines = [head, "", *_list_table(rows, "mutation-results"), ""]
-        for survivor in data["survivors"]:
+        lines += [
+            "The survivors, grouped by the reason each is equivalent (a survivor without one, listed",
+            "first, fails the session); each mutant's name, then the lines it changed:",
+            "",
+        ]
+        groups: dict[str, list[dict[str, str]]] = {}
+        for survivor in sorted(data["survivors"], key=lambda s: s["equivalent"] is not None):
             reason = survivor["equivalent"] or "**no killing test and no recorded reason**"
-            lines += [
-                f"* ``{survivor['name']}`` ({survivor['status']}): {reason}",
-                "",
-                "  .. code-block:: diff",
-                "",
-            ]
-            lines += [f"     {line}" for line in survivor["diff"].splitlines()]
+            groups.setdefault(reason, []).append(survivor)
+        for reason, survivors in groups.items():
+            lines += [f"* {reason} ({len(survivors)})", "", "  .. code-block:: diff", ""]
+            for survivor in survivors:
+                changed = [line for line in survivor["diff"].splitlines() if line.startswith(("-", "+"))]
+                lines.append(f"     {survivor['name']} ({survivor['status']})")
+                lines += [f"     {line}" for line in changed]
             lines.append("")
         return self.parsed(lines, "mutation-results")
 
