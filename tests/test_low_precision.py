@@ -173,13 +173,19 @@ def test_ml_dtypes_integers_are_not_floats() -> None:
     assert str(error.value).startswith("x has dtype int4; expected an integer, float or complex dtype")
 
 
+def _python_int_conv(x: np.ndarray, w: np.ndarray) -> list[int]:
+    """The 1-d convolution of one channel, in Python's integers: exact, never wrapped or rounded."""
+    k = w.shape[-1]
+    return [sum(int(x[0, 0, j + t]) * int(w[0, 0, t]) for t in range(k)) for j in range(x.shape[-1] - k + 1)]
+
+
 @pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
 def test_int64_sums_are_exact_beyond_float64s_integers(module: Any) -> None:
     """Products near 2**60 differ in their last bits from any float64: an int64 accumulator keeps them,
     as Python's integers do (the reference here); a float accumulator would round them away."""
     x = np.array([[[2**30 + 1, 2**30 + 3, 2**30 + 5, 7]]], np.int64)
     w = np.array([[[2**30 + 7, 2**30 + 11, 13]]], np.int64)
-    want = [sum(int(x[0, 0, j + t]) * int(w[0, 0, t]) for t in range(3)) for j in range(2)]
+    want = _python_int_conv(x, w)
     assert max(want) < 2**63
     assert any(v != int(float(v)) for v in want)
     got = module.conv(x, w)
@@ -228,8 +234,7 @@ def test_unsigned_inputs_with_a_signed_preferred_type_sum_in_integers(
     and cast the overflow to INT_MIN). The reference: Python's integers, wrapped to the output's width."""
     x, w = _unsigned_extremes(in_dtype)
     bits = np.iinfo(preferred).bits
-    exact = [sum(int(x[0, 0, j + t]) * int(w[0, 0, t]) for t in range(2)) for j in range(3)]
-    want = [(v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1) for v in exact]
+    want = [(v + 2 ** (bits - 1)) % 2**bits - 2 ** (bits - 1) for v in _python_int_conv(x, w)]
     s = refconv.spec(x.shape, w.shape, dtype=in_dtype, preferred_element_type=preferred)
     assert (s.dtype, s.accumulate) == (np.dtype(preferred), np.dtype(np.int64))
     got = module.conv(x, w, preferred_element_type=preferred)
