@@ -8,6 +8,7 @@ its difference and its bound.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,12 @@ import pytest
 import refconv
 from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
 from tests.cases import Arrays, Case
+
+
+def readable_id(text: str, length: int) -> str:
+    """A test id from a message's words: no brackets (one in a node id breaks selecting that test by it,
+    as mutmut does), at most ``length`` characters."""
+    return re.sub(r"[^\w=-]+", " ", text).strip()[:length]
 
 
 def case_results(case: Case, arrays: Arrays | None = None, module: Any = refconv) -> Results:

@@ -11,6 +11,7 @@ import pytest
 
 import refconv
 from refconv import naive
+from tests.helpers import readable_id
 
 X, W = np.ones((2, 4, 7, 6)), np.ones((6, 4, 3, 2))
 DY = np.ones((2, 6, 5, 5))
@@ -86,8 +87,7 @@ MISUSES = [
 ]
 
 
-# ids: the pattern's words only (a bracket inside a test id breaks selecting that test by its node id)
-MISUSE_IDS = [re.sub(r"[^\w=-]+", " ", m[2]).strip()[:40] for m in MISUSES]
+MISUSE_IDS = [readable_id(m[2], 40) for m in MISUSES]
 
 
 @pytest.mark.parametrize("entry", ENTRY_POINTS)

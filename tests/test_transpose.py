@@ -4,7 +4,6 @@ convolution, refconv.naive's scatter loops, the adjoint identity, and the dualit
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ import refconv
 from refconv import naive
 from refconv.testing import rounding_bound
 from tests.cases import TRANSPOSED, Case, cases
-from tests.helpers import assert_close, bounds
+from tests.helpers import assert_close, bounds, readable_id
 
 # refconv, naive, jax and torch on this grid: tests/test_oracles.py (GRID holds both grids)
 
@@ -81,9 +80,7 @@ MISUSES = [
 
 
 @pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
-@pytest.mark.parametrize(
-    ("keywords", "pattern"), MISUSES, ids=[re.sub(r"[^\w=-]+", " ", m[1]).strip()[:30] for m in MISUSES]
-)  # ids without brackets: a bracket inside a test id breaks selecting that test by its node id
+@pytest.mark.parametrize(("keywords", "pattern"), MISUSES, ids=[readable_id(m[1], 30) for m in MISUSES])
 def test_conv_transpose_misuse_names_the_parameter(
     module: Any, keywords: dict[str, Any], pattern: str
 ) -> None:
