@@ -221,6 +221,6 @@ def test_an_argument_of_another_rank_is_a_value_error_in_every_formula(name: str
     call(SLOTS)  # the 2-d problem itself is fine
     for slot in slots:
         together = (slot,) if isinstance(slot, str) else slot
-        longer = {**SLOTS, **{name: (*SLOTS[name], SLOTS[name][-1]) for name in together}}
+        longer = {**SLOTS, **{key: (*SLOTS[key], SLOTS[key][-1]) for key in together}}
         with pytest.raises(ValueError, match="zip"):
             call(longer)
