@@ -1,10 +1,10 @@
-"""The project's checks; ``nox -l`` lists them, plain ``nox`` runs the default ones.
+"""refconv's checks: plain "nox" runs the test matrix, lint and the docs; "nox -s NAME" runs any other."""
 
-The ``tests`` matrix pairs each oracle with the oldest and newest NumPy
-refconv supports. torch is pinned to ``torch==2.13.0`` everywhere: that CPU
-wheel is the one available offline on the project's machines; any other
-spelling resolves to a multi-GB CUDA build.
-"""
+# Every package whose version can change a verdict is pinned here (pyproject.toml keeps ranges for
+# users): NumPy, the oracles and their compiled parts, ml_dtypes (its promotion table and its
+# bfloat16), hypothesis (which configurations it draws), pytest and pytest-xdist (refconv's suite
+# turns warnings into errors), and the lint, docs and benchmark tools. torch is always
+# ``torch==2.13.0``, the CPU wheel: any other spelling resolves to a multi-GB CUDA build.
 
 import shutil
 from collections.abc import Callable
@@ -18,9 +18,15 @@ nox.options.reuse_existing_virtualenvs = False
 
 PYTHON = "3.11"
 TORCH = "torch==2.13.0"
-NUMPY_OLDEST, NUMPY_NEWEST = "1.26.4", "2.4.6"
-JAX_NEWEST = "jax==0.10.2"
-BENCH = ["pytest-benchmark>=4", "matplotlib>=3.8", "py-spy==0.4.1"]
+# the two ends of the matrix: NumPy with the ml_dtypes of its era (0.4.0 is the oldest refconv supports,
+# 0.7.0 the newest, the first to define bfloat16 with float16 itself; refconv's rule gives the same
+# result under both, tests/test_low_precision.py)
+OLDEST = ["numpy==1.26.4", "ml_dtypes==0.4.0"]
+NEWEST = ["numpy==2.4.6", "ml_dtypes==0.7.0"]
+JAX_OLDEST = ["jax==0.4.35", "jaxlib==0.4.35"]
+JAX_NEWEST = ["jax==0.10.2", "jaxlib==0.10.2"]
+TEST_TOOLS = ["pytest==9.2.0", "pytest-xdist==3.8.0", "hypothesis==6.170.17"]
+BENCH = ["pytest-benchmark==5.3.1", "matplotlib==3.11.2", "py-spy==0.4.1"]
 ONNX = ["onnx==1.23.2", "onnxruntime==1.32.0"]
 # The docs build runs with -W: a new Sphinx or theme release can add warnings, so the session pins
 # what it was written against (pyproject's docs extra keeps ranges for people building by hand).
@@ -30,44 +36,46 @@ DOCS = [
     "furo==2025.12.19",
     "sphinx-mathjax-offline==0.0.2",
     "matplotlib==3.11.2",
-    "pytest>=8",
-    "hypothesis>=6.100",  # refconv.testing.conv_configs's example runs as a doctest
+    *TEST_TOOLS,  # refconv.testing.conv_configs's example runs as a doctest
 ]
+LINT = ["ruff==0.17.6", "mypy==2.4.1", "types-docutils==0.23.0.20261107"]
 
 MATRIX = [
-    nox.param(NUMPY_OLDEST, "jax==0.4.35", id="numpy1.26-jax0.4"),
-    nox.param(NUMPY_NEWEST, JAX_NEWEST, id="numpy2.4-jax0.10"),
-    nox.param(NUMPY_OLDEST, TORCH, id="numpy1.26-torch2.13"),
-    nox.param(NUMPY_NEWEST, TORCH, id="numpy2.4-torch2.13"),
+    nox.param(OLDEST, JAX_OLDEST, id="numpy1.26-jax0.4"),
+    nox.param(NEWEST, JAX_NEWEST, id="numpy2.4-jax0.10"),
+    nox.param(OLDEST, [TORCH], id="numpy1.26-torch2.13"),
+    nox.param(NEWEST, [TORCH], id="numpy2.4-torch2.13"),
 ]
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize(("numpy", "oracle"), MATRIX)
-def tests(session: nox.Session, numpy: str, oracle: str) -> None:
-    """refconv against one oracle (jax or torch), refconv.naive, adjoints and finite differences."""
-    session.install(f"numpy=={numpy}", oracle, ".[test]")
-    required = oracle.split("==")[0]
+def tests(session: nox.Session, numpy: list[str], oracle: list[str]) -> None:
+    """The test suite against one oracle (jax or torch), refconv.naive, identities and finite differences."""
+    session.install(*numpy, *oracle, *TEST_TOOLS, ".[test]")
+    required = oracle[0].split("==")[0]
     session.run("pytest", "-n", "2", *session.posargs, env={"REFCONV_REQUIRE_ORACLES": required})
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff (lint, format) on everything; mypy --strict on refconv, tests, docs/_ext, benchmarks, mutation.
+    """Lint and format checks (ruff) and type checks (mypy --strict) of every Python file.
 
     The test dependencies and Sphinx are installed for their types; jax, torch and matplotlib are
     not, and mypy treats them as untyped whether they are installed or not (pyproject.toml).
     """
-    session.install(f"numpy=={NUMPY_NEWEST}", ".[lint,test]", SPHINX)
+    session.install(*NEWEST, *LINT, *TEST_TOOLS, ".[lint,test]", SPHINX)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=PYTHON, reuse_venv=True)
 def check(session: nox.Session) -> None:
-    """`refconv check` against jax and torch; pass options after --, e.g. nox -s check -- --stride 2."""
-    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, ".")
+    """Compare one convolution with jax and torch: nox -s check -- --stride 2 (options after --)."""
+    if not Path(session.bin, "refconv").exists():  # the environment is kept: install once, then reuse
+        session.install(*NEWEST, *JAX_NEWEST, TORCH, *TEST_TOOLS)
+    session.install("--no-deps", "--force-reinstall", "--quiet", ".")  # this checkout's refconv
     session.run("refconv", "check", *session.posargs)
 
 
@@ -75,7 +83,7 @@ def check(session: nox.Session) -> None:
 # (pyproject.toml's extras keep ranges), and the backends it runs. Not default sessions: TensorFlow
 # alone is a 270 MB wheel. Each writes docs/conformance/<backend>.json, which the docs render.
 FRAMEWORKS = {
-    "jax": ([JAX_NEWEST], ["jax"]),
+    "jax": (JAX_NEWEST, ["jax"]),
     "torch": ([TORCH], ["torch"]),
     "tensorflow": (["tensorflow-cpu==2.21.0"], ["tensorflow", "tensorflow-graph", "tensorflow-xla"]),
     "keras": (["keras==3.15.1", "tensorflow-cpu==2.21.0"], ["keras"]),
@@ -94,8 +102,8 @@ def conform(session: nox.Session, framework: str) -> None:
     installed in every session: each failure is confirmed against them (refconv.conform.confirm).
     """
     requirements, names = FRAMEWORKS[framework]
-    oracles = [r for r in (JAX_NEWEST, TORCH) if r not in requirements]
-    session.install(f"numpy=={NUMPY_NEWEST}", *requirements, *oracles, ".[conform]")
+    oracles = [r for r in (*JAX_NEWEST, TORCH) if r not in requirements]
+    session.install(*NEWEST, *requirements, *oracles, *TEST_TOOLS, ".[conform]")
     for name in names:
         report = Path("docs/conformance", f"{name}.json")
         report.unlink(missing_ok=True)
@@ -117,7 +125,9 @@ def _conform_session(framework: str) -> Callable[[nox.Session], None]:
     def session(session: nox.Session) -> None:
         conform(session, framework)
 
-    session.__doc__ = f"`refconv conform` on {', '.join(FRAMEWORKS[framework][1])}; options after --."
+    session.__doc__ = (
+        f"Judge {', '.join(FRAMEWORKS[framework][1])} with refconv conform (options after --); not default."
+    )
     return session
 
 
@@ -127,12 +137,12 @@ for _framework in FRAMEWORKS:  # nox -s conform-tensorflow, conform-mlx, ...
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """The Sphinx site into docs/_build/html (warnings are errors), its doctests, and its offline check.
+    """Build the documentation into docs/_build/html, run its examples, check it reads offline.
 
     jax and torch are installed because the verification page's conformance
     table runs every oracle while the site builds.
     """
-    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, *DOCS, ".")
+    session.install(*NEWEST, *JAX_NEWEST, TORCH, *DOCS, ".")
     build = ["sphinx-build", "-W", "--keep-going", "-n", "-q"]
     session.run(*build, "-b", "html", "docs", "docs/_build/html", *session.posargs)
     session.run(*build, "-b", "doctest", "docs", "docs/_build/doctest")
@@ -144,7 +154,7 @@ MUTMUT = "mutmut==3.8.1"
 
 @nox.session(python=PYTHON)
 def mutation(session: nox.Session) -> None:
-    """Mutation testing of the formula modules with mutmut (pyproject's [tool.mutmut]); not default.
+    """Mutation testing of refconv's formulas with mutmut (about 30 minutes); not default.
 
     Every mutant by default (4,950: 30 minutes on 2 cores, installs included); a pattern picks fewer:
     ``nox -s mutation -- '*__mutmut_*[37]'`` a deterministic fifth (those whose number ends in 3 or 7,
@@ -154,9 +164,7 @@ def mutation(session: nox.Session) -> None:
     copy it makes in mutants/. jax is not installed either: no mutant needs its oracle to die
     (each has a framework-free test), and compiling per shape would double the run.
     """
-    session.install(
-        f"numpy=={NUMPY_NEWEST}", TORCH, MUTMUT, "pytest>=8", "hypothesis>=6.100", "ml_dtypes>=0.4"
-    )
+    session.install(*NEWEST, TORCH, MUTMUT, *TEST_TOOLS)
     shutil.rmtree("mutants", ignore_errors=True)
     env = {"REFCONV_HYPOTHESIS_EXAMPLES": "10", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     session.run("mutmut", "run", "--max-children", "2", *session.posargs, env=env)
@@ -165,13 +173,13 @@ def mutation(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Time refconv against torch, jax, onnxruntime and ONNX's reference (2 threads); profile refconv.
+    """Time refconv against torch, jax, onnxruntime and ONNX's reference, and profile it; not default.
 
     Not a default session. Results go to benchmarks/results/latest.{json,md,png} (times, ratios,
     targets) and benchmarks/results/profile.{json,md} (where refconv's time goes, sampled by py-spy).
     ``nox -s bench -- -k dw3x3`` passes pytest options (and skips the profile).
     """
-    session.install(f"numpy=={NUMPY_NEWEST}", JAX_NEWEST, TORCH, *ONNX, *BENCH, ".[test]")
+    session.install(*NEWEST, *JAX_NEWEST, TORCH, *ONNX, *BENCH, *TEST_TOOLS, ".[test]")
     threads = {name: "2" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     results = "benchmarks/results/latest"
     session.run(

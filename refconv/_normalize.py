@@ -8,6 +8,7 @@ parameter and the values.
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -116,7 +117,7 @@ def conv_params(
 
 def _kind(dtype: np.dtype[Any]) -> str:
     """NumPy's kind letter, with ml_dtypes' floats (bfloat16, float8_*) as ``"f"``."""
-    if dtype.type.__module__ == "ml_dtypes" and "float" in dtype.name:
+    if _is_ml_float(dtype):
         return "f"
     return dtype.kind
 
@@ -179,11 +180,55 @@ def _registers_ml_dtypes() -> bool:
 
 
 def result_dtype(*given: np.dtype[Any]) -> np.dtype[Any]:
-    """The dtype of the result: NumPy's result type of the operands' dtypes."""
-    try:
-        return np.result_type(*given)
-    except TypeError:  # numpy's DTypePromotionError, e.g. bfloat16 with float16
-        raise TypeError(f"the inputs' dtypes {[str(d) for d in given]} have no common type") from None
+    """The dtype of the result: NumPy's result type, extended to ml_dtypes' floats by one fixed rule.
+
+    For NumPy's own dtypes this is ``numpy.result_type``. Where an ml_dtypes float (bfloat16,
+    float8_*, ...) meets another dtype, the pair promotes by :func:`_promote_pair`, the rule that
+    ml_dtypes 0.7 registers with NumPy, computed here so that the result does not depend on the
+    installed ml_dtypes (before 0.7 its table had holes: bfloat16 with float16 had no common type).
+    """
+    if not any(_is_ml_float(d) for d in given):
+        return np.result_type(*given)  # every numeric NumPy dtype promotes (as_array checked them)
+    out = given[0]
+    for dtype in given[1:]:
+        out = _promote_pair(out, dtype)
+    return out
+
+
+def _is_ml_float(dtype: np.dtype[Any]) -> bool:
+    return dtype.type.__module__ == "ml_dtypes" and "float" in dtype.name
+
+
+def _promote_pair(a: np.dtype[Any], b: np.dtype[Any]) -> np.dtype[Any]:
+    """Two dtypes, at least one an ml_dtypes float: the narrower of the two if it holds the other
+    exactly, else float32; with a NumPy dtype, as float16 would promote, except that two
+    different floats give at least float32 (and a bool or 8-bit integer keeps the ml_dtypes float)."""
+    if a == b:
+        return a
+    if _is_ml_float(a) and _is_ml_float(b):
+        return a if _holds(a, b) else b if _holds(b, a) else np.dtype(np.float32)
+    custom, other = (a, b) if _is_ml_float(a) else (b, a)
+    if other.kind == "f":
+        return np.promote_types(other, np.float32)
+    promoted = np.promote_types(np.float16, other)
+    return custom if promoted == np.float16 else promoted
+
+
+def _holds(a: np.dtype[Any], b: np.dtype[Any]) -> bool:
+    """Whether float dtype ``a`` represents every value of float dtype ``b`` exactly."""
+    fa, fb = _float_range(a), _float_range(b)
+    return fa[0] >= fb[0] and fa[1] <= fb[1] and fa[2] >= fb[2] and fa[3] >= fb[3] and fa[4] >= fb[4]
+
+
+def _float_range(dtype: np.dtype[Any]) -> tuple[float, float, int, bool, bool]:
+    """(largest value, smallest subnormal, mantissa bits, has infinities, has negative values)."""
+    import ml_dtypes
+
+    info = ml_dtypes.finfo(dtype)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        has_inf = bool(np.isinf(np.asarray(np.inf).astype(dtype).astype(np.float64)))
+    return float(info.max), float(info.smallest_subnormal), int(info.nmant), has_inf, float(info.min) < 0
 
 
 def accumulation_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
