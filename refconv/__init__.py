@@ -10,10 +10,17 @@ independent check; :mod:`refconv.testing` compares anyone's results with
 refconv's within their round-off bounds.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.2.0"
 
-from refconv import naive, testing
-from refconv._spec import ConvOptions, ConvSpec, TransposeOptions, spec
+from refconv import naive
+from refconv._convspec import ConvOptions, ConvSpec, TransposeOptions
+from refconv._explain import explain
+from refconv._spec import spec
 from refconv.conv import conv, conv_output_shape
 from refconv.jvp import conv_jvp, conv_vjp_vjp
 from refconv.transpose import conv_transpose, conv_transpose_vjp
@@ -33,7 +40,18 @@ __all__ = [
     "conv_vjp",
     "conv_vjp_vjp",
     "conv_weight_vjp",
+    "explain",
     "naive",
     "spec",
     "testing",
 ]
+
+#: Subpackages loaded on first use (``refconv.testing`` as ``numpy.testing``): the functions above
+#: need none of them.
+_LAZY = ("backends", "cases", "conform", "testing", "vectors")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"refconv.{name}")
+    raise AttributeError(f"module 'refconv' has no attribute {name!r}")

@@ -115,7 +115,7 @@ def conv_params(
     )
 
 
-def _kind(dtype: np.dtype[Any]) -> str:
+def kind(dtype: np.dtype[Any]) -> str:
     """NumPy's kind letter, with ml_dtypes' floats (bfloat16, float8_*) as ``"f"``."""
     if _is_ml_float(dtype):
         return "f"
@@ -128,7 +128,7 @@ def as_array(value: ArrayLike, name: str) -> NDArray[Any]:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} is not array-like: {error}") from None
-    if _kind(array.dtype) not in _NUMERIC_KINDS:
+    if kind(array.dtype) not in _NUMERIC_KINDS:
         raise TypeError(f"{name} has dtype {array.dtype}; expected an integer, float or complex dtype")
     return array
 
@@ -237,11 +237,11 @@ def accumulation_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     float16, bfloat16 and narrower floats accumulate in float32; float32,
     float64 and complex in themselves; signed integers in int64, unsigned in uint64.
     """
-    kind = _kind(dtype)
-    if kind == "f" and dtype.itemsize < 4:
+    letter = kind(dtype)
+    if letter == "f" and dtype.itemsize < 4:
         return np.dtype(np.float32)
-    if kind in "iu":
-        return np.dtype(np.int64 if kind == "i" else np.uint64)
+    if letter in "iu":
+        return np.dtype(np.int64 if letter == "i" else np.uint64)
     return dtype
 
 
@@ -258,7 +258,7 @@ def dtypes(given: Sequence[np.dtype[Any]], preferred: Any = None) -> tuple[np.dt
     if preferred is None:
         return accumulation_dtype(out), out
     wanted = as_dtype(preferred, "preferred_element_type")
-    have, asked = _kind(out), _kind(wanted)
+    have, asked = kind(out), kind(wanted)
     if asked not in _NUMERIC_KINDS or not (have == asked or have + asked in ("iu", "ui", "if", "uf")):
         raise TypeError(f"preferred_element_type={wanted} does not suit inputs of dtype {out} (JAX's rules)")
     if (have == "i" and asked == "u") or wanted.itemsize < out.itemsize:

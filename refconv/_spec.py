@@ -22,16 +22,18 @@ conv: x (8, 3, 32, 32), w (16, 3, 5, 5) -> y (8, 16, 16, 16)
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, TypedDict, Union, overload
+from dataclasses import fields, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv import geometry, padding_modes
-from refconv._layout import Layout, layout
+from refconv._convspec import ConvOptions, ConvSpec, DimensionNumbers, TransposeOptions
+from refconv._layout import layout
 from refconv.geometry import (
     ConvParams,
     Padding,
@@ -40,7 +42,6 @@ from refconv.geometry import (
     dilated_shape,
     padded_shape,
     same_padding,
-    transpose_conv_params,
     transpose_output_spatial_shape,
     transpose_same_padding,
 )
@@ -49,199 +50,6 @@ __all__ = ["ConvOptions", "ConvSpec", "TransposeOptions", "conv_spec", "spec", "
 
 IntOrInts = norm.IntOrInts
 PaddingLike = norm.PaddingLike
-DimensionNumbers = Union[tuple[str, str, str], None]
-#: The roles of a convolution's arrays: the input, the weight and the output (or their cotangents).
-ROLES = {"x": "lhs", "w": "rhs", "y": "out"}
-
-
-class ConvOptions(TypedDict, total=False):
-    """The keywords of :func:`refconv.conv` and of every function of the same convolution."""
-
-    stride: IntOrInts
-    padding: PaddingLike
-    dilation: IntOrInts
-    input_dilation: IntOrInts
-    groups: int
-    batch_groups: int
-    padding_mode: str
-    dimension_numbers: DimensionNumbers
-    preferred_element_type: DTypeLike | None
-
-
-class TransposeOptions(TypedDict, total=False):
-    """The keywords of :func:`refconv.conv_transpose` and its VJPs."""
-
-    stride: IntOrInts
-    padding: PaddingLike
-    output_padding: IntOrInts
-    dilation: IntOrInts
-    groups: int
-    output_shape: Sequence[int] | None
-    strict_output_padding: bool
-    dimension_numbers: DimensionNumbers
-    preferred_element_type: DTypeLike | None
-
-
-@dataclass(frozen=True)
-class ConvSpec:
-    """A convolution problem, normalised and validated by :func:`spec`; the only thing refconv passes inward.
-
-    Shapes and per-dim parameters are in refconv's canonical order: ``x`` is
-    ``(N, C_in, *spatial)``, ``w`` is ``(C_out, C_in // groups, *kernel)``
-    (``(C_in, C_out // groups, *kernel)`` when ``transposed``) and ``y``
-    ``(N // batch_groups, C_out, *out)``, spatial dims in the kernel spec's
-    order when ``dimension_numbers`` is given (:meth:`given_shape` has the
-    caller's order). ``padding`` is always ``(lo, hi)`` pairs; ``padding_word``
-    remembers the word they came from. For a transposed convolution
-    (PyTorch's semantics) ``stride``, ``padding``, ``dilation`` and ``groups``
-    are those of the convolution it transposes, ``input_dilation`` is 1 and
-    ``batch_groups`` 1. ``dtype`` is the result's dtype, ``accumulate`` the one
-    sums are computed in.
-    """
-
-    x_shape: Shape
-    w_shape: Shape
-    y_shape: Shape
-    stride: Shape
-    padding: Padding
-    dilation: Shape
-    input_dilation: Shape
-    dtype: np.dtype[Any]
-    accumulate: np.dtype[Any]
-    groups: int = 1
-    batch_groups: int = 1
-    padding_mode: str = "zeros"
-    padding_word: str | None = None
-    transposed: bool = False
-    output_padding: Shape = ()
-    strict_output_padding: bool = False
-    dimension_numbers: DimensionNumbers = None
-    preferred_element_type: np.dtype[Any] | None = None
-    layout: Layout = field(default=Layout(), repr=False, compare=False)
-
-    @property
-    def ndim(self) -> int:
-        """The number of spatial dims."""
-        return len(self.stride)
-
-    @property
-    def params(self) -> ConvParams:
-        """The convolution's geometry; for a transposed one, that of the convolution it transposes."""
-        return ConvParams(
-            self.stride, self.padding, self.dilation, self.input_dilation, self.groups, self.batch_groups
-        )
-
-    @property
-    def transpose(self) -> TransposeParams:
-        """The geometry of a transposed convolution (:attr:`transposed` specs only)."""
-        if not self.transposed:
-            raise ValueError("this spec is a convolution, not a transposed one")
-        return TransposeParams(self.stride, self.padding, self.output_padding, self.dilation, self.groups)
-
-    @property
-    def general(self) -> ConvParams:
-        """The general convolution that computes ``y``: :attr:`params`, or for a transposed convolution
-        the one of :func:`refconv.geometry.transpose_conv_params` (with the flipped, swapped kernel)."""
-        if self.transposed:
-            return transpose_conv_params(self.w_shape[2:], self.transpose)
-        return self.params
-
-    @property
-    def general_w_shape(self) -> Shape:
-        """The shape of that general convolution's kernel, ``(C_out, C_in // groups, *kernel)``."""
-        if self.transposed:
-            c_in, o_group, *kernel = self.w_shape
-            return (o_group * self.groups, c_in // self.groups, *kernel)
-        return self.w_shape
-
-    def given_shape(self, role: str) -> Shape:
-        """The shape of ``"x"``, ``"w"`` or ``"y"`` in the caller's layout (``dimension_numbers``)."""
-        canonical = {"x": self.x_shape, "w": self.w_shape, "y": self.y_shape}[role]
-        return self.layout.shape_from_canonical(canonical, ROLES[role])
-
-    @overload
-    def operand(self, value: None, role: str, name: str) -> None: ...
-    @overload
-    def operand(self, value: ArrayLike, role: str, name: str) -> NDArray[Any]: ...
-    def operand(self, value: ArrayLike | None, role: str, name: str) -> NDArray[Any] | None:
-        """``value``, an array of role ``"x"``, ``"w"`` or ``"y"`` named ``name``, checked, made canonical.
-
-        Its shape must be :meth:`given_shape`; the result is a view in the
-        canonical layout, in the accumulation dtype (a copy if that differs).
-        None (an absent tangent) stays None.
-        """
-        if value is None:
-            return None
-        array = norm.as_array(value, name)
-        expected = self.given_shape(role)
-        if array.shape != expected:
-            what = {"x": "input", "w": "weight", "y": "output"}[role]
-            raise ValueError(f"{name} has shape {array.shape}; expected the {what} shape {expected}")
-        return self.layout.to_canonical(array, ROLES[role], name).astype(self.accumulate, copy=False)
-
-    def bias(self, value: ArrayLike | None, name: str = "b") -> NDArray[Any] | None:
-        """A bias (or its tangent) of shape ``(C_out,)`` in the accumulation dtype; None stays None."""
-        if value is None:
-            return None
-        array = norm.as_array(value, name)
-        if array.shape != (self.y_shape[1],):
-            raise ValueError(
-                f"{name} has shape {array.shape}; expected ({self.y_shape[1]},), one per output channel"
-            )
-        return array.astype(self.accumulate, copy=False)
-
-    def result(self, array: NDArray[Any], role: str) -> NDArray[Any]:
-        """A canonical result of role ``"x"``, ``"w"``, ``"y"`` or ``"b"``, in the caller's layout and dtype.
-
-        Always a contiguous array that shares no memory with an input.
-        """
-        if role != "b":
-            array = self.layout.from_canonical(array, ROLES[role])
-        return np.ascontiguousarray(array.astype(self.dtype, copy=False))
-
-    def options(self) -> dict[str, Any]:
-        """The keywords, other than defaults, that give this spec back: ``spec(x, w, **s.options())``.
-
-        ``x`` and ``w`` are :meth:`given_shape` of ``"x"`` and ``"w"``; the tools
-        call the public functions on the same problem with these.
-        """
-        ones = (1,) * self.ndim
-        given: dict[str, tuple[Any, Any]] = {  # name: (value, default)
-            "stride": (self.stride, ones),
-            "padding": (self.padding_word or self.padding, ((0, 0),) * self.ndim),
-            "dilation": (self.dilation, ones),
-            "groups": (self.groups, 1),
-            "dimension_numbers": (self.dimension_numbers, None),
-            "preferred_element_type": (self.preferred_element_type, None),
-        }
-        if self.transposed:
-            given["output_padding"] = (self.output_padding, (0,) * self.ndim)
-            given["strict_output_padding"] = (self.strict_output_padding, False)
-        else:
-            given["input_dilation"] = (self.input_dilation, ones)
-            given["batch_groups"] = (self.batch_groups, 1)
-            given["padding_mode"] = (self.padding_mode, "zeros")
-        return {name: value for name, (value, default) in given.items() if value != default}
-
-    def __str__(self) -> str:
-        kind = "conv_transpose" if self.transposed else "conv"
-        x, w, y = (self.given_shape(role) for role in "xwy")
-        lines = [f"{kind}: x {x}, w {w} -> y {y}"]
-        if self.dimension_numbers is not None:
-            lines[0] += f", dimension_numbers={self.dimension_numbers}"
-        word = f" (from {self.padding_word!r})" if self.padding_word else ""
-        geometry = [f"stride {self.stride}", f"padding {self.padding}{word}", f"dilation {self.dilation}"]
-        if self.transposed:
-            geometry.append(f"output_padding {self.output_padding}")
-        if any(d != 1 for d in self.input_dilation):
-            geometry.append(f"input_dilation {self.input_dilation}")
-        groups = [f"{name} {value}" for name, value in self._group_counts() if value > 1]
-        lines.append("  " + ", ".join(geometry + groups))
-        lines.append(f"  padding_mode {self.padding_mode!r}, {self.dtype}, accumulated in {self.accumulate}")
-        return "\n".join(lines)
-
-    def _group_counts(self) -> tuple[tuple[str, int], ...]:
-        return ("groups", self.groups), ("batch_groups", self.batch_groups)
 
 
 def spec(
@@ -340,7 +148,7 @@ def conv_spec(
 
     ``caller`` names the public function in the TypeError for a keyword it does not take.
     """
-    _check_keywords(caller, options, ConvOptions)
+    check_keywords(caller, options, ConvOptions)
     return spec(x_shape, w_shape, dtype=list(dtypes), **options)
 
 
@@ -349,7 +157,7 @@ def transpose_spec(
     options: TransposeOptions,
 ) -> ConvSpec:  # fmt: skip
     """The door of the transposed convolution's functions, as :func:`conv_spec`."""
-    _check_keywords(caller, options, TransposeOptions)
+    check_keywords(caller, options, TransposeOptions)
     return spec(x_shape, w_shape, dtype=list(dtypes), transposed=True, **options)
 
 
@@ -365,10 +173,15 @@ def bias_cotangent(
     return canonical.astype(accumulate, copy=False), out
 
 
-def _check_keywords(caller: str, options: Any, allowed: Any) -> None:
-    unknown = sorted(set(options) - set(allowed.__annotations__))
+def check_keywords(caller: str, options: Any, *allowed: Any) -> None:
+    """A TypeError naming ``caller`` for a keyword none of the TypedDicts ``allowed`` has (with the
+    nearest name it does have, for a typo such as ``strides``)."""
+    names = [name for typed in allowed for name in typed.__annotations__]
+    unknown = sorted(set(options) - set(names))
     if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+        near = difflib.get_close_matches(unknown[0], names, n=1, cutoff=0.75)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}{hint}")
 
 
 def _is_dtype_list(dtype: Any) -> bool:

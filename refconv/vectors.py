@@ -25,6 +25,7 @@ import io
 import json
 import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,51 +33,58 @@ import numpy as np
 from numpy.typing import NDArray
 
 import refconv
-from refconv import naive
-from refconv._spec import ConvSpec
-from refconv.backends import ORACLES, Unsupported, available
-from refconv.testing import ARRAYS, Results, results
+from refconv.backends.refconv_backend import NAIVE
+from refconv.backends.registry import BUILTIN, available
+from refconv.cases import Case, case
+from refconv.conform.judge import Judge
+from refconv.testing.bounds import results
 
-__all__ = ["CASES", "write_vectors"]
+__all__ = ["VECTORS", "write_vectors"]
 
-#: ``(id, x_shape, w_shape, keywords, bias)``: every parameter, 1- to 3-d, and the edge cases
+#: The grid, each case named by its ``feature``: every parameter, 1- to 3-d, and the edge cases
 #: (r > 0, negative padding, depthwise, batch groups, an empty batch, padding modes and words).
-CASES: list[tuple[str, tuple[int, ...], tuple[int, ...], dict[str, Any], bool]] = [
-    ("1d-stride3-r2", (3, 4, 12), (5, 4, 3), {"stride": [3], "padding": [[1, 1]]}, True),
-    ("1d-negative-padding", (2, 3, 13), (4, 3, 4), {"stride": [2], "padding": [[-2, 3]]}, False),
-    ("1d-input-dilation3", (2, 3, 7), (5, 3, 3),
-     {"stride": [2], "input_dilation": [3], "padding": [[1, 2]]}, True),
-    ("2d-plain", (2, 3, 7, 6), (4, 3, 3, 2), {}, True),
-    ("2d-stride2-pad1", (3, 2, 9, 8), (5, 2, 3, 3), {"stride": [2, 2], "padding": [[1, 1], [1, 1]]}, True),
-    ("2d-dilation", (2, 3, 10, 11), (4, 3, 3, 2),
-     {"stride": [2, 1], "dilation": [2, 3], "padding": [[1, 1], [2, 2]]}, True),
-    ("2d-groups3", (2, 6, 8, 7), (9, 2, 3, 2), {"stride": [2, 2], "groups": 3}, False),
-    ("2d-depthwise", (2, 5, 9, 8), (10, 1, 3, 3),
-     {"stride": [2, 2], "padding": [[1, 1], [1, 1]], "groups": 5}, True),
-    ("2d-batch-groups2", (6, 3, 7, 8), (4, 3, 3, 2),
-     {"stride": [2, 2], "padding": [[1, 1], [1, 1]], "batch_groups": 2}, True),
-    ("2d-every-parameter", (3, 4, 9, 8), (6, 2, 3, 2),
-     {"stride": [2, 3], "padding": [[2, -1], [0, 3]], "dilation": [2, 1], "input_dilation": [1, 2],
-      "groups": 2}, True),
-    ("2d-same-stride2", (2, 3, 7, 6), (4, 3, 4, 3), {"stride": [2, 2], "padding": "same"}, True),
-    ("2d-reflect", (2, 3, 7, 6), (4, 3, 3, 3),
-     {"padding": [[2, 2], [1, 1]], "padding_mode": "reflect"}, True),
-    ("2d-circular", (2, 3, 7, 6), (4, 3, 3, 2),
-     {"padding": [[1, 2], [2, 0]], "padding_mode": "circular"}, True),
-    ("2d-empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), {"padding": [[1, 1], [1, 1]]}, True),
-    ("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2),
-     {"stride": [2, 1, 3], "dilation": [1, 2, 1], "padding": [[1, 0], [0, 1], [1, 1]]}, True),
-]  # fmt: skip
-
-
-def _keywords(parameters: dict[str, Any]) -> dict[str, Any]:
-    """JSON parameters as refconv keywords (lists of pairs become tuples)."""
-    out: dict[str, Any] = {}
-    for name, value in parameters.items():
-        if isinstance(value, list):
-            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
-        out[name] = value
-    return out
+VECTORS: list[Case] = [
+    case("1d-stride3-r2", (3, 4, 12), (5, 4, 3), stride=(3,), padding=((1, 1),)),
+    case("1d-negative-padding", (2, 3, 13), (4, 3, 4), bias=False, stride=(2,), padding=((-2, 3),)),
+    case("1d-input-dilation3", (2, 3, 7), (5, 3, 3), stride=(2,), input_dilation=(3,), padding=((1, 2),)),
+    case("2d-plain", (2, 3, 7, 6), (4, 3, 3, 2)),
+    case("2d-stride2-pad1", (3, 2, 9, 8), (5, 2, 3, 3), stride=(2, 2), padding=((1, 1), (1, 1))),
+    case(
+        "2d-dilation", (2, 3, 10, 11), (4, 3, 3, 2), stride=(2, 1), dilation=(2, 3), padding=((1, 1), (2, 2))
+    ),
+    case("2d-groups3", (2, 6, 8, 7), (9, 2, 3, 2), bias=False, stride=(2, 2), groups=3),
+    case("2d-depthwise", (2, 5, 9, 8), (10, 1, 3, 3), stride=(2, 2), padding=((1, 1), (1, 1)), groups=5),
+    case(
+        "2d-batch-groups2",
+        (6, 3, 7, 8),
+        (4, 3, 3, 2),
+        stride=(2, 2),
+        padding=((1, 1), (1, 1)),
+        batch_groups=2,
+    ),
+    case(
+        "2d-every-parameter",
+        (3, 4, 9, 8),
+        (6, 2, 3, 2),
+        stride=(2, 3),
+        padding=((2, -1), (0, 3)),
+        dilation=(2, 1),
+        input_dilation=(1, 2),
+        groups=2,
+    ),
+    case("2d-same-stride2", (2, 3, 7, 6), (4, 3, 4, 3), stride=(2, 2), padding="same"),
+    case("2d-reflect", (2, 3, 7, 6), (4, 3, 3, 3), padding=((2, 2), (1, 1)), padding_mode="reflect"),
+    case("2d-circular", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="circular"),
+    case("2d-empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), padding=((1, 1), (1, 1))),
+    case(
+        "3d",
+        (2, 3, 6, 5, 7),
+        (4, 3, 2, 3, 2),
+        stride=(2, 1, 3),
+        dilation=(1, 2, 1),
+        padding=((1, 0), (0, 1), (1, 1)),
+    ),
+]
 
 
 def _write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
@@ -90,54 +98,64 @@ def _write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:
             )
 
 
-def _max_diffs(s: ConvSpec, arrays: Results, oracles: Sequence[str]) -> dict[str, float | str]:
-    """The largest difference of any array from refconv.naive and from each oracle."""
-    operands = (arrays["x"], arrays["w"], arrays.get("b"), arrays["dy"])
-    others = {"refconv.naive": results(s, *operands, module=naive)}
+def _max_diffs(vector: Case, judges: Sequence[Judge]) -> dict[str, float | str]:
+    """The largest difference of any array from refconv's, for refconv.naive and each oracle."""
     diffs: dict[str, float | str] = {}
-    for name in oracles:
-        try:
-            others[name] = ORACLES[name](s, *operands)
-        except Unsupported as reason:
-            diffs[name] = f"not expressible: {reason}"
-    for name, got in others.items():
-        diffs[name] = max(float(np.max(np.abs(got[a] - arrays[a]), initial=0.0)) for a in ARRAYS)
+    for judge in judges:
+        outcome = judge.judge(vector)
+        if outcome.verdict == "unsupported":
+            diffs[judge.backend.name] = f"not expressible: {outcome.detail}"
+        elif outcome.failed:
+            diffs[judge.backend.name] = f"FAILED: {outcome.verdict}: {outcome.headline}"
+        else:
+            diffs[judge.backend.name] = max(c.max_abs_diff for c in outcome.comparisons)
     return diffs
 
 
+def _parameters(vector: Case) -> dict[str, Any]:
+    """The case's keywords as JSON: tuples as lists."""
+
+    def plain(value: Any) -> Any:
+        return [plain(v) for v in value] if isinstance(value, tuple) else value
+
+    return {name: plain(value) for name, value in vector.spec.options().items()}
+
+
 def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None = None) -> dict[str, Any]:
-    """Write ``<id>.npz`` for each of :data:`CASES` and ``manifest.json`` into ``out``; return the manifest.
+    """Write ``<id>.npz`` for each of :data:`VECTORS` and ``manifest.json`` into ``out``; return the manifest.
 
     Case ``i`` draws standard-normal float64 ``x, w, b, dy`` from
-    ``numpy.random.default_rng([seed, i])``. ``oracles`` defaults to every
+    ``numpy.random.default_rng([seed, i])`` (:meth:`refconv.cases.Case.arrays`). ``oracles`` defaults to every
     installed one (:func:`refconv.backends.available`).
     """
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     chosen = available() if oracles is None else list(oracles)
+    judges = [Judge(NAIVE), *(Judge(BUILTIN[name]) for name in chosen)]
     cases = []
-    for index, (case_id, x_shape, w_shape, parameters, bias) in enumerate(CASES):
-        s = refconv.spec(x_shape, w_shape, **_keywords(parameters))
-        rng = np.random.default_rng([seed, index])
-        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-        b = rng.standard_normal(w_shape[0]) if bias else None
-        dy = rng.standard_normal(s.y_shape)
-        arrays = {"x": x, "w": w, "dy": dy, **results(s, x, w, b, dy)}
-        if b is not None:
-            arrays["b"] = b
-        _write_npz(directory / f"{case_id}.npz", arrays)
-        cases.append(
-            {
-                "id": case_id,
-                "file": f"{case_id}.npz",
-                "parameters": parameters,
-                "bias": bias,
-                "shapes": {name: list(a.shape) for name, a in sorted(arrays.items())},
-                "dtype": "float64",
-                "seed": [seed, index],
-                "max_abs_diff": _max_diffs(s, arrays, chosen),
-            }
-        )
+    try:
+        for index, vector in enumerate(VECTORS):
+            vector = replace(vector, seed=(seed, index))
+            s, arrays = vector.spec, vector.arrays()
+            computed = {"x": arrays.x, "w": arrays.w, "dy": arrays.dy, **results(s, *arrays)}
+            if arrays.b is not None:
+                computed["b"] = arrays.b
+            _write_npz(directory / f"{vector.feature}.npz", computed)
+            cases.append(
+                {
+                    "id": vector.feature,
+                    "file": f"{vector.feature}.npz",
+                    "parameters": _parameters(vector),
+                    "bias": vector.bias,
+                    "shapes": {name: list(a.shape) for name, a in sorted(computed.items())},
+                    "dtype": "float64",
+                    "seed": [seed, index],
+                    "max_abs_diff": _max_diffs(vector, judges),
+                }
+            )
+    finally:
+        for judge in judges:
+            judge.close()
     manifest = {
         "refconv_version": refconv.__version__,
         "layout": "x (N, C_in, *spatial), w (C_out, C_in // groups, *kernel), "

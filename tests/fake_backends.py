@@ -136,3 +136,4 @@ def keeps_one_image(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
 
 
 keeps_one_image.gradients = True  # type: ignore[attr-defined]
+FAKE_CONSTANT = 3  # not a backend: tests/test_backends_registry.py

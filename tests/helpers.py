@@ -1,22 +1,28 @@
-"""The one comparison every test module uses, and the results it compares.
+"""The comparisons every test module uses, through refconv's one judge, and the results they compare.
 
 Every tolerance is refconv.testing's elementwise round-off bound (or, for a
 quantity it does not cover, a bound derived from the same gamma_K and stated
 where it is used); a failure names the case, the array, the worst element,
-its difference and its bound.
+its difference and its bound. The oracles run in the test process: refconv's
+own suite trusts the two frameworks it is checked against (the worker that
+trusts nobody has tests of its own, tests/test_conform_worker.py).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-import refconv
-from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
-from tests.cases import Arrays, Case
+from refconv.backends import BUILTIN, Unsupported
+from refconv.cases import Case
+from refconv.conform import Judge, Outcome, assess
+from refconv.testing import Results, compare, reference_and_bounds, results
+from tests.cases import Arrays
 
 
 def readable_id(text: str, length: int) -> str:
@@ -25,13 +31,19 @@ def readable_id(text: str, length: int) -> str:
     return re.sub(r"[^\w=-]+", " ", text).strip()[:length]
 
 
-def case_results(case: Case, arrays: Arrays | None = None, module: Any = refconv) -> Results:
-    """``y, dx, dw, db`` of ``case`` (on its seed-0 arrays unless given) through ``module``'s public API."""
-    return results(case.spec(), *(case.arrays() if arrays is None else arrays), module=module)
+def case_results(case: Case, arrays: Arrays | None = None, module: Any = None) -> Results:
+    """``y, dx, dw, db`` of ``case`` (on its own arrays unless given) through ``module``'s public API
+    (refconv's by default)."""
+    return results(case.spec, *(case.arrays() if arrays is None else arrays), module=module)
+
+
+def with_seed(case: Case, seed: int) -> Case:
+    return replace(case, seed=seed)
 
 
 def assert_close(context: str, name: str, actual: Any, expected: Any, bound: Any) -> None:
     """``actual`` is ``expected`` within ``bound`` (array or scalar), shapes first; else a named failure."""
+    __tracebackhide__ = True
     verdict = compare(name, actual, expected, bound)
     if not verdict.ok:
         pytest.fail(verdict.report(context), pytrace=False)
@@ -44,13 +56,48 @@ def bounds(case: Case, arrays: Arrays | None = None, scale: float = 1.0) -> dict
     results are within it of each other). ``scale`` only for stated reasons.
     """
     x, w, b, dy = case.arrays() if arrays is None else arrays
-    return {
-        name: scale * bound for name, (_, bound) in reference_and_bounds(case.spec(), x, w, b, dy).items()
-    }
+    return {name: scale * bound for name, (_, bound) in reference_and_bounds(case.spec, x, w, b, dy).items()}
+
+
+def _fail(case: Case, outcome: Outcome) -> None:
+    __tracebackhide__ = True
+    if outcome.verdict != "agree":
+        pytest.fail(f"{case.feature}: {outcome.verdict}: {outcome.detail}\n  {case!r}", pytrace=False)
 
 
 def assert_results_close(case: Case, got: Results, want: Results, arrays: Arrays | None = None) -> None:
-    """Every array of ``got`` is ``want``'s within its float64 round-off bound (see :func:`bounds`)."""
-    limits = bounds(case, arrays)
-    for name in ARRAYS:
-        assert_close(case.id, name, got[name], want[name], limits[name])
+    """Every array of ``got`` is ``want``'s within its float64 round-off bound (see :func:`bounds`),
+    judged by refconv's judge (refconv.conform.assess: shapes, dtypes, then values)."""
+    __tracebackhide__ = True
+    _fail(case, assess(case, got, arrays=arrays, expected=want))
+
+
+@functools.cache
+def _judge(name: str) -> Judge:
+    return Judge(BUILTIN[name], isolate=False)
+
+
+def judged(name: str, case: Case) -> Outcome:
+    """The built-in backend ``name``'s verdict on ``case``, judged in this process."""
+    return _judge(name).judge(case)
+
+
+def assert_backend_agrees(name: str, case: Case) -> None:
+    """The built-in backend ``name`` (an oracle) computes ``case`` within round-off; a case its API
+    cannot express is skipped, saying why."""
+    __tracebackhide__ = True
+    outcome = judged(name, case)
+    if outcome.verdict == "unsupported":
+        pytest.skip(f"{name}: {outcome.detail}")
+    _fail(case, outcome)
+
+
+def backend_results(name: str, case: Case, arrays: Arrays) -> Results:
+    """The results of backend ``name``'s program for ``case`` on ``arrays`` (not the case's own: a test's
+    laid-out or complex arrays), run here; Unsupported skips the test."""
+    try:
+        program = BUILTIN[name].program(case.spec)
+    except Unsupported as reason:
+        pytest.skip(f"{name}: {reason}")
+    got: Results = program(*arrays)
+    return got

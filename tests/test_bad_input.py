@@ -253,7 +253,9 @@ def test_every_function_names_itself_for_a_keyword_it_does_not_take(module: Any,
     call, arrays = CALLS[name]
     with pytest.raises(TypeError) as error:
         call(module, arrays, strides=2)
-    assert str(error.value) == f"{name}() got an unexpected keyword argument 'strides'"
+    assert (
+        str(error.value) == f"{name}() got an unexpected keyword argument 'strides'; did you mean 'stride'?"
+    )
 
 
 @pytest.mark.parametrize(

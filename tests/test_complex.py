@@ -10,14 +10,13 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.backends import ORACLES, Unsupported
 from refconv.testing import rounding_bound
 from tests.cases import TRANSPOSED, Arrays, Case, cases
-from tests.helpers import assert_close, assert_results_close, bounds
+from tests.helpers import assert_close, assert_results_close, backend_results, bounds
 
-CASES = cases(lambda c: c.x_shape[0] > 0 and math.prod(c.x_shape) <= 2000) + cases(
-    lambda c: c.x_shape[0] > 0, grid=TRANSPOSED
-)
+CASES = cases(
+    lambda c: c.spec.given_shape("x")[0] > 0 and math.prod(c.spec.given_shape("x")) <= 2000
+) + cases(lambda c: c.spec.given_shape("x")[0] > 0, grid=TRANSPOSED)
 
 
 def _complex_arrays(case: Case) -> Arrays:
@@ -33,10 +32,10 @@ def _complex_arrays(case: Case) -> Arrays:
 
 def _results(module: Any, case: Case, arrays: Arrays, conjugate: bool) -> dict[str, np.ndarray]:
     x, w, b, dy = arrays
-    forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if case.transposed else (
+    forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if case.spec.transposed else (
         module.conv, module.conv_vjp)  # fmt: skip
-    dx, dw, db = vjp(x, w, dy, conjugate=conjugate, **case.keywords)
-    return {"y": forward(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}
+    dx, dw, db = vjp(x, w, dy, conjugate=conjugate, **case.spec.options())
+    return {"y": forward(x, w, b, **case.spec.options()), "dx": dx, "dw": dw, "db": db}
 
 
 # Tolerance: refconv.testing's bound for complex values, four times the sums of absolute products
@@ -46,23 +45,17 @@ def _results(module: Any, case: Case, arrays: Arrays, conjugate: bool) -> dict[s
 @pytest.mark.parametrize("case", CASES)
 def test_complex_vjp_matches_jax_without_conjugation(case: Case) -> None:
     pytest.importorskip("jax")
-    arrays = _complex_arrays(case)
-    try:
-        want = ORACLES["jax"](case.spec(), *arrays)
-    except Unsupported as reason:
-        pytest.skip(f"jax: {reason}")
-    assert_results_close(case, _results(refconv, case, arrays, conjugate=False), want, arrays)
+    arrays, wide = _complex_arrays(case), case.in_dtype(np.complex128)
+    want = backend_results("jax", wide, arrays)
+    assert_results_close(wide, _results(refconv, case, arrays, conjugate=False), want, arrays)
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_complex_vjp_matches_torch_with_conjugation(case: Case) -> None:
     pytest.importorskip("torch")
-    arrays = _complex_arrays(case)
-    try:
-        want = ORACLES["torch"](case.spec(), *arrays)
-    except Unsupported as reason:
-        pytest.skip(f"torch: {reason}")
-    assert_results_close(case, _results(refconv, case, arrays, conjugate=True), want, arrays)
+    arrays, wide = _complex_arrays(case), case.in_dtype(np.complex128)
+    want = backend_results("torch", wide, arrays)
+    assert_results_close(wide, _results(refconv, case, arrays, conjugate=True), want, arrays)
 
 
 @pytest.mark.parametrize("conjugate", [False, True])
@@ -70,18 +63,20 @@ def test_complex_vjp_matches_torch_with_conjugation(case: Case) -> None:
 def test_complex_vjp_matches_naive(case: Case, conjugate: bool) -> None:
     arrays = _complex_arrays(case)
     want = _results(naive, case, arrays, conjugate)
-    assert_results_close(case, _results(refconv, case, arrays, conjugate), want, arrays)
+    assert_results_close(
+        case.in_dtype(np.complex128), _results(refconv, case, arrays, conjugate), want, arrays
+    )
 
 
 def test_conventions_differ_by_conjugating_the_partner() -> None:
     case = CASES[0].values[0]
     arrays = _complex_arrays(case)
     x, w, _, dy = arrays
-    plain = refconv.conv_input_vjp(x.shape, w, dy, **case.keywords)
-    torch_style = refconv.conv_input_vjp(x.shape, w, dy, conjugate=True, **case.keywords)
-    partner = refconv.conv_input_vjp(x.shape, np.conj(w), dy, **case.keywords)
+    plain = refconv.conv_input_vjp(x.shape, w, dy, **case.spec.options())
+    torch_style = refconv.conv_input_vjp(x.shape, w, dy, conjugate=True, **case.spec.options())
+    partner = refconv.conv_input_vjp(x.shape, np.conj(w), dy, **case.spec.options())
     limit = bounds(case, arrays)["dx"]
-    assert_close(case.id, "dx(conjugate=True) - dx(conj(w))", torch_style, partner, limit)
+    assert_close(case.feature, "dx(conjugate=True) - dx(conj(w))", torch_style, partner, limit)
     assert np.max(np.abs(plain - torch_style)) > 1.0  # the two conventions really differ
 
 
@@ -91,9 +86,11 @@ def test_every_vjp_by_default_is_the_plain_transpose(module: Any, transposed: bo
     """Without a conjugate keyword, each VJP is jax's plain transpose: the bilinear adjoint identity
     sum(f(x, w) * dy) = sum(x * dx) = sum(w * dw), with no conjugation, for complex arrays (torch's
     convention, conjugate=True, misses it by far: its dx pairs with conj(w)). No framework needed."""
-    case = (cases(lambda c: c.x_shape[0] > 0, grid=TRANSPOSED) if transposed else CASES)[1].values[0]
+    case = (cases(lambda c: c.spec.given_shape("x")[0] > 0, grid=TRANSPOSED) if transposed else CASES)[
+        1
+    ].values[0]
     x, w, _, dy = _complex_arrays(case)
-    kw = case.keywords
+    kw = case.spec.options()
     forward, vjp = (module.conv_transpose, module.conv_transpose_vjp) if transposed else (
         module.conv, module.conv_vjp)  # fmt: skip
     pairing = complex(np.sum(forward(x, w, **kw) * dy))
@@ -107,9 +104,9 @@ def test_every_vjp_by_default_is_the_plain_transpose(module: Any, transposed: bo
         got["<x, dx> (conv_input_vjp)"] = np.sum(x * module.conv_input_vjp(x.shape, w, dy, **kw))
         got["<w, dw> (conv_weight_vjp)"] = np.sum(w * module.conv_weight_vjp(x, w.shape, dy, **kw))
     for name, value in got.items():
-        assert abs(complex(value) - pairing) <= bound, (case.id, name, value, pairing, bound)
+        assert abs(complex(value) - pairing) <= bound, (case.feature, name, value, pairing, bound)
     ones = np.ones(dy.shape[1], complex)  # a bias of ones adds sum(dy) per channel to the pairing
     bias_pairing = complex(np.sum((forward(x, w, ones, **kw) - forward(x, w, **kw)) * dy))
     for name, value in [("db", db), ("conv_bias_vjp", module.conv_bias_vjp(dy))]:
-        assert abs(complex(np.sum(value)) - bias_pairing) <= bound, (case.id, name)
+        assert abs(complex(np.sum(value)) - bias_pairing) <= bound, (case.feature, name)
     assert abs(complex(np.sum(x * vjp(x, w, dy, conjugate=True, **kw)[0])) - pairing) > 1.0

@@ -25,7 +25,7 @@ from refconv.conv import conv_definition, kernel_of
 from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
 from refconv.geometry import weight_vjp_params
 from refconv.testing import rounding_bound
-from tests.cases import CASES, TRANSPOSED, Case
+from tests.cases import CASES, TRANSPOSED, Case, grid_case
 from tests.helpers import assert_close, bounds
 
 Problem = tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]
@@ -34,7 +34,7 @@ Problem = tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]
 def _general(case: Case) -> Problem:
     """The general convolution that computes ``case``'s y: its x, kernel, parameters and y's bound."""
     x, w, _, _ = case.arrays()
-    s = case.spec()
+    s = case.spec
     return x, kernel_of(s, w), s.general, bounds(case)["y"]
 
 
@@ -46,44 +46,46 @@ def _weight_vjp_general(case: Case) -> Problem:
     (a depthwise layer's has one image and one output channel per group).
     """
     x, _, _, dy = case.arrays()
-    s = case.spec()
+    s = case.spec
     q = weight_vjp_params(x.shape[2:], s.general_w_shape[2:], s.general)
     return x.swapaxes(0, 1), dy.swapaxes(0, 1), q, bounds(case)["dw"].swapaxes(0, 1)
 
 
 FEW_OUTPUTS = [
-    Case("2d-few-outputs", (3, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
-    Case(
+    grid_case("2d-few-outputs", (3, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
+    grid_case(
         "2d-few-outputs-groups-dilation",
         (2, 12, 10, 9),
         (2, 6, 3, 2),
         dict(padding=(2, 1), dilation=(2, 1), groups=2),
     ),
-    Case("1d-few-outputs-negative-pad", (2, 9, 13), (1, 9, 4), dict(padding=[(-1, 2)])),
-    Case("3d-few-outputs", (2, 8, 5, 6, 4), (1, 8, 2, 3, 2), dict(padding=1)),
+    grid_case("1d-few-outputs-negative-pad", (2, 9, 13), (1, 9, 4), dict(padding=[(-1, 2)])),
+    grid_case("3d-few-outputs", (2, 8, 5, 6, 4), (1, 8, 2, 3, 2), dict(padding=1)),
 ]
 DEPTHWISE = [
-    Case(
+    grid_case(
         "1d-depthwise-stride3-negative-pad",
         (2, 3, 14),
         (6, 1, 4),
         dict(stride=3, padding=[(-1, 2)], groups=3),
     ),
-    Case(
+    grid_case(
         "2d-depthwise-dilation", (3, 4, 9, 10), (4, 1, 3, 2), dict(dilation=(2, 3), padding=(2, 1), groups=4)
     ),
-    Case("2d-depthwise-input-dilation", (2, 3, 5, 6), (9, 1, 2, 3), dict(input_dilation=2, groups=3)),
-    Case("3d-depthwise", (2, 2, 4, 5, 3), (4, 1, 2, 3, 2), dict(stride=(1, 2, 1), padding=1, groups=2)),
-    Case("1d-depthwise-one-output-each", (3, 5, 12), (5, 1, 3), dict(stride=2, padding=[(2, -1)], groups=5)),
-    Case(
+    grid_case("2d-depthwise-input-dilation", (2, 3, 5, 6), (9, 1, 2, 3), dict(input_dilation=2, groups=3)),
+    grid_case("3d-depthwise", (2, 2, 4, 5, 3), (4, 1, 2, 3, 2), dict(stride=(1, 2, 1), padding=1, groups=2)),
+    grid_case(
+        "1d-depthwise-one-output-each", (3, 5, 12), (5, 1, 3), dict(stride=2, padding=[(2, -1)], groups=5)
+    ),
+    grid_case(
         "2d-depthwise-one-output-each", (2, 6, 7, 9), (6, 1, 3, 2), dict(dilation=(1, 2), padding=1, groups=6)
     ),
 ]
-GENERAL = [c for c in CASES + TRANSPOSED if "padding_mode" not in c.keywords]
+GENERAL = [c for c in CASES + TRANSPOSED if "padding_mode" not in c.spec.options()]
 PROBLEMS = [(case, "y", _general) for case in GENERAL + FEW_OUTPUTS + DEPTHWISE] + [
     (case, "dw", _weight_vjp_general)
     for case in CASES + DEPTHWISE
-    if "padding_mode" not in case.keywords and not case.transposed
+    if "padding_mode" not in case.spec.options() and not case.spec.transposed
 ]
 
 
@@ -93,25 +95,27 @@ def _applicable(problem: Problem) -> list[str]:
 
 
 STRATEGY_CASES = [
-    pytest.param(case, problem, name, id=f"{case.id}-{which}-{name}")
+    pytest.param(case, problem, name, id=f"{case.feature}-{which}-{name}")
     for case, which, problem in PROBLEMS
     for name in _applicable(problem(case))
 ]
 
 
 COMPLEX_CASES = [
-    Case("2d-complex-many-positions", (2, 3, 18, 10), (4, 3, 3, 3), dict(padding=1)),
-    Case("1d-complex-depthwise", (2, 4, 20), (4, 1, 3), dict(groups=4, stride=2)),
-    Case("2d-complex-few-outputs", (2, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
+    grid_case("2d-complex-many-positions", (2, 3, 18, 10), (4, 3, 3, 3), dict(padding=1)),
+    grid_case("1d-complex-depthwise", (2, 4, 20), (4, 1, 3), dict(groups=4, stride=2)),
+    grid_case("2d-complex-few-outputs", (2, 16, 9, 8), (2, 16, 3, 3), dict(padding=1)),
 ]
 
 
 @pytest.mark.parametrize(
     ("case", "strategy"),
     [
-        pytest.param(case, name, id=f"{case.id}-{name}")
+        pytest.param(case, name, id=f"{case.feature}-{name}")
         for case in COMPLEX_CASES
-        for name in applicable_strategies(case.x_shape, case.w_shape, case.spec().general)
+        for name in applicable_strategies(
+            case.spec.given_shape("x"), case.spec.given_shape("w"), case.spec.general
+        )
     ],
 )
 def test_each_strategy_keeps_the_imaginary_part(case: Case, strategy: str) -> None:
@@ -129,7 +133,7 @@ def test_each_strategy_keeps_the_imaginary_part(case: Case, strategy: str) -> No
     terms = 2 * int(np.prod(w.shape[1:]))
     bound = rounding_bound(4 * conv_definition(np.abs(xc), np.abs(wc), p), terms, np.float64, expected)
     got = STRATEGIES[strategy](xc, wc, p, 1 << 40)
-    assert_close(case.id, f"complex y by {strategy}", got, expected, bound)
+    assert_close(case.feature, f"complex y by {strategy}", got, expected, bound)
 
 
 def test_every_strategy_is_tried_on_many_grid_cases() -> None:
@@ -148,16 +152,16 @@ def test_each_strategy_matches_the_spec_kernel(
     """
     x, w, p, bound = problem(case)
     expected = conv_definition(x, w, p)
-    assert_close(case.id, f"by {strategy}", STRATEGIES[strategy](x, w, p, 1 << 40), expected, bound)
+    assert_close(case.feature, f"by {strategy}", STRATEGIES[strategy](x, w, p, 1 << 40), expected, bound)
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in GENERAL])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.feature) for c in GENERAL])
 def test_spec_kernel_matches_naive(case: Case) -> None:
     """The spec kernel and the loops share nothing but the front door: a third forward pass."""
     x, w, _, _ = case.arrays()
-    want = (naive.conv_transpose if case.transposed else naive.conv)(x, w, None, **case.keywords)
-    s = case.spec()
-    assert_close(case.id, "y", conv_definition(x, kernel_of(s, w), s.general), want, bounds(case)["y"])
+    want = (naive.conv_transpose if case.spec.transposed else naive.conv)(x, w, None, **case.spec.options())
+    s = case.spec
+    assert_close(case.feature, "y", conv_definition(x, kernel_of(s, w), s.general), want, bounds(case)["y"])
 
 
 def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
@@ -179,13 +183,13 @@ def test_the_dispatcher_picks_each_strategy_where_the_cost_model_says() -> None:
     p8 = refconv.spec((2, 64, 16, 8), (64, 64, 1, 1)).params  # pointwise: no window copy at all
     assert strategy_for((2, 64, 16, 8), (64, 64, 1, 1), p8) == "image_matmul"
     # the weight VJP of a depthwise layer: one image per batch group
-    x9, dy9, p9, _ = _weight_vjp_general(Case("dw", (2, 8, 9, 9), (8, 1, 3, 3), dict(groups=8)))
+    x9, dy9, p9, _ = _weight_vjp_general(grid_case("dw", (2, 8, 9, 9), (8, 1, 3, 3), dict(groups=8)))
     assert strategy_for(x9.shape, dy9.shape, p9) == "window_dots"
 
 
 @pytest.mark.parametrize(
     ("case", "problem"),
-    [pytest.param(case, problem, id=f"{case.id}-{which}") for case, which, problem in PROBLEMS],
+    [pytest.param(case, problem, id=f"{case.feature}-{which}") for case, which, problem in PROBLEMS],
 )
 def test_any_budget_gives_the_unchunked_result(case: Case, problem: Callable[[Case], Problem]) -> None:
     """The dispatcher's strategy and the two window copies, chunked by any budget (forward and weight VJP)."""
@@ -198,7 +202,7 @@ def test_any_budget_gives_the_unchunked_result(case: Case, problem: Callable[[Ca
             ("dispatched", conv_general),
             *((s, STRATEGIES[s]) for s in ("image_matmul", "window_matmul")),
         ):
-            assert_close(f"{case.id} {name} budget={budget}", "y", run(x, w, p, budget), expected, bound)
+            assert_close(f"{case.feature} {name} budget={budget}", "y", run(x, w, p, budget), expected, bound)
 
 
 def test_a_weight_vjp_splits_its_contraction_when_over_budget(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,7 +215,7 @@ def test_a_weight_vjp_splits_its_contraction_when_over_budget(monkeypatch: pytes
         return split(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fast, "_contraction_chunks", counted)
-    case = Case("2d-weight-vjp", (4, 3, 12, 11), (5, 3, 3, 2), dict(padding=1, dilation=(1, 2)))
+    case = grid_case("2d-weight-vjp", (4, 3, 12, 11), (5, 3, 3, 2), dict(padding=1, dilation=(1, 2)))
     x, dy, q, bound = _weight_vjp_general(case)
     expected = conv_definition(x, dy, q)
     for budget in (1, 100, 2000):
@@ -267,18 +271,18 @@ def test_memory_stays_within_a_few_times_the_arrays() -> None:
 
 def test_every_budget_on_a_small_case() -> None:
     """Every split the chunker can make, on a case small enough to try each budget."""
-    case = Case("2d", (3, 2, 6, 5), (4, 2, 2, 3), dict(stride=(2, 1), padding=1))
+    case = grid_case("2d", (3, 2, 6, 5), (4, 2, 2, 3), dict(stride=(2, 1), padding=1))
     x, w, p, bound = _general(case)
     expected = conv_definition(x, w, p)
     for budget in itertools.chain(range(1, 40), range(40, 2000, 97)):
         assert_close(f"budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
 
 
-@pytest.mark.parametrize("case", FEW_OUTPUTS, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", FEW_OUTPUTS, ids=lambda c: c.feature)
 def test_shifted_products_match_naive_where_the_dispatcher_takes_them(case: Case) -> None:
     """Few output channels per input channel: multiply first, then add shifted slices (chunked or not)."""
     x, w, p, bound = _general(case)
     assert strategy_for(x.shape, w.shape, p) == "shifted_products", "the case must exercise that strategy"
-    expected = naive.conv(x, w, **case.keywords)
+    expected = naive.conv(x, w, **case.spec.options())
     for budget in (1, 1 << 40):
-        assert_close(f"{case.id} budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)
+        assert_close(f"{case.feature} budget={budget}", "y", conv_general(x, w, p, budget), expected, bound)

@@ -31,8 +31,10 @@ def _triple_bound(case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
     rounding_bound of the sum of their absolute values, <conv(|x|, |w|, |b|), |dy|>, over
     dy.size * (C_in/G * prod(kernel) + 1) terms.
     """
-    absolute = _inner(refconv.conv(np.abs(x), np.abs(w), None if b is None else np.abs(b), **case.keywords),
-                      np.abs(dy))  # fmt: skip
+    options = case.spec.options()
+    absolute = _inner(
+        refconv.conv(np.abs(x), np.abs(w), None if b is None else np.abs(b), **options), np.abs(dy)
+    )
     count = dy.size * (w.shape[1] * math.prod(w.shape[2:]) + 1)
     return float(rounding_bound(absolute, max(count, 1), np.float64))
 
@@ -40,19 +42,21 @@ def _triple_bound(case: Case, x: np.ndarray, w: np.ndarray, b: np.ndarray | None
 @pytest.mark.parametrize("case", cases())
 def test_adjoint_identity_holds(case: Case) -> None:
     x, w, b, dy = case.arrays()
-    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
-    forward = _inner(refconv.conv(x, w, **case.keywords), dy)
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.spec.options())
+    forward = _inner(refconv.conv(x, w, **case.spec.options()), dy)
     bound = _triple_bound(case, x, w, None, dy)
-    assert_close(case.id, "<x, dx>", _inner(x, dx), forward, bound)
-    assert_close(case.id, "<w, dw>", _inner(w, dw), forward, bound)
+    assert_close(case.feature, "<x, dx>", _inner(x, dx), forward, bound)
+    assert_close(case.feature, "<w, dw>", _inner(w, dw), forward, bound)
     if b is not None:
-        with_bias = _inner(refconv.conv(x, w, b, **case.keywords), dy)
+        with_bias = _inner(refconv.conv(x, w, b, **case.spec.options()), dy)
         assert_close(
-            case.id, "<b, db>", _inner(b, db), with_bias - forward, 2 * _triple_bound(case, x, w, b, dy)
+            case.feature, "<b, db>", _inner(b, db), with_bias - forward, 2 * _triple_bound(case, x, w, b, dy)
         )
 
 
-@pytest.mark.parametrize("case", cases(lambda c: math.prod(c.x_shape) <= 1000 and c.x_shape[0] > 0))
+@pytest.mark.parametrize(
+    "case", cases(lambda c: math.prod(c.spec.given_shape("x")) <= 1000 and c.spec.given_shape("x")[0] > 0)
+)
 @pytest.mark.parametrize("wrt", ["x", "w", "b"])
 def test_vjp_matches_central_differences(case: Case, wrt: str) -> None:
     x, w, _, dy = case.arrays()
@@ -65,14 +69,14 @@ def test_vjp_matches_central_differences(case: Case, wrt: str) -> None:
 
     def loss(shift: float) -> float:
         at = moved(shift)
-        return _inner(refconv.conv(at["x"], at["w"], at["b"], **case.keywords), dy)
+        return _inner(refconv.conv(at["x"], at["w"], at["b"], **case.spec.options()), dy)
 
     finite_difference = (loss(1.0) - loss(-1.0)) / 2  # the loss is linear in the shift: exact
-    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.spec.options())
     analytic = _inner({"x": dx, "w": dw, "b": db}[wrt], direction)
     # Each loss, and the analytic <grad, direction>, sums products of the shifted (or direction)
     # factors: within _triple_bound of the shifted operands each (three such sums, halved twice)
     bound = sum(_triple_bound(case, at["x"], at["w"], at["b"], dy) for at in (moved(1.0), moved(-1.0)))
     widest = {k: np.abs(a) + (np.abs(direction) if k == wrt else 0.0) for k, a in inputs.items()}
     bound += _triple_bound(case, widest["x"], widest["w"], widest["b"], dy)
-    assert_close(case.id, f"<d{wrt}, direction>", analytic, finite_difference, bound)
+    assert_close(case.feature, f"<d{wrt}, direction>", analytic, finite_difference, bound)

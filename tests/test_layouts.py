@@ -12,29 +12,28 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv.backends import ORACLES
-from tests.cases import Arrays, Case
-from tests.helpers import assert_results_close, case_results
+from tests.cases import Arrays, Case, grid_case
+from tests.helpers import assert_results_close, backend_results, case_results
 
 # (specs, canonical case): the case's shapes are canonical (NC..., OI..., per-dim keywords in the
 # kernel spec's spatial order); the test lays the arrays out by the specs.
 LAYOUTS = [
-    (("NWC", "WIO", "NWC"), Case("1d", (3, 4, 9), (5, 4, 3), dict(stride=2, padding=[(1, 2)]))),
+    (("NWC", "WIO", "NWC"), grid_case("1d", (3, 4, 9), (5, 4, 3), dict(stride=2, padding=[(1, 2)]))),
     (
         ("NHWC", "HWIO", "NHWC"),
-        Case("2d", (2, 6, 7, 8), (10, 3, 3, 2), dict(stride=(2, 1), padding=1, groups=2)),
+        grid_case("2d", (2, 6, 7, 8), (10, 3, 3, 2), dict(stride=(2, 1), padding=1, groups=2)),
     ),
     (
         ("NCHW", "OIHW", "NHWC"),
-        Case("2d-mixed", (2, 3, 6, 7), (4, 3, 2, 3), dict(dilation=(2, 1), input_dilation=(1, 2))),
+        grid_case("2d-mixed", (2, 3, 6, 7), (4, 3, 2, 3), dict(dilation=(2, 1), input_dilation=(1, 2))),
     ),
     (
         ("HWCN", "IHWO", "CNWH"),
-        Case("2d-scrambled", (6, 3, 5, 7), (4, 3, 3, 2), dict(stride=(1, 2), batch_groups=2)),
+        grid_case("2d-scrambled", (6, 3, 5, 7), (4, 3, 3, 2), dict(stride=(1, 2), batch_groups=2)),
     ),
     (
         ("NCWH", "OIHW", "NCHW"),
-        Case(
+        grid_case(
             "2d-spatial-order-from-kernel",
             (2, 3, 5, 8),
             (4, 3, 2, 3),
@@ -43,15 +42,15 @@ LAYOUTS = [
     ),
     (
         ("NDHWC", "DHWIO", "NDHWC"),
-        Case("3d", (2, 3, 4, 5, 6), (4, 3, 2, 3, 2), dict(stride=(1, 2, 2), padding=1)),
+        grid_case("3d", (2, 3, 4, 5, 6), (4, 3, 2, 3, 2), dict(stride=(1, 2, 2), padding=1)),
     ),
     (
         ("NHWC", "HWIO", "NHWC"),
-        Case("2d-reflect", (2, 3, 6, 7), (4, 3, 3, 2), dict(stride=(2, 1), padding=((2, 1), (0, 1)),
+        grid_case("2d-reflect", (2, 3, 6, 7), (4, 3, 3, 2), dict(stride=(2, 1), padding=((2, 1), (0, 1)),
                                                              padding_mode="reflect")),
     ),
 ]  # fmt: skip
-PARAMS = [pytest.param(specs, case, id=f"{case.id}-{'-'.join(specs)}") for specs, case in LAYOUTS]
+PARAMS = [pytest.param(specs, case, id=f"{case.feature}-{'-'.join(specs)}") for specs, case in LAYOUTS]
 
 
 def _perm(spec: str, pair: str, rhs_spec: str) -> list[int]:
@@ -71,15 +70,15 @@ def _laid_out(case: Case, specs: tuple[str, str, str]) -> tuple[Case, Arrays]:
         b,
         dy.transpose(_perm(out, "NC", rhs)),
     )
-    keywords = dict(case.keywords, dimension_numbers=specs)
-    return Case(case.id, arrays[0].shape, arrays[1].shape, keywords, case.bias), arrays
+    keywords = dict(case.spec.options(), dimension_numbers=specs)
+    return grid_case(case.feature, arrays[0].shape, arrays[1].shape, keywords, case.bias), arrays
 
 
 @pytest.mark.parametrize(("specs", "case"), PARAMS)
 def test_layouts_match_jax_dimension_numbers(specs: tuple[str, str, str], case: Case) -> None:
     pytest.importorskip("jax")
     laid, arrays = _laid_out(case, specs)
-    assert_results_close(laid, case_results(laid, arrays), ORACLES["jax"](laid.spec(), *arrays), arrays)
+    assert_results_close(laid, case_results(laid, arrays), backend_results("jax", laid, arrays), arrays)
 
 
 @pytest.mark.parametrize(("specs", "case"), PARAMS)
@@ -96,11 +95,13 @@ def test_layouts_match_naive_and_canonical_refconv(specs: tuple[str, str, str], 
         "db": canonical["db"],
     }
     assert_results_close(laid, got, by_hand, arrays)
-    shape = refconv.conv_output_shape(laid.x_shape, laid.w_shape, **laid.keywords)
+    shape = refconv.conv_output_shape(
+        laid.spec.given_shape("x"), laid.spec.given_shape("w"), **laid.spec.options()
+    )
     assert shape == got["y"].shape
 
 
-TRANSPOSED = Case(
+TRANSPOSED = grid_case(
     "t-2d", (2, 3, 4, 5), (3, 2, 3, 2), dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1), True, True
 )
 
@@ -111,8 +112,8 @@ def test_conv_transpose_takes_layouts(module: Any) -> None:
     specs = ("NHWC", "HWIO", "NHWC")
     x, w, b, dy = TRANSPOSED.arrays()
     arrays = (x.transpose(0, 2, 3, 1), w.transpose(2, 3, 0, 1), b, dy.transpose(0, 2, 3, 1))
-    keywords = dict(TRANSPOSED.keywords, dimension_numbers=specs)
-    laid = Case("t-2d-NHWC", arrays[0].shape, arrays[1].shape, keywords, transposed=True)
+    keywords = dict(TRANSPOSED.spec.options(), dimension_numbers=specs)
+    laid = grid_case("t-2d-NHWC", arrays[0].shape, arrays[1].shape, keywords, transposed=True)
     canonical = case_results(TRANSPOSED)
     by_hand = {
         "y": canonical["y"].transpose(0, 2, 3, 1),
@@ -122,7 +123,7 @@ def test_conv_transpose_takes_layouts(module: Any) -> None:
     }
     assert_results_close(laid, case_results(laid, arrays, module=module), by_hand, arrays)
     if module is refconv and importlib.util.find_spec("jax") is not None:
-        assert_results_close(laid, case_results(laid, arrays), ORACLES["jax"](laid.spec(), *arrays), arrays)
+        assert_results_close(laid, case_results(laid, arrays), backend_results("jax", laid, arrays), arrays)
 
 
 MISUSES = [

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import refconv
-from tests.cases import Case
+from tests.cases import Case, grid_case
 from tests.helpers import assert_close, bounds
 
 WORDS = ["valid", "same", "same_lower"]
@@ -27,19 +27,28 @@ CONFIGS = [  # x, w, stride, dilation: even and odd kernels, strides that do and
 
 def _case(word: str, config: tuple) -> Case:  # type: ignore[type-arg]
     x_shape, w_shape, stride, dilation = config
-    return Case(f"{word}", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), bias=False)
+    return grid_case(
+        f"{word}", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), bias=False
+    )
 
 
 @pytest.mark.parametrize("word", WORDS)
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: f"x{c[0]}-s{c[2]}-d{c[3]}")
 def test_same_gives_ceil_n_over_s_and_valid_no_padding(word: str, config: tuple) -> None:  # type: ignore[type-arg]
     case = _case(word, config)
-    shape = refconv.conv_output_shape(case.x_shape, case.w_shape, **case.keywords)
+    shape = refconv.conv_output_shape(
+        case.spec.given_shape("x"), case.spec.given_shape("w"), **case.spec.options()
+    )
     stride, dilation = config[2], config[3]
     if word == "valid":
-        expected = refconv.conv_output_shape(case.x_shape, case.w_shape, stride=stride, dilation=dilation)
+        expected = refconv.conv_output_shape(
+            case.spec.given_shape("x"), case.spec.given_shape("w"), stride=stride, dilation=dilation
+        )
     else:
-        expected = (*shape[:2], *(math.ceil(n / s) for n, s in zip(case.x_shape[2:], stride, strict=True)))
+        expected = (
+            *shape[:2],
+            *(math.ceil(n / s) for n, s in zip(case.spec.given_shape("x")[2:], stride, strict=True)),
+        )
     assert shape == expected
 
 
@@ -55,7 +64,7 @@ def test_padding_words_match_jax(word: str, config: tuple) -> None:  # type: ign
 
     def forward(x: Any, w: Any) -> Any:
         return lax.conv_general_dilated(
-            x, w, case.keywords["stride"], word.upper(), rhs_dilation=case.keywords["dilation"],
+            x, w, case.spec.stride, word.upper(), rhs_dilation=case.spec.dilation,
             precision=lax.Precision.HIGHEST,
         )  # fmt: skip
 
@@ -72,14 +81,14 @@ def test_padding_words_match_torch(word: str, config: tuple) -> None:  # type: i
     import torch.nn.functional as F
 
     case = _case(word, config)
-    if word == "same" and any(s != 1 for s in case.keywords["stride"]):
+    if word == "same" and any(s != 1 for s in case.spec.stride):
         with pytest.raises(RuntimeError, match="padding='same' is not supported for strided convolutions"):
             F.conv1d(torch.ones(1, 1, 5), torch.ones(1, 1, 2), stride=2, padding="same")
         pytest.skip("torch supports padding='same' at stride 1 only; jax covers the strided case")
     x, w, _, dy = case.arrays()
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     convolve = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[x.ndim - 2]
-    y = convolve(xt, wt, stride=case.keywords["stride"], dilation=case.keywords["dilation"], padding=word)
+    y = convolve(xt, wt, stride=case.spec.stride, dilation=case.spec.dilation, padding=word)
     y.backward(torch.tensor(dy))
     _check(case, {"y": y.detach().numpy(), "dx": xt.grad.numpy(), "dw": wt.grad.numpy()})
 
@@ -87,11 +96,11 @@ def test_padding_words_match_torch(word: str, config: tuple) -> None:  # type: i
 def _check(case: Case, want: dict[str, object]) -> None:
     """refconv's y, dx and dw of the case (without bias) against a framework's, within round-off."""
     x, w, _, dy = case.arrays()
-    got_dx, got_dw, _ = refconv.conv_vjp(x, w, dy, **case.keywords)
-    got = {"y": refconv.conv(x, w, **case.keywords), "dx": got_dx, "dw": got_dw}
+    got_dx, got_dw, _ = refconv.conv_vjp(x, w, dy, **case.spec.options())
+    got = {"y": refconv.conv(x, w, **case.spec.options()), "dx": got_dx, "dw": got_dw}
     limits = bounds(case)
     for name, expected in want.items():
-        assert_close(case.id, name, got[name], np.asarray(expected), limits[name])
+        assert_close(case.feature, name, got[name], np.asarray(expected), limits[name])
 
 
 TRANSPOSED_CONFIGS = [  # x, w, stride, dilation: kernels longer, as long as and shorter than the stride
@@ -115,7 +124,9 @@ def test_transposed_same_matches_jax(config: tuple) -> None:  # type: ignore[typ
 
     jax.config.update("jax_enable_x64", True)
     x_shape, w_shape, stride, dilation = config
-    case = Case("same", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding="same"), False, True)
+    case = grid_case(
+        "same", x_shape, w_shape, dict(stride=stride, dilation=dilation, padding="same"), False, True
+    )
     x, w, _, dy = case.arrays()
     letters = "DHW"[3 - len(stride) :]
     numbers = (f"NC{letters}", f"OI{letters}", f"NC{letters}")
@@ -127,12 +138,14 @@ def test_transposed_same_matches_jax(config: tuple) -> None:  # type: ignore[typ
 
     y, pullback = jax.vjp(forward, x, w)
     dx, dw = pullback(dy)
-    got_dx, got_dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
+    got_dx, got_dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.spec.options())
     limits = bounds(case)
     assert y.shape == (x_shape[0], w_shape[1], *(n * s for n, s in zip(x_shape[2:], stride, strict=True)))
-    assert_close(case.id, "y", refconv.conv_transpose(x, w, **case.keywords), np.asarray(y), limits["y"])
-    assert_close(case.id, "dx", got_dx, np.asarray(dx), limits["dx"])
-    assert_close(case.id, "dw", got_dw, np.asarray(dw), limits["dw"])
+    assert_close(
+        case.feature, "y", refconv.conv_transpose(x, w, **case.spec.options()), np.asarray(y), limits["y"]
+    )
+    assert_close(case.feature, "dx", got_dx, np.asarray(dx), limits["dx"])
+    assert_close(case.feature, "dw", got_dw, np.asarray(dw), limits["dw"])
 
 
 def _tf_same_pairs(config: tuple, lower: bool) -> list[tuple[int, int]]:  # type: ignore[type-arg]
@@ -164,4 +177,4 @@ def test_an_odd_total_puts_the_extra_pixel_at_the_end_for_same(lower: bool, conf
     case = _case("same_lower" if lower else "same", config)
     x, w, _, _ = case.arrays()
     want = refconv.naive.conv(x, w, stride=stride, dilation=dilation, padding=pairs)
-    assert_close(case.id, "y", refconv.conv(x, w, **case.keywords), want, bounds(case)["y"])
+    assert_close(case.feature, "y", refconv.conv(x, w, **case.spec.options()), want, bounds(case)["y"])

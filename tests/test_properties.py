@@ -16,7 +16,7 @@ MODULES = [pytest.param(refconv, id="refconv"), pytest.param(naive, id="naive")]
 
 
 def _every_output(module: Any, case: Case, x: Any, w: Any, b: Any, dy: Any) -> list[np.ndarray]:
-    kw = case.keywords
+    kw = case.spec.options()
     return [
         module.conv(x, w, b, **kw),
         *module.conv_vjp(x, w, dy, **kw),
@@ -59,7 +59,7 @@ def test_result_dtype_is_the_result_type_of_the_arrays_given(
     x64, w64, _, dy64 = case.arrays()
     x, w, dy = x64.astype(dtypes[0]), w64.astype(dtypes[1]), dy64.astype(dtypes[2])
     b = np.ones(w.shape[0], dtypes[1])
-    kw = case.keywords
+    kw = case.spec.options()
     expected = {
         "conv": np.result_type(x, w, b),
         "conv_vjp": np.result_type(x, w, dy),
@@ -114,12 +114,12 @@ def test_nan_and_inf_propagate_only_where_they_are_read(module: Any) -> None:
 
 
 @pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("case", cases(lambda c: c.x_shape[0] == 0))
+@pytest.mark.parametrize("case", cases(lambda c: c.spec.given_shape("x")[0] == 0))
 def test_empty_batch_gives_empty_results_of_the_right_shape(module: Any, case: Case) -> None:
     x, w, b, dy = case.arrays()
-    y = module.conv(x, w, b, **case.keywords)
-    dx, dw, db = module.conv_vjp(x, w, dy, **case.keywords)
-    assert y.shape == refconv.conv_output_shape(x.shape, w.shape, **case.keywords)
+    y = module.conv(x, w, b, **case.spec.options())
+    dx, dw, db = module.conv_vjp(x, w, dy, **case.spec.options())
+    assert y.shape == refconv.conv_output_shape(x.shape, w.shape, **case.spec.options())
     assert y.size == 0
     assert dx.shape == x.shape
     np.testing.assert_array_equal(dw, np.zeros_like(w))

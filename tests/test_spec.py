@@ -50,9 +50,25 @@ def test_a_spec_shows_shapes_in_the_callers_layout_and_keeps_canonical_ones() ->
     s = refconv.spec((2, 7, 6, 4), (3, 2, 4, 5), dimension_numbers=("NHWC", "HWIO", "NHWC"))
     assert (s.x_shape, s.w_shape, s.y_shape) == ((2, 4, 7, 6), (5, 4, 3, 2), (2, 5, 5, 5))
     assert s.given_shape("y") == (2, 5, 5, 5)
-    assert str(s).splitlines()[0] == (
-        "conv: x (2, 7, 6, 4), w (3, 2, 4, 5) -> y (2, 5, 5, 5), dimension_numbers=('NHWC', 'HWIO', 'NHWC')"
-    )
+    assert str(s).splitlines()[:2] == [
+        "conv: x (2, 7, 6, 4) NHWC, w (3, 2, 4, 5) HWIO -> y (2, 5, 5, 5) NHWC",
+        "  as x_shape, w_shape, y_shape in refconv's order: x (2, 4, 7, 6), w (5, 4, 3, 2) -> y (2, 5, 5, 5)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("shapes", "keywords"),
+    [
+        (((2, 7, 6, 4), (3, 2, 4, 5)), dict(dimension_numbers=("NHWC", "HWIO", "NHWC"), stride=2)),
+        (((2, 3, 5), (3, 4, 2)), dict(transposed=True, stride=2, output_padding=1, dtype="float32")),
+        (((2, 3, 5), (4, 3, 2)), dict(padding="same", preferred_element_type=np.float32)),
+    ],
+)
+def test_a_specs_repr_is_the_call_that_rebuilds_it(shapes: Any, keywords: dict[str, Any]) -> None:
+    """A failing hypothesis example or assertion shows the compact call, not the record's 19 fields."""
+    s = refconv.spec(*shapes, **keywords)
+    assert repr(s).startswith("refconv.spec(")
+    assert eval(repr(s), {"refconv": refconv, "np": np}) == s
 
 
 def test_a_spec_is_frozen() -> None:
@@ -63,15 +79,23 @@ def test_a_spec_is_frozen() -> None:
 
 @given(st.one_of(configurations(max_ndim=3), transpose_configurations(max_ndim=3)))
 def test_a_spec_comes_back_from_its_options(case: Case) -> None:
-    s = case.spec()
+    s = case.spec
     again = refconv.spec(s.given_shape("x"), s.given_shape("w"), transposed=s.transposed, **s.options())
     assert again == s
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES + TRANSPOSED])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.feature) for c in CASES + TRANSPOSED])
 def test_the_grids_specs_come_back_from_their_options(case: Case) -> None:
-    s = case.spec()
-    assert refconv.spec(case.x_shape, case.w_shape, transposed=case.transposed, **s.options()) == s
+    s = case.spec
+    assert (
+        refconv.spec(
+            case.spec.given_shape("x"),
+            case.spec.given_shape("w"),
+            transposed=case.spec.transposed,
+            **s.options(),
+        )
+        == s
+    )
 
 
 def test_the_dtype_is_the_operands_result_type_or_the_preferred_one() -> None:

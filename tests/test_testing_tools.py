@@ -14,21 +14,24 @@ import numpy as np
 import pytest
 
 import refconv
-from refconv.backends import ORACLES, Unsupported
+from refconv.backends import ORACLES
 from refconv.testing import assert_conv_close, compare, reference_and_bound, unit_roundoff
-from tests.cases import TRANSPOSED, Case
+from tests.cases import TRANSPOSED, Case, grid_case
+from tests.helpers import backend_results, with_seed
 
 CASES = [
-    Case("2d-stride2-pad1", (3, 4, 9, 8), (5, 4, 3, 3), dict(stride=2, padding=1)),
-    Case("2d-groups-dilation", (2, 6, 10, 9), (4, 3, 3, 2), dict(dilation=(2, 1), padding=(2, 1), groups=2)),
-    Case("1d-depthwise", (2, 5, 17), (10, 1, 4), dict(stride=3, padding=2, groups=5)),
-    Case("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), padding=1)),
+    grid_case("2d-stride2-pad1", (3, 4, 9, 8), (5, 4, 3, 3), dict(stride=2, padding=1)),
+    grid_case(
+        "2d-groups-dilation", (2, 6, 10, 9), (4, 3, 3, 2), dict(dilation=(2, 1), padding=(2, 1), groups=2)
+    ),
+    grid_case("1d-depthwise", (2, 5, 17), (10, 1, 4), dict(stride=3, padding=2, groups=5)),
+    grid_case("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), padding=1)),
 ]  # fmt: skip
 WHICH = ("y", "dx", "dw", "db")
 
 
 def _float32(case: Case) -> tuple[np.ndarray, ...]:
-    x, w, b, dy = case.arrays(3)
+    x, w, b, dy = with_seed(case, 3).arrays()
     assert b is not None
     return tuple(a.astype(np.float32) for a in (x, w, b, dy))
 
@@ -37,26 +40,25 @@ def _check_all(results: dict[str, Any], case: Case, x: Any, w: Any, b: Any, dy: 
     for which in WHICH:
         got = np.asarray(results[which])
         assert got.dtype == np.float32, which
-        assert_conv_close(got, x, w, b if which == "y" else None, which=which, dy=dy, **case.keywords)
+        assert_conv_close(got, x, w, b if which == "y" else None, which=which, dy=dy, **case.spec.options())
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.feature)
 def test_refconv_float32_results_pass(case: Case) -> None:
     x, w, b, dy = _float32(case)
-    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
-    _check_all({"y": refconv.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}, case, x, w, b, dy)
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.spec.options())
+    _check_all(
+        {"y": refconv.conv(x, w, b, **case.spec.options()), "dx": dx, "dw": dw, "db": db}, case, x, w, b, dy
+    )
 
 
 @pytest.mark.parametrize("oracle", sorted(ORACLES))
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.feature)
 def test_framework_float32_results_pass(case: Case, oracle: str) -> None:
     """torch's (oneDNN) and jax's (XLA) float32 kernels sum in their own orders; all are within the bound."""
     pytest.importorskip(oracle)
     x, w, b, dy = _float32(case)
-    try:
-        results = ORACLES[oracle](refconv.spec(x.shape, w.shape, dtype=x.dtype, **case.keywords), x, w, b, dy)
-    except Unsupported as reason:
-        pytest.skip(f"{oracle}: {reason}")
+    results = backend_results(oracle, case.in_dtype(x.dtype), (x, w, b, dy))
     _check_all(results, case, x, w, b, dy)
 
 
@@ -64,46 +66,48 @@ def test_framework_float32_results_pass(case: Case, oracle: str) -> None:
 def test_a_result_moved_beyond_its_bound_fails_and_is_named(which: str) -> None:
     case = CASES[0]
     x, w, b, dy = _float32(case)
-    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.keywords)
-    got = {"y": refconv.conv(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}[which].copy()
+    dx, dw, db = refconv.conv_vjp(x, w, dy, **case.spec.options())
+    got = {"y": refconv.conv(x, w, b, **case.spec.options()), "dx": dx, "dw": dw, "db": db}[which].copy()
     bias = b if which == "y" else None
-    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, dtype=np.float32, **case.keywords)
+    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, dtype=np.float32, **case.spec.options())
     index = tuple(s // 2 for s in got.shape)
     got[index] += np.float32(3 * bound[index])  # 3x: the float32 rounding of the sum must not hide it
     with pytest.raises(AssertionError) as failure:
-        assert_conv_close(got, x, w, bias, which=which, dy=dy, **case.keywords)
+        assert_conv_close(got, x, w, bias, which=which, dy=dy, **case.spec.options())
     report = str(failure.value)
     assert report.startswith(f"{which}: 1 of {got.size} elements exceed the round-off bound for float32")
     assert str(index) in report
-    assert "stride=2" in report
+    assert "stride=(2, 2)" in report
 
 
 def test_the_bound_is_tight_enough_to_see_float16_rounding_in_a_float32_claim() -> None:
     """A float32 result that was really computed in float16 is caught: the bound is not a loose tolerance."""
     x, w, b, _ = _float32(CASES[0])
-    y16 = refconv.conv(x.astype(np.float16), w.astype(np.float16), b.astype(np.float16), **CASES[0].keywords)
+    y16 = refconv.conv(
+        x.astype(np.float16), w.astype(np.float16), b.astype(np.float16), **CASES[0].spec.options()
+    )
     x16, w16, b16 = (a.astype(np.float16).astype(np.float32) for a in (x, w, b))  # the values it really used
     with pytest.raises(AssertionError):
-        assert_conv_close(y16.astype(np.float32), x16, w16, b16, **CASES[0].keywords)
-    assert_conv_close(y16, x16, w16, b16, dtype=np.float16, **CASES[0].keywords)
+        assert_conv_close(y16.astype(np.float32), x16, w16, b16, **CASES[0].spec.options())
+    assert_conv_close(y16, x16, w16, b16, dtype=np.float16, **CASES[0].spec.options())
 
 
 def test_nan_and_inf_must_match() -> None:
     x, w, b, _ = _float32(CASES[0])
     x[0, 0, 0, 0] = np.nan
-    y = refconv.conv(x, w, b, **CASES[0].keywords)
+    y = refconv.conv(x, w, b, **CASES[0].spec.options())
     assert np.isnan(y).any()
-    assert_conv_close(y, x, w, b, **CASES[0].keywords)
+    assert_conv_close(y, x, w, b, **CASES[0].spec.options())
     y[np.isnan(y)] = 0.0
     with pytest.raises(AssertionError, match="exceed the round-off bound"):
-        assert_conv_close(y, x, w, b, **CASES[0].keywords)
+        assert_conv_close(y, x, w, b, **CASES[0].spec.options())
 
 
 def test_misuse_is_named() -> None:
     x, w, b, _ = _float32(CASES[0])
-    y = refconv.conv(x, w, b, **CASES[0].keywords)
+    y = refconv.conv(x, w, b, **CASES[0].spec.options())
     with pytest.raises(AssertionError, match=r"y: shape \(3, 5, 4\) != expected"):
-        assert_conv_close(y[:, :, 0], x, w, b, **CASES[0].keywords)
+        assert_conv_close(y[:, :, 0], x, w, b, **CASES[0].spec.options())
     with pytest.raises(ValueError, match="which='dz'"):
         assert_conv_close(y, x, w, which="dz")
     with pytest.raises(ValueError, match="which='dx' needs the cotangent dy"):
@@ -121,18 +125,18 @@ def test_unit_roundoff_of_each_dtype() -> None:
 @pytest.mark.parametrize("which", WHICH)
 def test_transposed_float32_results_pass_and_a_moved_one_fails(which: str) -> None:
     case = TRANSPOSED[3]  # stride 2, padding 1, output_padding 1
-    x, w, bias64, dy = case.arrays(3)
+    x, w, bias64, dy = with_seed(case, 3).arrays()
     x, w, dy = x.astype(np.float32), w.astype(np.float32), dy.astype(np.float32)
     b = None if bias64 is None else bias64.astype(np.float32)
-    dx, dw, db = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
-    got = {"y": refconv.conv_transpose(x, w, b, **case.keywords), "dx": dx, "dw": dw, "db": db}[which]
+    dx, dw, db = refconv.conv_transpose_vjp(x, w, dy, **case.spec.options())
+    got = {"y": refconv.conv_transpose(x, w, b, **case.spec.options()), "dx": dx, "dw": dw, "db": db}[which]
     bias = b if which == "y" else None
-    assert_conv_close(got, x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
-    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
+    assert_conv_close(got, x, w, bias, which=which, dy=dy, transposed=True, **case.spec.options())
+    _, bound = reference_and_bound(x, w, bias, which=which, dy=dy, transposed=True, **case.spec.options())
     moved = got.copy()
     moved.flat[0] += np.float32(3 * bound.flat[0])
     with pytest.raises(AssertionError, match=f"{which}: 1 of {got.size} elements exceed"):
-        assert_conv_close(moved, x, w, bias, which=which, dy=dy, transposed=True, **case.keywords)
+        assert_conv_close(moved, x, w, bias, which=which, dy=dy, transposed=True, **case.spec.options())
 
 
 def test_compare_names_the_worst_element_and_reads_shapes_first() -> None:

@@ -12,7 +12,7 @@ import pytest
 import refconv
 from refconv import naive
 from refconv.testing import rounding_bound
-from tests.cases import TRANSPOSED, Case, cases
+from tests.cases import TRANSPOSED, Case, cases, grid_case
 from tests.helpers import assert_close, bounds, readable_id
 
 # refconv, naive, jax and torch on this grid: tests/test_oracles.py (GRID holds both grids)
@@ -21,28 +21,28 @@ from tests.helpers import assert_close, bounds, readable_id
 @pytest.mark.parametrize("case", cases(grid=TRANSPOSED))
 def test_adjoint_identity_holds_for_conv_transpose(case: Case) -> None:
     x, w, _, dy = case.arrays()
-    dx, dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
-    forward = float(np.sum(refconv.conv_transpose(x, w, **case.keywords) * dy))
+    dx, dw, _ = refconv.conv_transpose_vjp(x, w, dy, **case.spec.options())
+    forward = float(np.sum(refconv.conv_transpose(x, w, **case.spec.options()) * dy))
     # both sides sum the same products x w dy (each element of y sums at most C_in/G * prod(k) of them)
-    absolute = float(np.sum(refconv.conv_transpose(np.abs(x), np.abs(w), **case.keywords) * np.abs(dy)))
+    absolute = float(np.sum(refconv.conv_transpose(np.abs(x), np.abs(w), **case.spec.options()) * np.abs(dy)))
     terms = max(dy.size * x.shape[1] * math.prod(w.shape[2:]), 1)
     bound = float(rounding_bound(absolute, terms, np.float64))
-    assert_close(case.id, "<x, dx>", float(np.sum(x * dx)), forward, bound)
-    assert_close(case.id, "<w, dw>", float(np.sum(w * dw)), forward, bound)
+    assert_close(case.feature, "<x, dx>", float(np.sum(x * dx)), forward, bound)
+    assert_close(case.feature, "<w, dw>", float(np.sum(w * dw)), forward, bound)
 
 
 @pytest.mark.parametrize("case", cases(grid=TRANSPOSED))
 def test_conv_transpose_is_the_input_vjp_of_conv_and_its_input_vjp_is_conv(case: Case) -> None:
     x, w, _, dy = case.arrays()
-    kw = {k: v for k, v in case.keywords.items() if k not in ("output_padding", "output_shape")}
-    s = case.spec()
+    kw = {k: v for k, v in case.spec.options().items() if k not in ("output_padding", "output_shape")}
+    s = case.spec
     if any(o >= st for o, st in zip(s.output_padding, s.stride, strict=True)):
         pytest.skip("output_padding >= stride: no convolution of that output size has x's shape")
-    y = refconv.conv_transpose(x, w, **case.keywords)
+    y = refconv.conv_transpose(x, w, **case.spec.options())
     limits = bounds(case)
-    assert_close(case.id, "y", y, refconv.conv_input_vjp(y.shape, w, x, **kw), limits["y"])
-    dx, _, _ = refconv.conv_transpose_vjp(x, w, dy, **case.keywords)
-    assert_close(case.id, "dx", dx, refconv.conv(dy, w, **kw), limits["dx"])
+    assert_close(case.feature, "y", y, refconv.conv_input_vjp(y.shape, w, x, **kw), limits["y"])
+    dx, _, _ = refconv.conv_transpose_vjp(x, w, dy, **case.spec.options())
+    assert_close(case.feature, "dx", dx, refconv.conv(dy, w, **kw), limits["dx"])
 
 
 MISUSES = [
@@ -144,7 +144,9 @@ def test_transposed_same_is_the_input_vjp_of_the_same_convolution(module: Any, w
         y = module.conv_transpose(x, w, stride=stride, dilation=dilation, padding=word)
         big = (x_shape[0], w_shape[1], *(n * s for n, s in zip(x_shape[2:], stride, strict=True)))
         want = module.conv_input_vjp(big, w, x, stride=stride, dilation=dilation, padding=word)
-        case = Case(word, x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), False, True)
+        case = grid_case(
+            word, x_shape, w_shape, dict(stride=stride, dilation=dilation, padding=word), False, True
+        )
         assert_close(f"{x_shape} {word}", "y", y, want, bounds(case)["y"])
 
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 import ast
 import json
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
@@ -34,9 +33,9 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import refconv
-from refconv import naive
-from refconv.backends import ORACLES, Unsupported, available
-from refconv.testing import ARRAYS, Results, compare, reference_and_bounds, results
+from refconv.backends import BUILTIN, ORACLES, available
+from refconv.cases import Case, case
+from refconv.conform import VERDICTS, Confirmation, Judge
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,49 +87,23 @@ class CheckedBy(SphinxDirective):
         return result
 
 
-@dataclass(frozen=True)
-class Config:
-    """One row group of the conformance table."""
-
-    label: str
-    x_shape: tuple[int, ...]
-    w_shape: tuple[int, ...]
-    keywords: dict[str, Any] = field(default_factory=dict)
-    transposed: bool = False
-
-    def spec(self) -> refconv.ConvSpec:
-        return refconv.spec(self.x_shape, self.w_shape, transposed=self.transposed, **self.keywords)
-
-
-CONFIGS = [
-    Config("3x3, padding 1, bias", (2, 3, 8, 7), (4, 3, 3, 3), dict(padding=1)),
-    Config("1-d, stride 3 (r = 2)", (3, 4, 12), (5, 4, 3), dict(stride=3, padding=1)),
-    Config("signed padding", (2, 3, 9, 8), (4, 3, 3, 2), dict(stride=(2, 3), padding=((2, -1), (0, 3)))),
-    Config("dilation and stride", (2, 3, 10, 11), (4, 3, 3, 2), dict(stride=(2, 1), dilation=(2, 3))),
-    Config("input dilation 2", (2, 3, 5, 6), (4, 3, 3, 2), dict(stride=(3, 2), input_dilation=2, padding=1)),
-    Config("depthwise, multiplier 2", (2, 5, 9, 8), (10, 1, 3, 3), dict(stride=2, padding=1, groups=5)),
-    Config("batch groups 2", (6, 3, 7, 8), (4, 3, 3, 2), dict(stride=2, padding=1, batch_groups=2)),
-    Config("3-d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), dict(stride=(2, 1, 3), dilation=(1, 2, 1), padding=1)),
-    Config("reflect padding 2", (2, 3, 7, 6), (4, 3, 3, 3), dict(padding=2, padding_mode="reflect")),
-    Config("circular padding", (2, 3, 7, 6), (4, 3, 3, 2), dict(padding=(1, 2), padding_mode="circular")),
-    Config("transposed, stride 2, output_padding 1", (2, 3, 5, 6), (3, 4, 3, 3),
-           dict(stride=2, padding=1, output_padding=1), transposed=True),
-    Config("transposed, dilation 3, output_padding 2", (2, 3, 5), (3, 2, 3),
-           dict(dilation=3, output_padding=2), transposed=True),
+#: The conformance table's rows: each case's feature is its label.
+TABLE: list[Case] = [
+    case("3x3, padding 1, bias", (2, 3, 8, 7), (4, 3, 3, 3), padding=1),
+    case("1-d, stride 3 (r = 2)", (3, 4, 12), (5, 4, 3), stride=3, padding=1),
+    case("signed padding", (2, 3, 9, 8), (4, 3, 3, 2), stride=(2, 3), padding=((2, -1), (0, 3))),
+    case("dilation and stride", (2, 3, 10, 11), (4, 3, 3, 2), stride=(2, 1), dilation=(2, 3)),
+    case("input dilation 2", (2, 3, 5, 6), (4, 3, 3, 2), stride=(3, 2), input_dilation=2, padding=1),
+    case("depthwise, multiplier 2", (2, 5, 9, 8), (10, 1, 3, 3), stride=2, padding=1, groups=5),
+    case("batch groups 2", (6, 3, 7, 8), (4, 3, 3, 2), stride=2, padding=1, batch_groups=2),
+    case("3-d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2), stride=(2, 1, 3), dilation=(1, 2, 1), padding=1),
+    case("reflect padding 2", (2, 3, 7, 6), (4, 3, 3, 3), padding=2, padding_mode="reflect"),
+    case("circular padding", (2, 3, 7, 6), (4, 3, 3, 2), padding=(1, 2), padding_mode="circular"),
+    case("transposed, stride 2, output_padding 1", (2, 3, 5, 6), (3, 4, 3, 3),
+         stride=2, padding=1, output_padding=1, transposed=True),
+    case("transposed, dilation 3, output_padding 2", (2, 3, 5), (3, 2, 3),
+         dilation=3, output_padding=2, transposed=True),
 ]  # fmt: skip
-
-
-def _arrays(c: Config, rng: np.random.Generator) -> tuple[Any, ...]:
-    s = c.spec()
-    x, w = rng.standard_normal(c.x_shape), rng.standard_normal(c.w_shape)
-    return x, w, rng.standard_normal(s.y_shape[1]), rng.standard_normal(s.given_shape("y"))
-
-
-def _backend(name: str, c: Config, arrays: tuple[Any, ...]) -> Results:
-    x, w, b, dy = arrays
-    if name == "refconv.naive":
-        return results(c.spec(), x, w, b, dy, module=naive)
-    return ORACLES[name](c.spec(), x, w, b, dy)
 
 
 class ConformanceTable(SphinxDirective):
@@ -140,32 +113,30 @@ class ConformanceTable(SphinxDirective):
         installed = available()
         for missing in sorted(set(ORACLES) - set(installed)):
             logger.warning("conformance-table: %s is not installed", missing, location=self.get_location())
-        backends = ["refconv.naive", *installed]
-        header = ["configuration", "x, w shapes", *backends]
+        names = ["refconv.naive", *installed]
+        header = ["configuration", "x, w shapes", *names]
         rows = []
-        rng = np.random.default_rng(0)
-        for c in CONFIGS:
-            arrays = _arrays(c, rng)
-            references = reference_and_bounds(c.spec(), *arrays)
-            row = [c.label, f"{c.x_shape}, {c.w_shape}"]
-            for backend in backends:
-                try:
-                    got = _backend(backend, c, arrays)
-                except Unsupported as reason:
-                    row.append(f"not expressible: {reason}")
-                    continue
-                verdicts = [compare(a, got[a], *references[a]) for a in ARRAYS]
-                if not all(v.ok for v in verdicts):
-                    logger.warning(
-                        "conformance-table: %s disagrees on %s",
-                        backend,
-                        c.label,
-                        location=self.get_location(),
-                    )
-                shapes_ok = all(v.shape == v.expected_shape for v in verdicts)
-                row.append(f"{max(v.ratio for v in verdicts):.1e}" if shapes_ok else "shape mismatch")
-            rows.append(row)
+        judges = [Judge(BUILTIN[name]) for name in names]
+        try:
+            for index, row_case in enumerate(TABLE):
+                c = replace(row_case, seed=index)
+                row = [c.feature, f"{c.spec.given_shape('x')}, {c.spec.given_shape('w')}"]
+                row += [self._cell(judge, c) for judge in judges]
+                rows.append(row)
+        finally:
+            for judge in judges:
+                judge.close()
         return self._table(header, rows)
+
+    def _cell(self, judge: Judge, c: Case) -> str:
+        outcome = judge.judge(c)
+        if outcome.verdict == "unsupported":
+            return f"not expressible: {outcome.detail}"
+        if outcome.verdict != "agree":
+            logger.warning("conformance-table: %s: %s on %s", judge.backend.name, outcome.verdict, c.feature,
+                           location=self.get_location())  # fmt: skip
+            return outcome.verdict
+        return f"{max(x.ratio for x in outcome.comparisons):.1e}"
 
     def _table(self, header: list[str], rows: list[list[str]]) -> list[nodes.Node]:
         rst = StringList()
@@ -302,14 +273,12 @@ class ConformSummary(_ConformDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
-        from refconv.conform import VERDICTS
-
         rows = [["backend", "version", "dtypes", *VERDICTS, "seconds"]]
         for name in (line.strip() for line in self.content if line.strip()):
             data = self.load(name)
             if data is None:
                 continue
-            totals = {v: sum(row[v] for row in data["table"].values()) for v in VERDICTS}
+            totals = {v: sum(row.get(v, 0) for row in data["table"].values()) for v in VERDICTS}
             rows.append([f":ref:`{name} <conform-{name}>`", data["version"], ", ".join(data["dtypes"]),
                          *(str(totals[v]) for v in VERDICTS), f"{data['seconds']:.0f}"])  # fmt: skip
         return self.parsed(_list_table(rows, "conform-summary"), ["conform-summary"])
@@ -329,10 +298,10 @@ class ConformResults(_ConformDirective):
         data = self.load(name)
         if data is None:
             return []
-        from refconv.conform import VERDICTS
-
         table = [["feature", *VERDICTS]]
-        table += [[feature, *(str(row[v]) for v in VERDICTS)] for feature, row in data["table"].items()]
+        table += [
+            [feature, *(str(row.get(v, 0)) for v in VERDICTS)] for feature, row in data["table"].items()
+        ]
         rst = StringList()
         dtypes = ", ".join(data["dtypes"])
         rst.append(f"``refconv conform {name}`` with {data['version']}, in {dtypes}:", name)
@@ -353,10 +322,8 @@ class ConformResults(_ConformDirective):
         return result
 
 
-def _confirmation(confirmed: dict[str, str]) -> str:
-    from refconv.conform import _confirmed_by
-
-    line = _confirmed_by(confirmed).replace("refconv.naive", ":mod:`refconv.naive`", 1)
+def _confirmation(confirmed: dict[str, Any]) -> str:
+    line = Confirmation.from_json(confirmed).line().replace("refconv.naive", ":mod:`refconv.naive`", 1)
     return line[0].upper() + line[1:] + "."
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from refconv import padding_modes
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported
+from refconv.backends.base import Backend, Program, Unsupported
 
 JAX_WORDS = {"same": "SAME", "same_lower": "SAME_LOWER", "valid": "VALID"}
 
@@ -96,7 +96,7 @@ b = np.zeros({s.y_shape[1]}, x.dtype) if b is None else b
 with jax.default_device(jax.devices({platform!r})[0]):
     y, pullback = jax.vjp(forward, x, w, b)
     dx, dw, db = pullback(jnp.asarray(dy))
-got = {{"y": y, "dx": dx, "dw": dw, "db": db}}
+got = {{name: np.asarray(t) for name, t in zip(("y", "dx", "dw", "db"), (y, dx, dw, db))}}
 """
     return Program(setup, run)
 
@@ -104,8 +104,8 @@ got = {{"y": y, "dx": dx, "dw": dw, "db": db}}
 BACKEND = Backend(
     name="jax",
     requires=("jax",),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
+    dtypes=("float64", "float32", "float16", "bfloat16", "complex128", "complex64"),
     gradients=True,
     make_program=program,
-    describe="jax.lax.conv_general_dilated and jax.vjp",
+    extra="jax",
 )

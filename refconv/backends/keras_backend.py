@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
-from refconv.backends.tensorflow_backend import _to_channels_last
+from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.channels_last import permutations
 from refconv.geometry import ConvParams, dilated_size, same_padding
 
 
@@ -68,7 +68,7 @@ def _transpose_word(s: ConvSpec) -> tuple[str, list[int]]:
 
 def _forward(s: ConvSpec) -> str:
     _check(s)
-    x_perm, w_perm, y_perm = _to_channels_last(s)
+    x_perm, w_perm, y_perm = permutations(s)
     lines = ["def forward(x, w, b):"]
     if x_perm is not None:
         lines.append(f"    x = keras.ops.transpose(x, {x_perm})  # to channels_last")
@@ -137,5 +137,5 @@ BACKEND = Backend(
     dtypes=("float64", "float32", "float16", "bfloat16"),
     gradients=True,
     make_program=program,
-    describe="keras.ops.conv / conv_transpose / depthwise_conv (TensorFlow backend) and tf.GradientTape",
+    extra="keras",
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
+from refconv.backends.base import Backend, Program, Unsupported, require
 
 MLX_MODES = {"reflect": "reflect", "replicate": "edge"}
 
@@ -114,5 +114,5 @@ BACKEND = Backend(
     dtypes=("float64", "float32", "float16", "bfloat16"),
     gradients=True,
     make_program=program,
-    describe="mlx.core.conv_general / conv_transpose*d and mx.vjp (CPU)",
+    extra="mlx",
 )

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
+from refconv.backends.base import Backend, Program, Unsupported, require
 
 OPSET = 22
 ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
@@ -112,7 +112,7 @@ ONNXRUNTIME = Backend(
     dtypes=("float32", "float16"),
     gradients=False,
     make_program=_program("onnxruntime"),
-    describe="a single ONNX Conv/ConvTranspose node in onnxruntime (CPU)",
+    extra="onnxruntime",
 )
 REFERENCE = Backend(
     name="onnx-reference",
@@ -120,5 +120,5 @@ REFERENCE = Backend(
     dtypes=("float64", "float32", "float16", "bfloat16"),
     gradients=False,
     make_program=_program("reference"),
-    describe="a single ONNX Conv/ConvTranspose node in onnx.reference.ReferenceEvaluator",
+    extra="onnx",
 )

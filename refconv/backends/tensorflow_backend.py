@@ -29,10 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
+from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.channels_last import permutations
 from refconv.geometry import dilated_size
 
 TF_WORDS = {"same": "SAME", "valid": "VALID"}
@@ -40,25 +39,6 @@ TF_WORDS = {"same": "SAME", "valid": "VALID"}
 
 def _check(s: ConvSpec) -> None:
     require(s, "tf.nn", max_ndim=3, padding_modes=("reflect",))  # tf.pad: REFLECT, SYMMETRIC, CONSTANT
-
-
-def _to_channels_last(s: ConvSpec) -> tuple[list[int] | None, list[int] | None, list[int] | None]:
-    """Permutations: given x to ``N, *spatial, C``; given w to TF's filter; y back to the given layout."""
-    nd = s.ndim
-    last = [0, *range(2, nd + 2), 1]
-    kernel = [*range(2, nd + 2), 1, 0]  # (O, I, *k) -> (*k, I, O); transposed (I, O/g, *k) -> (*k, O/g, I)
-
-    def compose(given: tuple[int, ...] | None, then: list[int]) -> list[int] | None:
-        perm = then if given is None else [given[i] for i in then]
-        return None if perm == list(range(nd + 2)) else perm
-
-    back = [0, nd + 1, *range(1, nd + 1)]  # channels-last y to canonical
-    out = back if s.layout.out is None else [back[i] for i in np.argsort(s.layout.out)]
-    return (
-        compose(s.layout.lhs, last),
-        compose(s.layout.rhs, kernel),
-        (None if out == list(range(nd + 2)) else out),
-    )
 
 
 def _pad_and_crop(
@@ -161,7 +141,7 @@ def _pad_and_crop_zero(pairs: tuple[tuple[int, int], ...], sizes: tuple[int, ...
 
 def _forward(s: ConvSpec) -> str:
     _check(s)
-    x_perm, w_perm, y_perm = _to_channels_last(s)
+    x_perm, w_perm, y_perm = permutations(s)
     lines = ["def forward(x, w, b):"]
     if x_perm is not None:
         lines.append(f"    x = tf.transpose(x, {x_perm})  # to TF's channels-last layout")
@@ -205,17 +185,17 @@ got = {{name: np.zeros_like(a) if r is None else r.numpy()
     return program
 
 
-def _backend(name: str, mode: str, describe: str) -> Backend:
+def _backend(name: str, mode: str) -> Backend:
     return Backend(
         name=name,
         requires=("tensorflow",),
         dtypes=("float64", "float32", "float16", "bfloat16"),
         gradients=True,
         make_program=_program(mode),
-        describe=describe,
+        extra="tensorflow",
     )
 
 
-EAGER = _backend("tensorflow", "eager", "tf.nn convolutions and tf.GradientTape, eagerly")
-GRAPH = _backend("tensorflow-graph", "graph", "the same inside tf.function (graph mode, static shapes)")
-XLA = _backend("tensorflow-xla", "xla", "the same inside tf.function(jit_compile=True) (XLA)")
+EAGER = _backend("tensorflow", "eager")  # tf.nn and tf.GradientTape, eagerly
+GRAPH = _backend("tensorflow-graph", "graph")  # the same inside tf.function (graph mode, static shapes)
+XLA = _backend("tensorflow-xla", "xla")  # the same inside tf.function(jit_compile=True)

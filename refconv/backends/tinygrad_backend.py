@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
+from refconv.backends.base import Backend, Program, Unsupported, require
 from refconv.padding_modes import PADDING_MODES
 
 
@@ -80,5 +80,5 @@ BACKEND = Backend(
     dtypes=("float64", "float32", "float16", "bfloat16"),
     gradients=True,
     make_program=program,
-    describe="tinygrad Tensor.conv2d / conv_transpose2d and Tensor.gradient",
+    extra="tinygrad",
 )

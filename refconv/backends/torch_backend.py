@@ -16,7 +16,7 @@ import numpy as np
 
 from refconv import padding_modes
 from refconv._spec import ConvSpec
-from refconv.backends import Backend, Program, Unsupported, require
+from refconv.backends.base import Backend, Program, Unsupported, require
 
 
 def _check(s: ConvSpec) -> None:
@@ -102,5 +102,5 @@ BACKEND = Backend(
     dtypes=("float64", "float32", "float16", "bfloat16"),
     gradients=True,
     make_program=program,
-    describe="torch.nn.functional.conv*d / conv_transpose*d and autograd",
+    extra="torch",
 )

@@ -1,0 +1,139 @@
+"""One case type: a convolution problem with its arrays, as every tool of refconv describes it.
+
+A :class:`Case` is a :class:`~refconv.ConvSpec`, whether the problem has a bias, the seed its
+arrays are drawn from and the feature it exercises. The curated conformance suite, the
+hypothesis search, the golden vectors, the documentation's tables, ``refconv check`` and the
+tests all describe their problems as cases and draw ``x, w, b, dy`` one way,
+:meth:`Case.arrays`. A problem's results are named by :data:`ARRAYS`.
+
+Examples
+--------
+>>> import refconv
+>>> from refconv.cases import Case
+>>> case = Case(refconv.spec((2, 3, 7), (4, 3, 3), stride=2), seed=1)
+>>> case
+Case(refconv.spec((2, 3, 7), (4, 3, 3), stride=(2,), dtype='float64'), seed=1)
+>>> x, w, b, dy = case.arrays()
+>>> x.shape, w.shape, b.shape, dy.shape
+((2, 3, 7), (4, 3, 3), (4,), (2, 4, 3))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple, Union
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from refconv import _normalize as norm
+from refconv._convspec import ConvSpec
+from refconv._spec import spec
+
+__all__ = ["ARRAYS", "DTYPES", "Arrays", "Case", "Results", "case"]
+
+#: The names of a problem's results: the output and the VJPs for input, weight and bias.
+ARRAYS = ("y", "dx", "dw", "db")
+#: The dtypes refconv computes in (bfloat16 from ml_dtypes).
+DTYPES = (
+    "float64", "float32", "float16", "bfloat16", "complex128", "complex64",
+    "int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8",
+)  # fmt: skip
+#: One implementation's answer to a problem, an array per name of :data:`ARRAYS`.
+Results = dict[str, NDArray[Any]]
+Seed = Union[int, tuple[int, ...]]
+
+
+class Arrays(NamedTuple):
+    """A case's operands, in its spec's layout and dtype; ``b`` is None without a bias."""
+
+    x: NDArray[Any]
+    w: NDArray[Any]
+    b: NDArray[Any] | None
+    dy: NDArray[Any]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One problem with its arrays: a spec, whether it has a bias, a seed, and the feature it exercises.
+
+    ``feature`` names the group of the curated suite it belongs to (``"search"`` for a drawn
+    one). ``drawn_in`` is the dtype the values are rounded to when they were drawn for another
+    case: :meth:`widened` keeps a float16 case's values exactly in float64.
+    """
+
+    spec: ConvSpec
+    bias: bool = True
+    seed: Seed = 0
+    feature: str = "search"
+    drawn_in: np.dtype[Any] | None = None
+
+    def arrays(self) -> Arrays:
+        """``x, w, b, dy`` drawn from ``numpy.random.default_rng(seed)`` in that order.
+
+        Floats are standard normal, complex numbers have standard normal real and imaginary
+        parts, integers are uniform in ``[-8, 8]`` (``[0, 8]`` unsigned): small enough that
+        every product and most sums are exact in every dtype.
+        """
+        s, rng = self.spec, np.random.default_rng(self.seed)
+        x = self._draw(rng, s.given_shape("x"))
+        w = self._draw(rng, s.given_shape("w"))
+        b = self._draw(rng, (s.y_shape[1],)) if self.bias else None
+        return Arrays(x, w, b, self._draw(rng, s.given_shape("y")))
+
+    def _draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[Any]:
+        dtype = self.spec.dtype
+        kind = norm.kind(self.drawn_in or dtype)
+        if kind in "iu":
+            values: NDArray[Any] = rng.integers(-8 if kind == "i" else 0, 9, shape)
+        elif kind == "c":
+            values = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+        else:
+            values = rng.standard_normal(shape)
+        if self.drawn_in is not None:
+            values = values.astype(self.drawn_in)
+        return values.astype(dtype)
+
+    def in_dtype(self, dtype: DTypeLike) -> Case:
+        """The same problem, arrays drawn and computed in ``dtype``."""
+        return replace(self, spec=_respec(self.spec, dtype, self.spec.options()))
+
+    def widened(self) -> Case:
+        """The same problem on the same values, in float64 (complex128 for complex cases).
+
+        The values are this case's, rounded to its dtype, so that float64 implementations
+        compute exactly what a low-precision one was given; ``preferred_element_type`` is dropped.
+        """
+        wide = np.complex128 if norm.kind(self.spec.dtype) == "c" else np.float64
+        options = {k: v for k, v in self.spec.options().items() if k != "preferred_element_type"}
+        return replace(
+            self, spec=_respec(self.spec, wide, options), drawn_in=self.drawn_in or self.spec.dtype
+        )
+
+    def __repr__(self) -> str:
+        parts = [self.spec.source()]
+        parts += [] if self.bias else ["bias=False"]
+        parts += [] if self.seed == 0 else [f"seed={self.seed!r}"]
+        parts += [] if self.feature == "search" else [f"feature={self.feature!r}"]
+        parts += [] if self.drawn_in is None else [f"drawn_in=np.dtype({self.drawn_in.name!r})"]
+        return f"Case({', '.join(parts)})"
+
+
+def case(
+    feature: str,
+    x_shape: tuple[int, ...],
+    w_shape: tuple[int, ...],
+    *,
+    transposed: bool = False,
+    bias: bool = True,
+    seed: Seed = 0,
+    dtype: DTypeLike = "float64",
+    **keywords: Any,
+) -> Case:
+    """A :class:`Case` from shapes and keywords: the way the suites and grids are written."""
+    s = spec(x_shape, w_shape, transposed=transposed, dtype=dtype, **keywords)
+    return Case(s, bias=bias, seed=seed, feature=feature)
+
+
+def _respec(s: ConvSpec, dtype: DTypeLike, options: dict[str, Any]) -> ConvSpec:
+    return spec(s.given_shape("x"), s.given_shape("w"), transposed=s.transposed, dtype=dtype, **options)

@@ -1,0 +1,202 @@
+"""``refconv check``: one convolution (or a grid of them) through refconv.naive and every oracle, judged.
+
+Each backend (refconv itself when it computes in another dtype than the float64 reference,
+:mod:`refconv.naive`, jax, torch) is judged by the one judge of :mod:`refconv.conform.judge`, in a
+worker process: a backend that raises on a convolution its API can express has failed, and
+says how; only what its API cannot say is ``unsupported``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from refconv._spec import spec
+from refconv.backends.registry import BUILTIN, ORACLES, available
+from refconv.cases import Case
+from refconv.cli.options import UsageError
+from refconv.conform.judge import Judge, Outcome
+
+__all__ = ["KEYWORDS", "check", "problem"]
+
+#: The keys of a convolution (a --grid entry) beside x_shape, w_shape and bias: refconv.spec's keywords.
+KEYWORDS = (
+    "stride", "padding", "padding_mode", "dilation", "input_dilation", "groups", "batch_groups", "transposed",
+    "output_padding", "output_shape", "strict_output_padding", "dimension_numbers", "preferred_element_type",
+)  # fmt: skip
+FLAGS = ("bias", "transposed", "strict_output_padding")
+#: The dtypes in which refconv's own result is the float64 (complex128) reference itself.
+REFERENCE_DTYPES = ("float64", "complex128")
+
+
+def problem(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's convolution, as a dict like a --grid entry (defaults left out)."""
+    w_shape = args.w_shape or ((3, 4, 3, 2) if args.transposed else (4, 3, 3, 2))
+    given = {
+        "x_shape": args.x_shape, "w_shape": w_shape, "stride": args.stride, "padding": args.padding,
+        "padding_mode": args.padding_mode, "dilation": args.dilation, "input_dilation": args.input_dilation,
+        "groups": args.groups, "batch_groups": args.batch_groups, "transposed": args.transposed,
+        "output_padding": args.output_padding, "output_shape": args.output_shape,
+        "strict_output_padding": args.strict_output_padding, "dimension_numbers": args.dimension_numbers,
+        "preferred_element_type": args.preferred_element_type, "bias": not getattr(args, "no_bias", False),
+    }  # fmt: skip
+    defaults = {"stride": (1,), "padding": 0, "padding_mode": "zeros", "dilation": (1,),
+                "input_dilation": (1,), "groups": 1, "batch_groups": 1, "transposed": False,
+                "output_padding": (0,), "strict_output_padding": False}  # fmt: skip
+    return {k: _one_or_each(v) for k, v in given.items() if v is not None and defaults.get(k, ...) != v}
+
+
+def _one_or_each(value: Any) -> Any:
+    """A command-line ``2`` means every spatial dim; ``2,1`` one value per dim."""
+    return value[0] if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], int) else value
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON lists (and nested lists) as the tuples refconv's parameters take."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def to_case(config: dict[str, Any], dtype: str = "float64", seed: int = 0, where: str = "") -> Case:
+    """The case of a convolution dict, validated: a bad key or value is a UsageError naming ``where``."""
+    known = {"x_shape", "w_shape", "bias", *KEYWORDS}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise UsageError(f"{where}unknown keys {unknown}; expected some of {sorted(known)}")
+    for name in ("x_shape", "w_shape"):
+        if name not in config:
+            raise UsageError(f"{where}{name} is missing")
+    for flag in FLAGS:
+        if flag in config and not isinstance(config[flag], bool):
+            raise UsageError(f"{where}{flag}={config[flag]!r} must be true or false")
+    keywords = {name: _as_tuples(config[name]) for name in KEYWORDS if name in config}
+    try:
+        s = spec(_as_tuples(config["x_shape"]), _as_tuples(config["w_shape"]), dtype=dtype, **keywords)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"{where}{error}") from None
+    return Case(s, bias=config.get("bias", True), seed=seed, feature="check")
+
+
+def _grid(path: Path) -> list[dict[str, Any]]:
+    try:
+        configs = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as error:
+        raise UsageError(f"--grid {path}: {error}") from None
+    if not isinstance(configs, list) or not configs or not all(isinstance(c, dict) for c in configs):
+        raise UsageError(f"--grid {path}: expected a non-empty JSON list of objects with x_shape and w_shape")
+    return configs
+
+
+def _backends(args: argparse.Namespace) -> list[str]:
+    installed = available()
+    requested = installed if args.against is None else args.against
+    for name in requested:
+        if name not in ORACLES:
+            raise UsageError(f"--against: unknown oracle {name!r}; choose from {', '.join(ORACLES)}")
+        if name not in installed:
+            raise UsageError(f"--against: {name} is not installed ({ORACLES[name].install_hint()})")
+    if args.device == "cuda" and not requested:
+        raise UsageError("--device cuda: no oracle is installed (pip install jax or torch with CUDA)")
+    own = [] if args.dtype in REFERENCE_DTYPES else ["refconv"]
+    return [*own, "refconv.naive", *requested]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.dtype):
+        return value.name
+    return value
+
+
+def _rows(name: str, outcome: Outcome) -> list[dict[str, Any]]:
+    """One row per array compared (its verdict: ``ok``, ``MISMATCH`` out of bound, or the verdict
+    that is about it), or one row with the backend's verdict when nothing was compared."""
+    if not outcome.comparisons:
+        return [{"backend": name, "verdict": outcome.verdict, "detail": outcome.headline,
+                 "ok": not outcome.failed}]  # fmt: skip
+    rows = []
+    for c in outcome.comparisons:
+        at_fault = c.name == outcome.array and outcome.verdict in ("shape", "dtype")
+        shown = outcome.verdict.upper() if at_fault else "ok" if c.ok else "MISMATCH"
+        detail = "" if outcome.verdict == "agree" else outcome.headline
+        rows.append({"backend": name, "array": c.name, "max_abs_diff": c.max_abs_diff,
+                     "worst_diff_over_bound": c.ratio, "ok": shown == "ok", "verdict": outcome.verdict,
+                     "shown": shown, "detail": detail})  # fmt: skip
+    return rows
+
+
+def _judged(case: Case, judges: dict[str, Judge], args: argparse.Namespace) -> dict[str, Any]:
+    outcomes = {name: judge.judge(case) for name, judge in judges.items()}
+    rows = [row for name, outcome in outcomes.items() for row in _rows(name, outcome)]
+    s = case.spec
+    config = {"x_shape": list(s.given_shape("x")), "w_shape": list(s.given_shape("w")), "bias": case.bias,
+              "transposed": s.transposed, "keywords": _jsonable(s.options())}  # fmt: skip
+    return {"config": config, "spec": s.source(), "dtype": args.dtype, "device": args.device,
+            "seed": args.seed, "rows": rows, "ok": not any(o.failed for o in outcomes.values())}  # fmt: skip
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    config = result["config"]
+    keywords = ", ".join(f"{k}={v}" for k, v in config["keywords"].items()) or "defaults"
+    kind = "conv_transpose" if config["transposed"] else "conv"
+    print(f"refconv check: {kind} x {tuple(config['x_shape'])}, w {tuple(config['w_shape'])}, {keywords}, "
+          f"bias={config['bias']}, dtype={result['dtype']}, device={result['device']}")  # fmt: skip
+    print(f"{'backend':<14}{'array':<6}{'max |diff|':>12}{'diff/bound':>12}  verdict")
+    for row in result["rows"]:
+        if "array" not in row:
+            print(f"{row['backend']:<14}{row['verdict']}: {row['detail']}")
+            continue
+        print(f"{row['backend']:<14}{row['array']:<6}{row['max_abs_diff']:>12.3e}"
+              f"{row['worst_diff_over_bound']:>12.3g}  {row['shown']}")  # fmt: skip
+    for row in result["rows"]:
+        if "array" in row and row["detail"] and row["verdict"] in ("shape", "dtype") and row["shown"] != "ok":
+            print(f"  {row['backend']}: {row['verdict']}: {row['detail']}")
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+def check(args: argparse.Namespace) -> int:
+    configs = _grid(args.grid) if args.grid else [problem(args)]
+    where = [f"--grid {args.grid}: entry {i}: " if args.grid else "" for i in range(len(configs))]
+    cases = [to_case(c, args.dtype, args.seed, w) for c, w in zip(configs, where, strict=True)]  # all first
+    names = _backends(args)
+    judges = {name: Judge(BUILTIN[name], args.device, args.timeout) for name in names}
+    try:
+        results = []
+        for index, case in enumerate(cases):
+            results.append(_judged(case, judges, args))
+            if args.grid:
+                _progress(index + 1, len(cases))
+    finally:
+        for judge in judges.values():
+            judge.close()
+    oracle_rows = [r for result in results for r in result["rows"] if r["backend"] in ORACLES]
+    if args.device == "cuda" and all(r["verdict"] == "unsupported" for r in oracle_rows):
+        raise UsageError("--device cuda: no installed oracle sees a CUDA device")
+    return _report(results, names, args)
+
+
+def _report(results: Sequence[dict[str, Any]], names: list[str], args: argparse.Namespace) -> int:
+    all_ok = all(result["ok"] for result in results)
+    if args.json:
+        print(json.dumps({"results": results, "ok": all_ok}, indent=1))
+        return 0 if all_ok else 1
+    for result in results:
+        _print_table(result)
+    if args.dtype in REFERENCE_DTYPES:
+        print(f"refconv in {args.dtype} is the reference: every row is compared with it")
+    if not any(name in ORACLES for name in names):
+        print("no oracle installed (pip install jax or torch); compared refconv.naive only")
+    print("verdict:", "all within round-off" if all_ok else "MISMATCH")
+    return 0 if all_ok else 1

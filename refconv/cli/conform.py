@@ -1,0 +1,99 @@
+"""``refconv conform BACKEND``: every option checked first, progress on standard error, the report always."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from refconv.backends.registry import get
+from refconv.cli.options import UsageError
+from refconv.conform.run import Progress, run
+
+__all__ = ["conform_command"]
+
+#: Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "refconv" / "hypothesis"
+
+
+def _dtypes(args: argparse.Namespace, claimed: tuple[str, ...], name: str) -> tuple[str, ...]:
+    dtypes = tuple(args.dtype) if args.dtype is not None else claimed
+    unclaimed = [d for d in dtypes if d not in claimed]
+    if unclaimed:
+        raise UsageError(f"--dtype {','.join(unclaimed)}: {name} claims only {', '.join(claimed)}")
+    if "bfloat16" in dtypes and importlib.util.find_spec("ml_dtypes") is None:
+        raise UsageError('--dtype bfloat16 needs ml_dtypes (pip install "refconv[conform]")')
+    return dtypes
+
+
+def conform_command(args: argparse.Namespace) -> int:
+    try:
+        backend = get(args.backend)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    dtypes = _dtypes(args, backend.dtypes, backend.name)
+    if not backend.installed():
+        raise UsageError(f"{backend.name} needs {', '.join(backend.requires)}, which is not installed "
+                         f"({backend.install_hint()})")  # fmt: skip
+    if args.suite != "curated" and importlib.util.find_spec("hypothesis") is None:
+        raise UsageError(
+            'the search needs hypothesis (pip install "refconv[conform]"), or use --suite curated'
+        )
+    if (
+        importlib.util.find_spec("hypothesis") is not None
+        and "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ
+    ):
+        from hypothesis import configuration
+
+        configuration.set_hypothesis_home_dir(_cache_home())  # not a .hypothesis/ in the user's directory
+    report = run(
+        backend, dtypes, suite=args.suite, examples=args.examples, seed=args.seed, shard=args.shard,
+        budget=math.inf if args.budget is None else args.budget, device=args.device, timeout=args.timeout,
+        isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
+        progress=None if args.quiet else _Progress(),
+    )  # fmt: skip
+    if not args.quiet:
+        print(file=sys.stderr)
+    to_stdout = args.json is not None and str(args.json) == "-"
+    if args.json is not None:
+        text = json.dumps(report.to_json(), indent=1)
+        print(text) if to_stdout else args.json.write_text(text + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(report.to_markdown())
+    if not to_stdout:
+        print(report.to_text())
+    if report.interrupted:
+        return INTERRUPTED
+    return 0 if report.ok else 1
+
+
+class _Progress:
+    """The curated suite as a bar, the search's running counts, then each failure shrunk and confirmed."""
+
+    def __init__(self) -> None:
+        self.searched: dict[str, int] = {}
+
+    def __call__(self, event: Progress) -> None:
+        if event.phase == "curated":
+            total = event.total or 1
+            filled = 30 * event.done // total
+            line = f"[{'#' * filled}{'.' * (30 - filled)}] {event.done}/{total} curated suite"
+        elif event.phase == "search" and event.outcome is not None:
+            self.searched[event.outcome.verdict] = self.searched.get(event.outcome.verdict, 0) + 1
+            counts = ", ".join(f"{n} {v}" for v, n in sorted(self.searched.items()))
+            line = f"search: {sum(self.searched.values())} judged ({counts})"
+        else:
+            what = (
+                "" if event.outcome is None else f" ({event.outcome.verdict}: {event.outcome.headline[:50]})"
+            )
+            doing = "shrinking" if event.phase == "shrink" else "confirming"
+            line = f"{doing} failure {event.done} of {event.total}{what}"
+        print(f"\r\x1b[K{line}" if sys.stderr.isatty() else f"\r{line}", end="", file=sys.stderr, flush=True)

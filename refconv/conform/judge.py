@@ -1,0 +1,176 @@
+"""One judge: run a backend on a case, and decide what its answer is worth, the same way for every tool.
+
+``refconv conform``, ``refconv check``, the golden vectors' manifest, the documentation's tables
+and refconv's own tests all ask :class:`Judge` (or, for results already computed,
+:func:`assess`). The judge decides once which arrays a backend answers, draws the case's arrays,
+runs the backend on copies (in a :class:`~refconv.conform.worker.Worker` process unless told to
+trust it), and gives each case one verdict of :data:`VERDICTS`:
+
+``agree``
+    every array has the right shape and dtype and every element is within its round-off bound;
+``disagree``
+    an element is out of bound;
+``shape``, ``dtype``
+    an array has the wrong shape, or the wrong dtype (not the case's);
+``mutated``
+    the backend wrote into one of its inputs;
+``invalid``
+    its answer is not a dict of numeric NumPy arrays with the arrays it claims;
+``raised``
+    it raised (any exception, ``SystemExit`` and ``KeyboardInterrupt`` included) on a
+    configuration its API can express;
+``crashed``, ``timeout``
+    its process died, or did not answer in time;
+``unsupported``
+    its API cannot express the case (the backend said why), or it does not claim the dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from refconv.backends.base import Backend, Unsupported
+from refconv.cases import ARRAYS, Case
+from refconv.conform.worker import Answer, Worker, execute, validated
+from refconv.testing.bounds import reference_and_bounds
+from refconv.testing.comparison import Comparison, compare
+
+__all__ = ["DEFAULT_TIMEOUT", "FAILING", "VERDICTS", "Judge", "Outcome", "assess"]
+
+#: The verdicts on a case, in the order the reports list them.
+VERDICTS = ("agree", "disagree", "shape", "dtype", "mutated", "invalid", "raised", "crashed", "timeout",
+            "unsupported")  # fmt: skip
+#: The verdicts that are failures.
+FAILING = VERDICTS[1:-1]
+#: Seconds a backend may take on one case (its first case includes importing the framework).
+DEFAULT_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A backend's verdict on one case, why, which arrays it answered, and each array's comparison.
+
+    ``array`` names the array a ``disagree``, ``shape`` or ``dtype`` verdict is about.
+    """
+
+    case: Case
+    verdict: str
+    detail: str = ""
+    answered: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    array: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in FAILING
+
+    @property
+    def worst(self) -> Comparison | None:
+        """The comparison furthest over (or nearest to) its bound, if any array was compared."""
+        return max(self.comparisons, key=lambda c: c.ratio, default=None)
+
+    @property
+    def headline(self) -> str:
+        """The detail's first line."""
+        return self.detail.splitlines()[0] if self.detail else ""
+
+
+def answered(gradients: bool | None, returned: Mapping[str, Any] = {}) -> tuple[str, ...]:
+    """The arrays a backend answers: every one (``gradients`` True), ``y`` only (False), or ``y`` and
+    the VJPs it ``returned`` (None: a function without the attribute)."""
+    if gradients is None:
+        return ("y", *(name for name in ARRAYS[1:] if name in returned))
+    return ARRAYS if gradients else ("y",)
+
+
+def assess(
+    case: Case, answer: Answer | Mapping[str, Any], gradients: bool | None = True,
+    arrays: Sequence[Any] | None = None, expected: Mapping[str, Any] | None = None,
+) -> Outcome:  # fmt: skip
+    """The verdict on ``answer`` (how a run ended, or the results themselves) for ``case``.
+
+    The results are judged against refconv's float64 reference of the case's ``arrays``
+    (drawn from the case unless given), or against ``expected`` values, within each element's
+    round-off bound in the case's dtype: shapes first, then dtypes, then values.
+    """
+    if not isinstance(answer, Answer):  # results computed already, by a test or a tool
+        answer = validated(dict(answer))
+    if answer.mutated:
+        return Outcome(case, "mutated", f"wrote into its input {', '.join(answer.mutated)}")
+    if answer.status != "ok":
+        return Outcome(case, answer.status, answer.detail)
+    wanted = answered(gradients, answer.arrays)
+    missing = [name for name in wanted if name not in answer.arrays]
+    if missing:
+        return Outcome(case, "invalid", f"returned no {', '.join(missing)}", wanted)
+    s = case.spec
+    x, w, b, dy = case.arrays() if arrays is None else arrays
+    references = reference_and_bounds(s, x, w, b, dy, s.dtype, which=wanted)
+    values = {name: references[name][0] if expected is None else expected[name] for name in wanted}
+    compared = tuple(compare(name, answer.arrays[name], values[name], references[name][1]) for name in wanted)
+    return _verdict(case, wanted, compared, {name: answer.arrays[name].dtype.name for name in wanted})
+
+
+def _verdict(
+    case: Case, wanted: tuple[str, ...], compared: tuple[Comparison, ...], dtypes: dict[str, str]
+) -> Outcome:
+    s = case.spec
+    for c in compared:
+        if c.shape != c.expected_shape:
+            return Outcome(case, "shape", c.report(), wanted, compared, c.name)
+    for c in compared:
+        if dtypes[c.name] != s.dtype.name:
+            values = "its values are within their bounds" if c.ok else "and its values are out of bound"
+            detail = f"{c.name} has dtype {dtypes[c.name]}, not the case's {s.dtype.name}; {values}"
+            return Outcome(case, "dtype", detail, wanted, compared, c.name)
+    worst = max(compared, key=lambda c: c.ratio)
+    if not worst.ok:
+        return Outcome(case, "disagree", worst.report(dtype=s.dtype), wanted, compared, worst.name)
+    ratio = "0" if worst.ratio == 0 else f"{worst.ratio:.2g}" if math.isfinite(worst.ratio) else "inf"
+    return Outcome(case, "agree", f"worst |diff|/bound {ratio} ({worst.name})", wanted, compared)
+
+
+class Judge:
+    """Judges ``backend`` case by case (:meth:`judge`), each in a worker process with a timeout.
+
+    ``isolate=False`` runs the backend in this process instead, for debugging: it is then
+    trusted not to exit, crash or hang (a mutated input or any exception is still a verdict).
+    Use it as a context manager, or :meth:`close` it, to stop the worker.
+    """
+
+    def __init__(
+        self, backend: Backend, device: str = "cpu", timeout: float = DEFAULT_TIMEOUT, isolate: bool = True
+    ) -> None:
+        self.backend, self.device, self.isolate = backend, device, isolate
+        self.worker = Worker(timeout) if isolate else None
+
+    def judge(self, case: Case) -> Outcome:
+        """Run the backend on ``case`` and return its verdict."""
+        s = case.spec
+        if s.dtype.name not in self.backend.dtypes:
+            return Outcome(
+                case, "unsupported", f"{self.backend.name} claims {', '.join(self.backend.dtypes)}"
+            )
+        try:
+            program = self.backend.program(s, self.device)
+        except Unsupported as reason:
+            return Outcome(case, "unsupported", str(reason))
+        arrays = case.arrays()
+        answer = execute(program, arrays) if self.worker is None else self.worker.run(program, arrays)
+        return assess(case, answer, self.backend.gradients, arrays)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()

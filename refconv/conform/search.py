@@ -1,0 +1,69 @@
+"""The property search: hypothesis draws cases (:func:`refconv.testing.conv_configs`), the judge judges each.
+
+The search does not stop at a failure: every drawn case is judged, and the run shrinks one
+failure of each kind. Cases the backend cannot express are replaced by others, and only the
+ranks and features of which the curated suite found something expressible are searched
+(:func:`scope`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from refconv.cases import Case
+from refconv.conform.judge import Judge, Outcome
+from refconv.testing.strategies import FEATURES, conv_configs
+
+__all__ = ["scope", "search"]
+
+
+def search(
+    judge: Judge, dtypes: Sequence[str], examples: int, deadline: float, seed: int,
+    ranks: Sequence[int] = (1, 2, 3), features: Sequence[str] = FEATURES,
+    progress: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:  # fmt: skip
+    """Judge up to ``examples`` cases drawn by hypothesis (seeded by ``seed``), until ``deadline``."""
+    from hypothesis import HealthCheck, Phase, assume, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    judged: list[Outcome] = []
+
+    @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @hypothesis_seed(seed)
+    @given(conv_configs(ranks=ranks, dtypes=dtypes, features=features))
+    def explore(case: Case) -> None:
+        if time.monotonic() > deadline:
+            return  # out of time: the remaining draws are not judged
+        outcome = judge.judge(case)
+        assume(outcome.verdict != "unsupported")
+        judged.append(outcome)
+        if progress is not None:
+            progress(outcome)
+
+    explore()
+    return judged
+
+
+#: The search's features (refconv.testing.FEATURES) each curated group stands for.
+_SEARCHED = {
+    "transposed": ("transposed", "output_padding", "output_shape"), "edges": ("empty_batch",),
+    "transposed_words": ("transposed", "padding_words"),
+    "basic": ("bias",),
+}  # fmt: skip
+
+
+def scope(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The ranks and features worth searching: those of which some curated case was not unsupported.
+
+    A backend that cannot express a feature at all would only have its draws rejected.
+    """
+    if not outcomes:
+        return {"ranks": [1, 2, 3], "features": list(FEATURES)}
+    supported = [o for o in outcomes if o.verdict != "unsupported"]
+    ranks = sorted({o.case.spec.ndim for o in supported}) or [1, 2, 3]
+    groups = {o.case.feature for o in supported}
+    features = [f for g in groups for f in _SEARCHED.get(g, (g,)) if f in FEATURES] + ["bias"]
+    return {"ranks": ranks, "features": sorted(set(features))}

@@ -1,0 +1,50 @@
+"""What every adapter's test module checks the same way: it writes a program for every curated case
+(or says why not) without its framework, and where the framework is installed the programs agree."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pytest
+
+import refconv
+from refconv import backends, conform
+from refconv.backends import Unsupported
+
+# bfloat16 arrays need ml_dtypes
+DTYPES = ("float64", "float32", "float16", *(("bfloat16",) if importlib.util.find_spec("ml_dtypes") else ()))
+
+
+def assert_writes_a_program_or_says_why(name: str) -> None:
+    """Writing a program needs no framework: each curated case gives Python that compiles, or Unsupported."""
+    backend = backends.BUILTIN[name]
+    written, reasons = 0, []
+    for case in conform.curated(DTYPES):
+        if case.spec.dtype.name not in backend.dtypes:
+            continue
+        try:
+            program = backend.program(case.spec, "cpu")
+        except Unsupported as reason:
+            reasons.append(str(reason))
+            continue
+        compile(program.source(), f"<{name}>", "exec")
+        written += 1
+    assert all(reasons), f"{name} refused a case without saying why"
+    assert written >= len(conform.CURATED) // 2  # every adapter expresses most of the suite
+
+
+def source(name: str, *shapes: tuple[int, ...], **keywords: object) -> str:
+    """The program ``name`` writes for the spec of these shapes and keywords."""
+    return backends.BUILTIN[name].program(refconv.spec(*shapes, **keywords), "cpu").source()  # type: ignore[arg-type]
+
+
+def assert_agrees_on_the_curated_suite(name: str, unsupported: set[str]) -> None:
+    """The framework through its adapter, as ``refconv conform NAME`` runs it: every case agrees, and
+    only what its API cannot say (the reasons' patterns in ``unsupported``) is unsupported."""
+    pytest.importorskip(backends.BUILTIN[name].requires[0])
+    report = conform.run(backends.get(name), ("float64",), suite="curated")
+    assert report.ok, report.to_text()
+    reasons = {o.detail for o in report.outcomes if o.verdict == "unsupported"}
+    assert all(any(re.search(pattern, reason) for pattern in unsupported) for reason in reasons), reasons
+    assert report.totals()["agree"] >= len(conform.CURATED) - 3

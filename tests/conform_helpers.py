@@ -1,0 +1,49 @@
+"""What the conformance tests share: runs of the broken backends (each once per test process) and
+a reproducer run to read what it prints."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+
+from refconv import backends, conform
+from refconv.conform import Outcome, Report
+
+FAKE = "tests.fake_backends"
+
+
+@functools.cache
+def fake_run(name: str, examples: int = 100) -> Report:
+    """``refconv conform`` of ``tests.fake_backends:<name>`` in every dtype it claims (cached)."""
+    backend = backends.get(f"{FAKE}:{name}")
+    return conform.run(backend, backend.dtypes, examples=examples)
+
+
+def only_failure(report: Report) -> Outcome:
+    """The one failure of a report, after checking that refconv's values were confirmed on it:
+    naive computes them, and every installed oracle computes them or cannot express the problem."""
+    assert not report.ok
+    assert len(report.failures) == 1, [f.outcome.detail for f in report.failures]
+    (failure,) = report.failures
+    verdicts = failure.confirmation.verdicts
+    assert verdicts["refconv.naive"][0] == "agree", verdicts
+    oracles = {name: verdict for name, (verdict, _) in verdicts.items() if name in backends.ORACLES}
+    assert set(oracles.values()) <= {"agree", "unsupported"}, verdicts
+    if "agree" in oracles.values():
+        assert failure.confirmation.line().startswith("confirmed: refconv.naive and "), verdicts
+    else:
+        assert failure.confirmation.line().startswith("NOT confirmed: only refconv.naive"), verdicts
+    return failure.outcome
+
+
+def printed_ratios(source: str) -> dict[str, str]:
+    """Run a reproducer; its printed line per array: 'y worst |diff| / bound: 3.2' or 'y has shape ...'."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(source, "<reproducer>", "exec"), {})
+    return {line.split()[0]: line for line in out.getvalue().splitlines()}
+
+
+def ratio(line: str) -> float:
+    return float(line.rsplit(":", 1)[1])

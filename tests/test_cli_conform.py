@@ -1,0 +1,125 @@
+"""``refconv conform``: every option checked before the run, a report whatever the backend does,
+the documented exit status (0 agree, 1 a failure, 2 bad usage, 130 interrupted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from refconv import conform
+from tests import hostile_backends
+from tests.conform_helpers import FAKE, printed_ratios, ratio
+
+ROOT = Path(__file__).parents[1]
+
+
+def _command(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "refconv", "conform", *args, "--quiet"],
+        capture_output=True, text=True, check=False, cwd=cwd, env=env,
+    )  # fmt: skip
+
+
+def test_the_command_exits_0_for_a_correct_function_and_writes_json_and_markdown(tmp_path: Path) -> None:
+    result = _command(f"{FAKE}:correct", "--examples", "20", "--json", str(tmp_path / "r.json"),
+                      "--markdown", str(tmp_path / "r.md"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"every case agrees or is unsupported \(\d+ s\)$", result.stdout.rstrip())
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["ok"] is True
+    assert data["failures"] == []
+    assert len(data["outcomes"]) == 2 * len(conform.CURATED) + 20
+    assert all(o["verdict"] == "agree" for o in data["outcomes"])
+    markdown = (tmp_path / "r.md").read_text()
+    assert markdown.startswith(f"## {FAKE}:correct")
+    assert "| feature | agree |" in markdown
+    assert not (tmp_path / ".hypothesis").exists()  # hypothesis keeps its files in the user's cache
+
+
+def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> None:
+    result = _command(f"{FAKE}:same_odd_pixel_first", "--json", "-")
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    (failure,) = data["failures"]
+    assert failure["verdict"] == "disagree"
+    assert failure["spec"] == "refconv.spec((1, 1, 1), (1, 1, 2), padding='same', dtype='float64')"
+    assert ratio(printed_ratios(failure["reproducer"])["y"]) > 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no_such_backend"], "unknown backend 'no_such_backend'"),
+        ([f"{FAKE}:no_such_function"], "cannot import 'no_such_function' from 'tests.fake_backends'"),
+        ([f"{FAKE}:correct", "--shard", "3/2"], "shard 3/2: K must be between 1 and N"),
+        ([f"{FAKE}:correct", "--dtype", "float128"], "--dtype: 'float128' is not a dtype refconv computes"),
+        ([f"{FAKE}:correct", "--dtype", "float99"], "--dtype: 'float99' is not a dtype refconv computes"),
+        ([f"{FAKE}:correct", "--dtype", "float16"], "--dtype float16: tests.fake_backends:correct claims"),
+        ([f"{FAKE}:correct", "--examples", "-5"], "--examples: expected a whole number >= 0, got '-5'"),
+        ([f"{FAKE}:correct", "--budget", "-1"], "--budget: expected a number of seconds > 0, got '-1'"),
+        ([f"{FAKE}:correct", "--budget", "nan"], "--budget: expected a number of seconds > 0, got 'nan'"),
+        ([f"{FAKE}:correct", "--timeout", "0"], "--timeout: expected a number of seconds > 0, got '0'"),
+        ([f"{FAKE}:correct", "--json", "no/such/dir/r.json"], "the directory no/such/dir does not exist"),
+        ([f"{FAKE}:correct", "--json", "README.md/r.json"], "the directory README.md does not exist"),
+        ([f"{FAKE}:correct", "--markdown", "docs"], "--markdown: docs is a directory; give a file name"),
+        (["mlx"], 'pip install "refconv[mlx]"'),
+    ],
+)  # fmt: skip
+def test_the_command_exits_2_with_one_line_for_bad_arguments(args: list[str], message: str) -> None:
+    if args == ["mlx"] and not _missing("mlx"):
+        pytest.skip("mlx is installed")
+    result = _command(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _missing(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is None
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(hostile_backends.VERDICTS.items()))
+def test_a_hostile_backend_gets_its_verdict_a_report_and_exit_status_1(
+    name: str, expected: tuple[str, str], tmp_path: Path
+) -> None:
+    """Whatever it does on its case (exit, crash, hang, mutate, lie about its dtype), the run goes on,
+    judges every other case, writes the report and exits 1 (never 0)."""
+    report = tmp_path / "report.json"
+    result = _command(f"tests.hostile_backends:{name}", "--suite", "curated", "--timeout", "2",
+                      "--shrink-seconds", "3", "--json", str(report))  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads(report.read_text())
+    verdicts = {o["verdict"] for o in data["outcomes"]}
+    assert verdicts == {"agree", expected[0]}, verdicts
+    assert [f["verdict"] for f in data["failures"]] == [expected[0]]
+    assert data["failures"][0]["detail"].startswith(expected[1])
+
+
+def test_ctrl_c_writes_the_report_of_what_was_judged_and_exits_130(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "refconv", "conform", "tests.hostile_backends:slow", "--json", str(report),
+         "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(6)  # the worker starts, then cases go by at ~0.1 s each
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True
+    assert 0 < len(data["outcomes"]) < 2 * len(conform.CURATED)
+    assert "INTERRUPTED" in out
