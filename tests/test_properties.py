@@ -9,8 +9,8 @@ import pytest
 
 import refconv
 from refconv import naive
+from tests.calls import CALLS, EVERY_ARRAY
 from tests.cases import CASES, Case, cases
-from tests.test_bad_input import CALLS, EVERY_ARRAY
 
 MODULES = [pytest.param(refconv, id="refconv"), pytest.param(naive, id="naive")]
 

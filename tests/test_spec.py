@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import refconv
 from tests.cases import CASES, TRANSPOSED, Case
-from tests.test_hypothesis import configurations, transpose_configurations
+from tests.strategies import configurations, transpose_configurations
 
 REFCONV = Path(refconv.__file__).parent
 
