@@ -183,7 +183,7 @@ def result_dtype(*given: np.dtype[Any]) -> np.dtype[Any]:
     """The dtype of the result: NumPy's result type, extended to ml_dtypes' floats by one fixed rule.
 
     For NumPy's own dtypes this is ``numpy.result_type``. Where an ml_dtypes float (bfloat16,
-    float8_*, ...) meets another dtype, the pair promotes by :func:`_promote_pair`, the rule that
+    float8_*, ...) meets another dtype, the pair promotes by ``_promote_pair``, the rule that
     ml_dtypes 0.7 registers with NumPy, computed here so that the result does not depend on the
     installed ml_dtypes (before 0.7 its table had holes: bfloat16 with float16 had no common type).
     """

@@ -32,7 +32,7 @@ from refconv._spec import spec
 
 __all__ = ["ARRAYS", "DTYPES", "Arrays", "Case", "Results", "case"]
 
-#: The names of a problem's results: the output and the VJPs for input, weight and bias.
+#: The names of a problem's results, the output and the VJPs for input, weight and bias.
 ARRAYS = ("y", "dx", "dw", "db")
 #: The dtypes refconv computes in (bfloat16 from ml_dtypes).
 DTYPES = (

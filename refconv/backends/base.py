@@ -1,11 +1,11 @@
 """What a backend is: an adapter that turns a :class:`~refconv.ConvSpec` into a framework's own code.
 
-A backend turns a spec into a :class:`Program`: a few lines of Python that call the framework's
+A backend turns a spec into a :class:`refconv.backends.Program`: a few lines of Python that call the framework's
 own API on NumPy arrays ``x, w, b, dy`` (in the spec's layout and dtype) and leave ``got``, a
 dict of NumPy arrays named by :data:`refconv.cases.ARRAYS` (the VJPs where the framework has
 autodiff). Running the backend runs that program, so the reproducer printed for a failure is
 the very code that failed. A configuration the framework's API cannot express raises
-:class:`Unsupported` with the reason, before anything runs.
+:class:`refconv.backends.Unsupported` with the reason, before anything runs.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def require(
     padding_modes: Sequence[str] = (),
     preferred_element_type: bool = False,
 ) -> None:
-    """Raise :class:`Unsupported` where ``s`` needs what ``framework`` has not, in one wording for all.
+    """Raise :class:`refconv.backends.Unsupported` where ``s`` needs what ``framework`` has not, in one wording for all.
 
     The keywords say what the framework has: at most ``max_ndim`` spatial dims
     (None: any), input dilation, batch groups, the ``padding_modes`` besides
@@ -97,7 +97,7 @@ class Program:
 class Backend:
     """A named adapter: which modules it needs, the dtypes it claims, and its program for a spec.
 
-    ``program(spec, device)`` raises :class:`Unsupported` for what the framework cannot
+    ``program(spec, device)`` raises :class:`refconv.backends.Unsupported` for what the framework cannot
     express; ``gradients`` says whether its programs return ``dx``, ``dw`` and ``db`` as well
     as ``y`` (None: whichever a function returns). ``extra`` is the pyproject extra that
     installs what it needs (``pip install "refconv[extra]"``).
@@ -117,7 +117,7 @@ class Backend:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
     def install_hint(self) -> str:
-        """What to run when :meth:`installed` is False."""
+        """What to run when ``installed`` is False."""
         if self.extra:
             return f'pip install "refconv[{self.extra}]"'
         return f"pip install {' '.join(self.requires)}"

@@ -1,11 +1,11 @@
 """Backends by name: the built-ins, those a package registers, and ``module:function``.
 
-Built in (:data:`BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the adapters of
+Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the adapters of
 jax, torch, TensorFlow (eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator,
 tinygrad and MLX. A package registers a backend under the entry point group
 ``refconv.backends`` (a :class:`~refconv.backends.Backend` or a plain function), and any
 function ``function(spec, x, w, b, dy) -> dict`` is one by its import path (see
-:func:`function_backend`). Frameworks are imported only when a program runs.
+:func:`refconv.backends.function_backend`). Frameworks are imported only when a program runs.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 r"""Conformance: judge any convolution against refconv, case by case, and shrink each failure to a reproducer.
 
-:func:`run` puts a backend (:mod:`refconv.backends`) through a curated suite, one group of
-cases per feature (:mod:`refconv.conform.suite`), and a property-based search
-(:mod:`refconv.conform.search`). One judge (:mod:`refconv.conform.judge`) runs the backend in a
-worker process (:mod:`refconv.conform.worker`) and gives each case one verdict of
-:data:`VERDICTS`. Each failure is shrunk (:mod:`refconv.conform.shrink`) to a case that still
+:func:`refconv.conform.run` puts a backend (:mod:`refconv.backends`) through a curated suite, one group of
+cases per feature (``refconv.conform.suite``), and a property-based search
+(``refconv.conform.search``). One judge (``refconv.conform.judge``) runs the backend in a
+worker process (``refconv.conform.worker``) and gives each case one verdict of
+:data:`refconv.conform.VERDICTS`. Each failure is shrunk (``refconv.conform.shrink``) to a case that still
 fails the same way and that no simpler neighbour does, confirmed by :mod:`refconv.naive` and a
-second framework, and printed as a runnable reproducer (:mod:`refconv.conform.reproduce`); the
-report (:mod:`refconv.conform.report`) has it all.
+second framework, and printed as a runnable reproducer (``refconv.conform.reproduce``); the
+report (``refconv.conform.report``) has it all.
 """
 
 from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, VERDICTS, Judge, Outcome, assess

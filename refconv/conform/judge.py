@@ -1,10 +1,10 @@
 """One judge: run a backend on a case, and decide what its answer is worth, the same way for every tool.
 
 ``refconv conform``, ``refconv check``, the golden vectors' manifest, the documentation's tables
-and refconv's own tests all ask :class:`Judge` (or, for results already computed,
-:func:`assess`). The judge decides once which arrays a backend answers, draws the case's arrays,
+and refconv's own tests all ask :class:`refconv.conform.Judge` (or, for results already computed,
+:func:`refconv.conform.assess`). The judge decides once which arrays a backend answers, draws the case's arrays,
 runs the backend on copies (in a :class:`~refconv.conform.worker.Worker` process unless told to
-trust it), and gives each case one verdict of :data:`VERDICTS`:
+trust it), and gives each case one verdict of :data:`refconv.conform.VERDICTS`:
 
 ``agree``
     every array has the right shape and dtype and every element is within its round-off bound;
@@ -135,11 +135,11 @@ def _verdict(
 
 
 class Judge:
-    """Judges ``backend`` case by case (:meth:`judge`), each in a worker process with a timeout.
+    """Judges ``backend`` case by case (``judge``), each in a worker process with a timeout.
 
     ``isolate=False`` runs the backend in this process instead, for debugging: it is then
     trusted not to exit, crash or hang (a mutated input or any exception is still a verdict).
-    Use it as a context manager, or :meth:`close` it, to stop the worker.
+    Use it as a context manager, or ``close`` it, to stop the worker.
     """
 
     def __init__(

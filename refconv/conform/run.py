@@ -1,6 +1,6 @@
 """A conformance run: the curated suite, the search, then each failure shrunk, confirmed and reproduced.
 
-:func:`run` judges a backend through one :class:`~refconv.conform.judge.Judge` (one worker process
+:func:`refconv.conform.run` judges a backend through one :class:`~refconv.conform.judge.Judge` (one worker process
 per backend), so every phase sees the same verdicts. Ctrl-C stops the run between cases and
 the report holds what was judged so far (``interrupted``).
 """
@@ -96,7 +96,7 @@ def run(
 ) -> Report:
     """Judge ``backend`` on the curated suite and a property search, shrink every failure, write reproducers.
 
-    The keywords are :class:`Settings`'; ``progress`` is called with a :class:`Progress` after
+    The keywords are :class:`refconv.conform.Settings`'; ``progress`` is called with a :class:`refconv.conform.Progress` after
     each case and before each failure is shrunk and confirmed.
     """
     settings = Settings(

@@ -3,7 +3,7 @@
 The search does not stop at a failure: every drawn case is judged, and the run shrinks one
 failure of each kind. Cases the backend cannot express are replaced by others, and only the
 ranks and features of which the curated suite found something expressible are searched
-(:func:`scope`).
+(``scope``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Shrinking a failure to a case that still fails the same way and that no simpler neighbour does.
 
-:func:`shrink` walks simpler neighbours (:func:`neighbours`: one parameter moved toward its
+:func:`refconv.conform.shrink` walks simpler neighbours (``neighbours``: one parameter moved toward its
 default, one dim dropped, fewer channels, no bias, float64); a drawn failure first goes through
-hypothesis's own shrinker (:func:`hypothesis_shrink`). A failure is only ever replaced by one of
-the same :func:`kind`, so that shrinking never turns one bug into another.
+hypothesis's own shrinker (``hypothesis_shrink``). A failure is only ever replaced by one of
+the same ``kind``, so that shrinking never turns one bug into another.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def size(case: Case) -> tuple[int, ...]:
 def shrink(judge: Judge, outcome: Outcome, deadline: float = math.inf) -> Outcome:
     """The failure ``outcome``, made as small as it goes: take any simpler neighbour that fails alike.
 
-    A neighbour replaces the failure if the backend still fails it the same way (:func:`kind`);
+    A neighbour replaces the failure if the backend still fails it the same way (``kind``);
     neighbours in a dtype the backend does not claim are skipped. Stops when no neighbour does,
     or at ``deadline``.
     """

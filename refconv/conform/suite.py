@@ -1,7 +1,7 @@
 """The curated suite: one group of small cases per feature, each feature alone where it can be.
 
 Every case has N, C, H, W and kernel sizes that differ from one another, and ``r > 0`` somewhere:
-a grid of square, single-channel cases hides index mix-ups. :func:`curated` gives the suite in
+a grid of square, single-channel cases hides index mix-ups. :func:`refconv.conform.curated` gives the suite in
 the dtypes a run asks for.
 """
 

@@ -1,8 +1,8 @@
 """Running a backend's program without trusting it: on copies, in a process of its own, with a timeout.
 
 The code under test may crash, hang, exit, raise anything, return anything or write into its
-inputs. :func:`execute` runs a program on copies of the arrays and turns every way it can end
-into an :class:`Answer`; :class:`Worker` does that in a child process, so that an ``os._exit``,
+inputs. ``execute`` runs a program on copies of the arrays and turns every way it can end
+into an :class:`refconv.conform.Answer`; :class:`refconv.conform.Worker` does that in a child process, so that an ``os._exit``,
 a segfault, a signal or a hang ends one case, not the run. The child ignores Ctrl-C: an
 interrupt is the user's, and the parent that judges decides what it means.
 """
@@ -50,7 +50,7 @@ def execute(program: Program, arrays: Arrays) -> Answer:
 
     Every exception is the program's answer except ``KeyboardInterrupt``, which escapes: in this
     process it is the user's Ctrl-C. Run here, a program is trusted not to raise that, not to
-    exit the process and not to hang; a :class:`Worker` trusts it with nothing.
+    exit the process and not to hang; a :class:`refconv.conform.Worker` trusts it with nothing.
     """
     x, w, b, dy = arrays
     copies = Arrays(x.copy(), w.copy(), None if b is None else b.copy(), dy.copy())
@@ -148,7 +148,7 @@ class Worker:
         self.connection: Any = None
 
     def run(self, program: Program, arrays: Arrays) -> Answer:
-        """:func:`execute` of ``program`` on ``arrays`` in the child, or how the child ended."""
+        """``execute`` of ``program`` on ``arrays`` in the child, or how the child ended."""
         try:
             bindings = pickle.dumps(program.bindings)
         except (pickle.PicklingError, AttributeError, TypeError) as error:

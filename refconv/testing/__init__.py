@@ -2,8 +2,8 @@
 
 Every result of a convolution problem is one of :data:`~refconv.cases.ARRAYS`, ``y``, ``dx``,
 ``dw`` and ``db``. Each element is judged against a float64 reference within its own rigorous
-bound (:mod:`refconv.testing.bounds`) by one comparison (:mod:`refconv.testing.comparison`);
-:func:`conv_configs` draws problems for a hypothesis test (:mod:`refconv.testing.strategies`).
+bound (``refconv.testing.bounds``) by one comparison (``refconv.testing.comparison``);
+:func:`refconv.testing.conv_configs` draws problems for a hypothesis test (``refconv.testing.strategies``).
 ``import refconv.testing`` loads it; ``import refconv`` alone does not need it.
 """
 

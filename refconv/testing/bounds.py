@@ -7,7 +7,7 @@ unit round-off :math:`u` errs by at most
     \gamma_K(u) \sum_i |a_i b_i|, \qquad \gamma_K(u) = \frac{K u}{1 - K u},
 
 whatever its summation order (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1).
-:func:`reference_and_bounds` adds the float64 reference's own :math:`\gamma_K(2^{-53}) \sum_i
+:func:`refconv.testing.reference_and_bounds` adds the float64 reference's own :math:`\gamma_K(2^{-53}) \sum_i
 |a_i b_i|` and :math:`u|y|` for rounding a wider accumulation to the dtype. The sums of absolute
 products are the same convolution of absolute values, computed by refconv. The bound is
 rigorous, not tuned: a result outside it is a bug, not round-off. Integer results have bound 0:
@@ -42,7 +42,7 @@ __all__ = [
     "unit_roundoff",
 ]
 
-#: refconv's own public functions, the default ``module`` of :func:`results`.
+#: refconv's own public functions, the default ``module`` of :func:`refconv.testing.results`.
 REFCONV = SimpleNamespace(
     conv=conv, conv_vjp=conv_vjp, conv_transpose=conv_transpose, conv_transpose_vjp=conv_transpose_vjp
 )
@@ -160,12 +160,12 @@ def reference_and_bounds(
     dtype: DTypeLike | None = None,
     which: Sequence[str] = ARRAYS,
 ) -> dict[str, tuple[NDArray[Any], NDArray[Any]]]:
-    r"""The float64 reference of each of :data:`ARRAYS` , and the elementwise bound of a result in ``dtype``.
+    r"""The float64 reference of each of :data:`refconv.cases.ARRAYS` , and the elementwise bound of a result in ``dtype``.
 
-    The bound of an element that sums :math:`K` (:func:`terms`) products is
+    The bound of an element that sums :math:`K` (:func:`refconv.testing.terms`) products is
     :math:`(\gamma_K(u) + \gamma_K(2^{-53})) \sum_i |a_i b_i| + u |\text{ref}|`,
     four times the sum part for complex values; ``dtype`` defaults to that of
-    ``x`` and ``w``. The sums of absolute products are :func:`results` of the
+    ``x`` and ``w``. The sums of absolute products are :func:`refconv.testing.results` of the
     absolute values: every entry of every array is a sum of products with
     coefficients 0 or 1. For an integer ``dtype`` the reference is the exact
     integer result wrapped to ``dtype`` and the bound is 0.
@@ -215,7 +215,7 @@ def reference_and_bound(
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     r"""The float64 reference for ``which`` and the elementwise bound on any result computed in ``dtype``.
 
-    :func:`reference_and_bounds` for one array of the problem given by
+    :func:`refconv.testing.reference_and_bounds` for one array of the problem given by
     :func:`refconv.conv`'s keywords (or, with ``transposed=True``,
     :func:`refconv.conv_transpose`'s), or by ``spec``.
 

@@ -1,4 +1,4 @@
-"""The search as a hypothesis strategy: :func:`conv_configs` draws valid :class:`~refconv.cases.Case` s.
+"""The search as a hypothesis strategy: :func:`refconv.testing.conv_configs` draws valid :class:`~refconv.cases.Case` s.
 
 Every parameter goes out to its edges (remainders ``r > 0``, kernels smaller than the stride or
 as large as the padded input, outputs that read only padding, an empty batch), and every choice
@@ -18,7 +18,7 @@ from refconv.cases import Case
 __all__ = ["FEATURES", "conv_configs"]
 
 
-#: What :func:`conv_configs` may vary; every other parameter keeps its default.
+#: What :func:`refconv.testing.conv_configs` may vary; every other parameter keeps its default.
 FEATURES = (
     "stride", "dilation", "input_dilation", "padding", "negative_padding", "padding_words", "groups",
     "depthwise", "batch_groups", "bias", "layouts", "padding_modes", "transposed", "output_padding",
@@ -37,7 +37,7 @@ def conv_configs(
 
     Draws convolutions (and, with the ``"transposed"`` feature, transposed
     ones) of the given spatial ``ranks`` and ``dtypes``, varying only the
-    ``features`` named (:data:`FEATURES`), with spatial sizes up to
+    ``features`` named (:data:`refconv.testing.FEATURES`), with spatial sizes up to
     ``max_size``. The draws reach the edges a careful implementation must
     handle: remainders ``r > 0``, kernels smaller than the stride, kernels as
     large as the padded input, outputs that read only padding, an empty batch.
