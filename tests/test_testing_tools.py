@@ -8,6 +8,9 @@ bound at one element must fail, and the report must name that element.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,3 +158,44 @@ def test_compare_names_the_worst_element_and_reads_shapes_first() -> None:
     assert wrong_shape.report() == "dw: shape (3, 2) != expected (2, 3)"
     exact = compare("y", np.array([1.0]), np.array([0.0]), 0.0)
     assert exact.ratio == np.inf  # a difference where the bound is 0 is infinitely over it
+
+
+def test_a_failing_assertion_shows_the_callers_line_and_not_refconvs_source(tmp_path: Path) -> None:
+    """In a user's pytest run, a failure names the elements and the case; refconv's own frames are
+    hidden (``__tracebackhide__``), so the report is the verdict, not refconv's source."""
+    test = tmp_path / "test_mine.py"
+    test.write_text(
+        "import numpy as np\n"
+        "from refconv.testing import assert_conv_close\n"
+        "def test_mine():\n"
+        "    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 2))\n"
+        "    assert_conv_close(np.zeros((1, 1, 3)), x, w)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(test), "-p", "no:cacheprovider", "-q"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "y: 3 of 3 elements exceed the round-off bound for float64" in result.stdout
+    assert "assert_conv_close(np.zeros((1, 1, 3)), x, w)" in result.stdout
+    assert "def assert_conv_close" not in result.stdout
+    assert "reference_and_bound(" not in result.stdout
+
+
+def test_a_drawn_case_is_checked_with_its_spec_transposed_or_not() -> None:
+    """spec= carries what keywords cannot: a transposed draw is checked as a transposed convolution."""
+    c = grid_case("t", (2, 3, 5), (3, 4, 2), dict(stride=2, output_padding=1), transposed=True)
+    x, w, b, _ = c.arrays()
+    y = refconv.conv_transpose(x, w, b, **c.spec.options())
+    assert_conv_close(y, x, w, b, spec=c.spec)
+    with pytest.raises(ValueError, match="x has shape"):  # the arrays must be the spec's
+        assert_conv_close(y, x[:, :, :-1], w, b, spec=c.spec)
+    with pytest.raises(TypeError, match="give spec= or the convolution's keywords, not both"):
+        assert_conv_close(y, x, w, b, spec=c.spec, stride=2)
+
+
+def test_a_keyword_typo_in_the_comparison_is_named_with_the_nearest_keyword() -> None:
+    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 2))
+    message = r"assert_conv_close\(\) got an unexpected keyword argument 'strides'; did you mean 'stride'\?"
+    with pytest.raises(TypeError, match=message):
+        assert_conv_close(refconv.conv(x, w), x, w, strides=1)
