@@ -280,12 +280,16 @@ def plot(data: dict[str, Any], axes: Any) -> None:
     """One panel per peer: refconv's ratio per layer, float32 and float64, each target dashed.
 
     Three panels are time ratios (lower is better for refconv); the ONNX
-    reference panel is a speedup (higher is better).
+    reference panel is a speedup (higher is better). The log axes are labelled
+    at a few round ratios only, so that no two labels overlap.
     """
+    from matplotlib.ticker import NullFormatter
+
     summary_rows = rows(data)
     layers = list(dict.fromkeys(row["layer"] for row in summary_rows))
     width = 0.38
     for ax, (name, label) in zip(axes, PANELS, strict=True):
+        shown_values = []
         for offset, dtype, colour in (
             (-width / 2, "float32", "tab:blue"),
             (width / 2, "float64", "tab:orange"),
@@ -294,15 +298,24 @@ def plot(data: dict[str, Any], axes: Any) -> None:
             shown = [layer for layer in layers if values.get(layer) is not None]
             xs = [layers.index(layer) + offset for layer in shown]
             ax.bar(xs, [values[layer] for layer in shown], width, label=dtype, color=colour)
+            shown_values += [values[layer] for layer in shown]
             if dtype in TARGETS[name]:
                 ax.axhline(TARGETS[name][dtype], color=colour, linestyle="--", linewidth=1)
+                shown_values.append(TARGETS[name][dtype])
         ax.set_xticks(range(len(layers)), layers, rotation=30, ha="right", fontsize=7)
         ax.set_yscale("log")
+        low, high = min(shown_values, default=1.0), max(shown_values, default=1.0)
+        ax.set_yticks([t for t in ROUND_RATIOS if low / 2 <= t <= high * 2] or [1.0])
         ax.yaxis.set_major_formatter("{x:g}")
-        ax.yaxis.set_minor_formatter("{x:g}")
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.tick_params(axis="y", which="both", labelsize=7)
+        ax.set_ylabel("speedup over the peer" if name == "onnx_reference" else "time / peer's time", fontsize=7)
         ax.set_title(label, fontsize=8)
     axes[0].legend(frameon=False, fontsize=7)
+
+
+#: The ratios a log axis is labelled at.
+ROUND_RATIOS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def main() -> None:

@@ -8,8 +8,12 @@ the build. Math is rendered by a MathJax bundle copied into the site
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# The conformance table runs jax on the CPU: without this, jax looks for a TPU and says so.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS / "_ext"))
@@ -36,7 +40,8 @@ extensions = [
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 html_theme = "furo"
 html_title = f"refconv {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["refconv.css"]
 
 nitpicky = True
 # Types named in signatures that live in other projects' docs: without intersphinx (no network at

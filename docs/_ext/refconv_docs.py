@@ -273,15 +273,26 @@ class ConformSummary(_ConformDirective):
     has_content = True
 
     def run(self) -> list[nodes.Node]:
-        rows = [["backend", "version", "dtypes", *VERDICTS, "seconds"]]
-        for name in (line.strip() for line in self.content if line.strip()):
-            data = self.load(name)
-            if data is None:
-                continue
-            totals = {v: sum(row.get(v, 0) for row in data["table"].values()) for v in VERDICTS}
+        loaded = {name: self.load(name) for name in (line.strip() for line in self.content if line.strip())}
+        found = {name: data for name, data in loaded.items() if data is not None}
+        totals = {name: _totals(data["table"]) for name, data in found.items()}
+        columns = _occurring(totals.values())
+        rows = [["backend", "version", "dtypes", *columns, "seconds"]]
+        for name, data in found.items():
             rows.append([f":ref:`{name} <conform-{name}>`", data["version"], ", ".join(data["dtypes"]),
-                         *(str(totals[v]) for v in VERDICTS), f"{data['seconds']:.0f}"])  # fmt: skip
+                         *(str(totals[name][v]) for v in columns), f"{data['seconds']:.0f}"])  # fmt: skip
         return self.parsed(_list_table(rows, "conform-summary"), ["conform-summary"])
+
+
+def _totals(table: dict[str, dict[str, int]]) -> dict[str, int]:
+    """A verdict table's count of each verdict (committed runs predate some verdicts: 0)."""
+    return {v: sum(row.get(v, 0) for row in table.values()) for v in VERDICTS}
+
+
+def _occurring(totals: Any) -> list[str]:
+    """The verdicts that occur in any of ``totals``, and ``agree``: the columns worth a table's width."""
+    counts = list(totals)
+    return [v for v in VERDICTS if v == "agree" or any(t[v] for t in counts)]
 
 
 class ConformResults(_ConformDirective):
@@ -298,10 +309,9 @@ class ConformResults(_ConformDirective):
         data = self.load(name)
         if data is None:
             return []
-        table = [["feature", *VERDICTS]]
-        table += [
-            [feature, *(str(row.get(v, 0)) for v in VERDICTS)] for feature, row in data["table"].items()
-        ]
+        columns = _occurring([_totals(data["table"])])
+        table = [["feature", *columns]]
+        table += [[feature, *(str(row.get(v, 0)) for v in columns)] for feature, row in data["table"].items()]
         rst = StringList()
         dtypes = ", ".join(data["dtypes"])
         rst.append(f"``refconv conform {name}`` with {data['version']}, in {dtypes}:", name)
