@@ -309,7 +309,8 @@ def plot(data: dict[str, Any], axes: Any) -> None:
         ax.yaxis.set_major_formatter("{x:g}")
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.tick_params(axis="y", which="both", labelsize=7)
-        ax.set_ylabel("speedup over the peer" if name == "onnx_reference" else "time / peer's time", fontsize=7)
+        ylabel = "speedup over the peer" if name == "onnx_reference" else "time / peer's time"
+        ax.set_ylabel(ylabel, fontsize=7)
         ax.set_title(label, fontsize=8)
     axes[0].legend(frameon=False, fontsize=7)
 

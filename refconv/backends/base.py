@@ -1,7 +1,7 @@
 """What a backend is: an adapter that turns a :class:`~refconv.ConvSpec` into a framework's own code.
 
-A backend turns a spec into a :class:`refconv.backends.Program`: a few lines of Python that call the framework's
-own API on NumPy arrays ``x, w, b, dy`` (in the spec's layout and dtype) and leave ``got``, a
+A backend turns a spec into a :class:`~refconv.backends.Program`: a few lines of Python that call the
+framework's own API on NumPy arrays ``x, w, b, dy`` (in the spec's layout and dtype) and leave ``got``, a
 dict of NumPy arrays named by :data:`refconv.cases.ARRAYS` (the VJPs where the framework has
 autodiff). Running the backend runs that program, so the reproducer printed for a failure is
 the very code that failed. A configuration the framework's API cannot express raises
@@ -38,7 +38,7 @@ def require(
     padding_modes: Sequence[str] = (),
     preferred_element_type: bool = False,
 ) -> None:
-    """Raise :class:`refconv.backends.Unsupported` where ``s`` needs what ``framework`` has not, in one wording for all.
+    """Raise :class:`~refconv.backends.Unsupported` where ``s`` needs what ``framework`` has not.
 
     The keywords say what the framework has: at most ``max_ndim`` spatial dims
     (None: any), input dilation, batch groups, the ``padding_modes`` besides

@@ -1,10 +1,10 @@
 """One judge: run a backend on a case, and decide what its answer is worth, the same way for every tool.
 
 ``refconv conform``, ``refconv check``, the golden vectors' manifest, the documentation's tables
-and refconv's own tests all ask :class:`refconv.conform.Judge` (or, for results already computed,
-:func:`refconv.conform.assess`). The judge decides once which arrays a backend answers, draws the case's arrays,
-runs the backend on copies (in a :class:`~refconv.conform.worker.Worker` process unless told to
-trust it), and gives each case one verdict of :data:`refconv.conform.VERDICTS`:
+and refconv's own tests all ask :class:`~refconv.conform.Judge` (or, for results already
+computed, :func:`~refconv.conform.assess`). The judge decides once which arrays a backend answers,
+draws the case's arrays, runs the backend on copies (in a :class:`~refconv.conform.Worker`
+process unless told to trust it), and gives each case one verdict of :data:`refconv.conform.VERDICTS`:
 
 ``agree``
     every array has the right shape and dtype and every element is within its round-off bound;

@@ -1,4 +1,4 @@
-"""A failure as a script (:func:`refconv.conform.reproducer`), and who else computes refconv's values (:func:`refconv.conform.confirm`).
+"""A failure as a script (:func:`~refconv.conform.reproducer`); who else computes refconv's values.
 
 A failure is the backend's only when refconv's expected values are confirmed on its case by
 :mod:`refconv.naive` (loops from the definition, which share no formula with refconv) and by a

@@ -1,7 +1,7 @@
 """A conformance run: the curated suite, the search, then each failure shrunk, confirmed and reproduced.
 
-:func:`refconv.conform.run` judges a backend through one :class:`~refconv.conform.judge.Judge` (one worker process
-per backend), so every phase sees the same verdicts. Ctrl-C stops the run between cases and
+:func:`~refconv.conform.run` judges a backend through one :class:`~refconv.conform.Judge` (one worker
+process per backend), so every phase sees the same verdicts. Ctrl-C stops the run between cases and
 the report holds what was judged so far (``interrupted``).
 """
 
@@ -96,8 +96,8 @@ def run(
 ) -> Report:
     """Judge ``backend`` on the curated suite and a property search, shrink every failure, write reproducers.
 
-    The keywords are :class:`refconv.conform.Settings`'; ``progress`` is called with a :class:`refconv.conform.Progress` after
-    each case and before each failure is shrunk and confirmed.
+    The keywords are :class:`~refconv.conform.Settings`'; ``progress`` is called with a
+    :class:`~refconv.conform.Progress` after each case and before each failure is shrunk and confirmed.
     """
     settings = Settings(
         suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes), shrink_seconds

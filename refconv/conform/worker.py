@@ -2,9 +2,9 @@
 
 The code under test may crash, hang, exit, raise anything, return anything or write into its
 inputs. ``execute`` runs a program on copies of the arrays and turns every way it can end
-into an :class:`refconv.conform.Answer`; :class:`refconv.conform.Worker` does that in a child process, so that an ``os._exit``,
-a segfault, a signal or a hang ends one case, not the run. The child ignores Ctrl-C: an
-interrupt is the user's, and the parent that judges decides what it means.
+into an :class:`~refconv.conform.Answer`; :class:`~refconv.conform.Worker` does that in a child
+process, so that an ``os._exit``, a segfault, a signal or a hang ends one case, not the run. The
+child ignores Ctrl-C: an interrupt is the user's, and the parent that judges decides what it means.
 """
 
 from __future__ import annotations

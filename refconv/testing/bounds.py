@@ -160,7 +160,7 @@ def reference_and_bounds(
     dtype: DTypeLike | None = None,
     which: Sequence[str] = ARRAYS,
 ) -> dict[str, tuple[NDArray[Any], NDArray[Any]]]:
-    r"""The float64 reference of each of :data:`refconv.cases.ARRAYS` , and the elementwise bound of a result in ``dtype``.
+    r"""The float64 reference of each of :data:`~refconv.cases.ARRAYS`, and the bound of a result in it.
 
     The bound of an element that sums :math:`K` (:func:`refconv.testing.terms`) products is
     :math:`(\gamma_K(u) + \gamma_K(2^{-53})) \sum_i |a_i b_i| + u |\text{ref}|`,

@@ -1,7 +1,8 @@
 """One comparison: an array judged against its reference element by element, within its bound.
 
-:func:`refconv.testing.compare` judges one array and names the worst elements; :func:`refconv.testing.assert_conv_close` is the
-assertion for your own test suite. Shapes come first: a wrong shape fails whatever the values.
+:func:`~refconv.testing.compare` judges one array and names the worst elements;
+:func:`~refconv.testing.assert_conv_close` is the assertion for your own test suite. Shapes come
+first: a wrong shape fails whatever the values.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["Comparison", "assert_conv_close", "compare"]
 
 @dataclass(frozen=True)
 class Comparison:
-    """One array judged against its reference within its elementwise bound, by :func:`refconv.testing.compare`.
+    """One array judged against its reference within its elementwise bound, by :func:`compare`.
 
     ``worst`` lists the elements furthest over (or nearest to) their bound:
     ``(index, actual, reference, |diff|, bound)``, worst first; ``ratio`` is
@@ -120,7 +121,7 @@ def assert_conv_close(
 
     Like ``numpy.testing.assert_allclose``, but the tolerance is not a
     choice: each element is compared with a float64 reference within its own
-    rigorous forward-error bound (:func:`~refconv.testing.reference_and_bound`, :func:`refconv.testing.compare`),
+    rigorous forward-error bound (:func:`~refconv.testing.reference_and_bound`, :func:`compare`),
     so a failure is a bug, not round-off. NaN must match NaN, and infinities must match.
 
     Parameters

@@ -1,4 +1,4 @@
-"""The search as a hypothesis strategy: :func:`refconv.testing.conv_configs` draws valid :class:`~refconv.cases.Case` s.
+"""The search as a hypothesis strategy: :func:`~refconv.testing.conv_configs` draws valid cases.
 
 Every parameter goes out to its edges (remainders ``r > 0``, kernels smaller than the stride or
 as large as the padded input, outputs that read only padding, an empty batch), and every choice
