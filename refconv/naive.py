@@ -154,45 +154,60 @@ def conv(
     x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv` from the definition: ``y[n, o, j] = b[o] + sum x[n, c, i] w[o, c, t]``."""
-    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
-    s = conv_spec("conv", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
-    x_c, w_c, b_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.bias(b)
+    s, x_c, w_c, b_c = _forward_operands(conv_spec, "conv", x, w, b, options)
     out_spatial, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
     y = np.zeros((s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial), s.accumulate)
     for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
             y[_at(ALL, c_out, *j)] += x_c[_at(batch, c_in, *i)] @ w_c[_at(c_out, ALL, *t)].T
-    if b_c is not None:
-        y += b_c.reshape((1, -1) + (1,) * len(out_spatial))
-    return s.result(y, "y")
+    return s.result(_plus_bias(y, b_c), "y")
+
+
+def _forward_operands(
+    door: Any, caller: str, x: ArrayLike, w: ArrayLike, b: ArrayLike | None, options: Any
+) -> tuple[ConvSpec, NDArray[Any], NDArray[Any], NDArray[Any] | None]:
+    """The spec of a forward function's call through ``door``, and its operands, canonical."""
+    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    s: ConvSpec = door(caller, x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
+    return s, s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.bias(b)
+
+
+def _plus_bias(y: NDArray[Any], b: NDArray[Any] | None) -> NDArray[Any]:
+    """``y`` with ``b[o]`` added to every element of output channel ``o`` (nothing for no bias)."""
+    return y if b is None else y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
 def conv_input_vjp(
     x_shape: Shape, w: ArrayLike, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
-    w, dy = norm.as_array(w, "w"), norm.as_array(dy, "dy")
-    s = conv_spec("conv_input_vjp", x_shape, w.shape, [w.dtype, dy.dtype], options)
-    w_c, dy_c = s.operand(w, "w", "w"), _cotangent(s, dy, _output_shape(s))
-    w_c = np.conj(w_c) if conjugate else w_c  # PyTorch: dx += conj(dy/dx) dy
-    dx = np.zeros(s.x_shape, s.accumulate)
-    _, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    s, w_c, dy_c, taps = _vjp_problem("conv_input_vjp", "w", w, x_shape, dy, conjugate, options)
+    dx = np.zeros(s.x_shape, s.accumulate)  # PyTorch's conjugate=True: dx += conj(dy/dx) dy
     for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
             dx[_at(batch, c_in, *i)] += dy_c[_at(ALL, c_out, *j)] @ w_c[_at(c_out, ALL, *t)]
     return s.result(dx, "x")
 
 
+def _vjp_problem(
+    caller: str, role: str, array: ArrayLike, other: Shape, dy: ArrayLike, conjugate: bool, options: Any
+) -> tuple[ConvSpec, NDArray[Any], NDArray[Any], list[Any]]:
+    """The spec of a VJP's call (``array`` is its x or w, ``other`` the other's shape), that operand
+    canonical (conjugated for PyTorch's convention), the cotangent canonical, and the taps."""
+    a, dy = norm.as_array(array, role), norm.as_array(dy, "dy")
+    x_shape, w_shape = (a.shape, other) if role == "x" else (other, a.shape)
+    s = conv_spec(caller, x_shape, w_shape, [a.dtype, dy.dtype], options)
+    a_c, dy_c = s.operand(a, role, role), _cotangent(s, dy, _output_shape(s))
+    _, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    return s, np.conj(a_c) if conjugate else a_c, dy_c, taps
+
+
 def conv_weight_vjp(
     x: ArrayLike, w_shape: Shape, dy: ArrayLike, *, conjugate: bool = False, **options: Unpack[ConvOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
-    x, dy = norm.as_array(x, "x"), norm.as_array(dy, "dy")
-    s = conv_spec("conv_weight_vjp", x.shape, w_shape, [x.dtype, dy.dtype], options)
-    x_c, dy_c = s.operand(x, "x", "x"), _cotangent(s, dy, _output_shape(s))
-    x_c = np.conj(x_c) if conjugate else x_c  # PyTorch: dw += conj(dy/dw) dy
-    dw = np.zeros(s.w_shape, s.accumulate)
-    _, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
+    s, x_c, dy_c, taps = _vjp_problem("conv_weight_vjp", "x", x, w_shape, dy, conjugate, options)
+    dw = np.zeros(s.w_shape, s.accumulate)  # PyTorch's conjugate=True: dw += conj(dy/dw) dy
     for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
         for j, t, i in taps:
             dw[_at(c_out, ALL, *t)] += dy_c[_at(ALL, c_out, *j)].T @ x_c[_at(batch, c_in, *i)]
@@ -278,17 +293,13 @@ def conv_transpose(
     x: ArrayLike, w: ArrayLike, b: ArrayLike | None = None, **options: Unpack[TransposeOptions]
 ) -> NDArray[Any]:
     """:func:`refconv.conv_transpose` by scattering: ``y[n, o, s i + d t - lo] += x[n, c, i] w[c, o, t]``."""
-    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
-    s = transpose_spec("conv_transpose", x.shape, w.shape, norm.dtypes_of(x=x, w=w, b=b), options)
-    x_c, w_c, b_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.bias(b)
+    s, x_c, w_c, b_c = _forward_operands(transpose_spec, "conv_transpose", x, w, b, options)
     out, taps = _transpose_taps(s.x_shape, s.w_shape, s.transpose)
     y = np.zeros((s.x_shape[0], s.w_shape[1] * s.groups, *out), s.accumulate)
     for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
         for i, k, o in taps:
             y[_at(ALL, c_out, *o)] += x_c[_at(ALL, c_in, *i)] @ w_c[_at(c_in, ALL, *k)]
-    if b_c is not None:
-        y += b_c.reshape((1, -1) + (1,) * len(out))
-    return s.result(y, "y")
+    return s.result(_plus_bias(y, b_c), "y")
 
 
 def conv_transpose_vjp(

@@ -21,7 +21,10 @@ from numpy.typing import NDArray
 
 from refconv._convspec import ConvSpec
 
-__all__ = ["Backend", "Program", "Unsupported", "require"]
+__all__ = ["FLOATS", "Backend", "Program", "Unsupported", "cpu_only", "require"]
+
+#: The dtypes a framework's float convolution claims (bfloat16 through ml_dtypes).
+FLOATS = ("float64", "float32", "float16", "bfloat16")
 
 
 class Unsupported(Exception):
@@ -55,6 +58,12 @@ def require(
         raise Unsupported(f"{framework} has no {s.padding_mode} padding mode ({has})")
     if not preferred_element_type and s.preferred_element_type is not None:
         raise Unsupported(f"{framework} has no preferred_element_type (the operands' dtype is the result's)")
+
+
+def cpu_only(device: str, why: str) -> None:
+    """Raise :class:`Unsupported` (saying ``why``) for a ``device`` other than the CPU."""
+    if device != "cpu":
+        raise Unsupported(why)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import numpy as np
 
 from refconv._convspec import ConvSpec
 
-__all__ = ["permutations"]
+__all__ = ["forward", "permutations"]
 
 
 def permutations(s: ConvSpec) -> tuple[list[int] | None, list[int] | None, list[int] | None]:
@@ -27,3 +27,19 @@ def permutations(s: ConvSpec) -> tuple[list[int] | None, list[int] | None, list[
         compose(s.layout.rhs, kernel),
         (None if out == list(range(nd + 2)) else out),
     )
+
+
+def forward(s: ConvSpec, transpose: str, body: list[str]) -> str:
+    """The source of ``forward(x, w, b)``: x and w moved to channels-last by ``transpose`` (the
+    framework's own transpose function), the ``body`` lines that compute ``y``, the bias, and ``y``
+    moved back to the given layout."""
+    x_perm, w_perm, y_perm = permutations(s)
+    lines = ["def forward(x, w, b):"]
+    if x_perm is not None:
+        lines.append(f"    x = {transpose}(x, {x_perm})  # to channels-last")
+    if w_perm is not None:
+        lines.append(f"    w = {transpose}(w, {w_perm})  # to the filter layout")
+    lines += [*body, "    y = y + b"]
+    if y_perm is not None:
+        lines.append(f"    y = {transpose}(y, {y_perm})  # back to the given layout")
+    return "\n".join([*lines, "    return y"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from refconv import padding_modes
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported
 
 JAX_WORDS = {"same": "SAME", "same_lower": "SAME_LOWER", "valid": "VALID"}
 
@@ -101,11 +101,4 @@ got = {{name: np.asarray(t) for name, t in zip(("y", "dx", "dw", "db"), (y, dx, 
     return Program(setup, run)
 
 
-BACKEND = Backend(
-    name="jax",
-    requires=("jax",),
-    dtypes=("float64", "float32", "float16", "bfloat16", "complex128", "complex64"),
-    gradients=True,
-    make_program=program,
-    extra="jax",
-)
+BACKEND = Backend("jax", ("jax",), (*FLOATS, "complex128", "complex64"), True, program, extra="jax")

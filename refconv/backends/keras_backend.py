@@ -22,8 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
-from refconv.backends.channels_last import permutations
+from refconv.backends import channels_last
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 from refconv.geometry import ConvParams, dilated_size, same_padding
 
 
@@ -68,12 +68,12 @@ def _transpose_word(s: ConvSpec) -> tuple[str, list[int]]:
 
 def _forward(s: ConvSpec) -> str:
     _check(s)
-    x_perm, w_perm, y_perm = permutations(s)
-    lines = ["def forward(x, w, b):"]
-    if x_perm is not None:
-        lines.append(f"    x = keras.ops.transpose(x, {x_perm})  # to channels_last")
-    if w_perm is not None:
-        lines.append(f"    w = keras.ops.transpose(w, {w_perm})  # to Keras's kernel layout")
+    return channels_last.forward(s, "keras.ops.transpose", _body(s))
+
+
+def _body(s: ConvSpec) -> list[str]:
+    """The lines that compute ``y`` from channels-last ``x`` and a Keras kernel ``w``."""
+    lines: list[str] = []
     nd = s.ndim
 
     def unit(values: tuple[int, ...]) -> Any:
@@ -98,17 +98,12 @@ def _forward(s: ConvSpec) -> str:
             lines.append(f"    y = keras.ops.depthwise_conv(x, w, {arguments})")
         else:
             lines.append(f"    y = keras.ops.conv(x, w, {arguments})")
-    lines.append("    y = y + b")
-    if y_perm is not None:
-        lines.append(f"    y = keras.ops.transpose(y, {y_perm})  # back to the given layout")
-    lines.append("    return y")
-    return "\n".join(lines)
+    return lines
 
 
 def program(s: ConvSpec, device: str = "cpu") -> Program:
     """``tf.GradientTape`` around ``keras.ops`` convolutions (TensorFlow backend), eagerly."""
-    if device != "cpu":
-        raise Unsupported("the keras backend runs on the CPU (tensorflow-cpu)")
+    cpu_only(device, "the keras backend runs on the CPU (tensorflow-cpu)")
     setup = f"""
 import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -131,11 +126,4 @@ got = {{name: np.zeros_like(a) if r is None else r.numpy()
     return Program(setup, run)
 
 
-BACKEND = Backend(
-    name="keras",
-    requires=("keras", "tensorflow"),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
-    gradients=True,
-    make_program=program,
-    extra="keras",
-)
+BACKEND = Backend("keras", ("keras", "tensorflow"), FLOATS, True, program, extra="keras")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 
 MLX_MODES = {"reflect": "reflect", "replicate": "edge"}
 
@@ -87,8 +87,7 @@ def _forward(s: ConvSpec) -> str:
 
 def program(s: ConvSpec, device: str = "cpu") -> Program:
     """``mx.vjp`` of the convolution (or the transposed one) on MLX's CPU device."""
-    if device != "cpu":
-        raise Unsupported("the mlx backend runs on MLX's CPU device (the Linux build has no GPU)")
+    cpu_only(device, "the mlx backend runs on MLX's CPU device (the Linux build has no GPU)")
     setup = f"""
 import mlx.core as mx
 
@@ -108,11 +107,4 @@ got = {{name: np.array(t.astype(mx.float32)).astype(a.dtype) if a.dtype.name == 
     return Program(setup, run)
 
 
-BACKEND = Backend(
-    name="mlx",
-    requires=("mlx",),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
-    gradients=True,
-    make_program=program,
-    extra="mlx",
-)
+BACKEND = Backend("mlx", ("mlx",), FLOATS, True, program, extra="mlx")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 
 OPSET = 22
 ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
@@ -99,26 +99,18 @@ def _run(s: ConvSpec) -> str:
 
 def _program(engine: str) -> Callable[[ConvSpec, str], Program]:
     def program(s: ConvSpec, device: str = "cpu") -> Program:
-        if device != "cpu":
-            raise Unsupported(f"the {engine} backend runs on the CPU only")
+        cpu_only(device, f"the {engine} backend runs on the CPU only")
         return Program(_setup(s, engine), _run(s))
 
     return program
 
 
 ONNXRUNTIME = Backend(
-    name="onnxruntime",
-    requires=("onnx", "onnxruntime"),
-    dtypes=("float32", "float16"),
-    gradients=False,
-    make_program=_program("onnxruntime"),
+    "onnxruntime",
+    ("onnx", "onnxruntime"),
+    ("float32", "float16"),
+    False,
+    _program("onnxruntime"),
     extra="onnxruntime",
 )
-REFERENCE = Backend(
-    name="onnx-reference",
-    requires=("onnx",),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
-    gradients=False,
-    make_program=_program("reference"),
-    extra="onnx",
-)
+REFERENCE = Backend("onnx-reference", ("onnx",), FLOATS, False, _program("reference"), extra="onnx")

@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
-from refconv.backends.channels_last import permutations
+from refconv.backends import channels_last
+from refconv.backends.base import FLOATS, Backend, Program, cpu_only, require
 from refconv.geometry import dilated_size
 
 TF_WORDS = {"same": "SAME", "valid": "VALID"}
@@ -141,24 +141,12 @@ def _pad_and_crop_zero(pairs: tuple[tuple[int, int], ...], sizes: tuple[int, ...
 
 def _forward(s: ConvSpec) -> str:
     _check(s)
-    x_perm, w_perm, y_perm = permutations(s)
-    lines = ["def forward(x, w, b):"]
-    if x_perm is not None:
-        lines.append(f"    x = tf.transpose(x, {x_perm})  # to TF's channels-last layout")
-    if w_perm is not None:
-        lines.append(f"    w = tf.transpose(w, {w_perm})  # to TF's filter layout")
-    lines += _transpose_lines(s) if s.transposed else _conv_lines(s)
-    lines.append("    y = y + b")
-    if y_perm is not None:
-        lines.append(f"    y = tf.transpose(y, {y_perm})  # back to the given layout")
-    lines.append("    return y")
-    return "\n".join(lines)
+    return channels_last.forward(s, "tf.transpose", _transpose_lines(s) if s.transposed else _conv_lines(s))
 
 
 def _program(mode: str) -> Callable[[ConvSpec, str], Program]:
     def program(s: ConvSpec, device: str = "cpu") -> Program:
-        if device != "cpu":
-            raise Unsupported("the tensorflow backends run on the CPU (tensorflow-cpu)")
+        cpu_only(device, "the tensorflow backends run on the CPU (tensorflow-cpu)")
         setup = f"""
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -186,14 +174,7 @@ got = {{name: np.zeros_like(a) if r is None else r.numpy()
 
 
 def _backend(name: str, mode: str) -> Backend:
-    return Backend(
-        name=name,
-        requires=("tensorflow",),
-        dtypes=("float64", "float32", "float16", "bfloat16"),
-        gradients=True,
-        make_program=_program(mode),
-        extra="tensorflow",
-    )
+    return Backend(name, ("tensorflow",), FLOATS, True, _program(mode), extra="tensorflow")
 
 
 EAGER = _backend("tensorflow", "eager")  # tf.nn and tf.GradientTape, eagerly

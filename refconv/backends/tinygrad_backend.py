@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 from refconv.padding_modes import PADDING_MODES
 
 
@@ -49,8 +49,7 @@ def _forward(s: ConvSpec) -> str:
 
 def program(s: ConvSpec, device: str = "cpu") -> Program:
     """tinygrad's ``gradient`` of the convolution (or the transposed one) for the cotangent ``dy``."""
-    if device != "cpu":
-        raise Unsupported("the tinygrad backend runs on its PYTHON or CPU device")
+    cpu_only(device, "the tinygrad backend runs on its PYTHON or CPU device")
     target = os.environ.get("REFCONV_TINYGRAD_DEVICE", "PYTHON")
     setup = f"""
 import os
@@ -74,11 +73,4 @@ got = {{name: t.float().numpy().astype(a.dtype) if a.dtype.name == "bfloat16" el
     return Program(setup, run)
 
 
-BACKEND = Backend(
-    name="tinygrad",
-    requires=("tinygrad",),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
-    gradients=True,
-    make_program=program,
-    extra="tinygrad",
-)
+BACKEND = Backend("tinygrad", ("tinygrad",), FLOATS, True, program, extra="tinygrad")

@@ -16,7 +16,7 @@ import numpy as np
 
 from refconv import padding_modes
 from refconv._spec import ConvSpec
-from refconv.backends.base import Backend, Program, Unsupported, require
+from refconv.backends.base import FLOATS, Backend, Program, Unsupported, require
 
 
 def _check(s: ConvSpec) -> None:
@@ -96,11 +96,4 @@ got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu(){out})
     return Program(setup, run)
 
 
-BACKEND = Backend(
-    name="torch",
-    requires=("torch",),
-    dtypes=("float64", "float32", "float16", "bfloat16"),
-    gradients=True,
-    make_program=program,
-    extra="torch",
-)
+BACKEND = Backend("torch", ("torch",), FLOATS, True, program, extra="torch")

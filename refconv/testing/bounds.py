@@ -32,16 +32,6 @@ from refconv.conv import conv
 from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_vjp
 
-__all__ = [
-    "gamma",
-    "reference_and_bound",
-    "reference_and_bounds",
-    "results",
-    "rounding_bound",
-    "terms",
-    "unit_roundoff",
-]
-
 #: refconv's own public functions, the default ``module`` of :func:`refconv.testing.results`.
 REFCONV = SimpleNamespace(
     conv=conv, conv_vjp=conv_vjp, conv_transpose=conv_transpose, conv_transpose_vjp=conv_transpose_vjp

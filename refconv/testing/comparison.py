@@ -17,8 +17,6 @@ from numpy.typing import ArrayLike, DTypeLike
 from refconv._convspec import ConvSpec
 from refconv.testing.bounds import reference_and_bound
 
-__all__ = ["Comparison", "assert_conv_close", "compare"]
-
 
 @dataclass(frozen=True)
 class Comparison:

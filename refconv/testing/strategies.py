@@ -15,9 +15,6 @@ from numpy.typing import DTypeLike
 from refconv._spec import spec
 from refconv.cases import Case
 
-__all__ = ["FEATURES", "conv_configs"]
-
-
 #: What :func:`refconv.testing.conv_configs` may vary; every other parameter keeps its default.
 FEATURES = (
     "stride", "dilation", "input_dilation", "padding", "negative_padding", "padding_words", "groups",
