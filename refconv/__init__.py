@@ -15,12 +15,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
-
 from refconv import naive
 from refconv._convspec import ConvOptions, ConvSpec, TransposeOptions
 from refconv._explain import explain
 from refconv._spec import spec
+from refconv._version import __version__ as __version__
 from refconv.conv import conv, conv_output_shape
 from refconv.jvp import conv_jvp, conv_vjp_vjp
 from refconv.transpose import conv_transpose, conv_transpose_vjp

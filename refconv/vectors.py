@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-import refconv
+from refconv._version import __version__
 from refconv.backends.refconv_backend import NAIVE
 from refconv.backends.registry import BUILTIN, available
 from refconv.cases import Case, case
@@ -157,7 +157,7 @@ def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None 
         for judge in judges:
             judge.close()
     manifest = {
-        "refconv_version": refconv.__version__,
+        "refconv_version": __version__,
         "layout": "x (N, C_in, *spatial), w (C_out, C_in // groups, *kernel), "
         "y and dy (N // batch_groups, C_out, *out)",
         "cases": cases,

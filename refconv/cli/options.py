@@ -8,8 +8,9 @@ import math
 from pathlib import Path
 from typing import Any, NoReturn
 
-from refconv import __version__, padding_modes
 from refconv import _normalize as norm
+from refconv import padding_modes
+from refconv._version import __version__
 from refconv.backends.registry import BUILTIN, ORACLES
 from refconv.cases import DTYPES
 from refconv.conform.judge import DEFAULT_TIMEOUT
