@@ -28,7 +28,7 @@ process unless told to trust it), and gives each case one verdict of :data:`refc
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -79,7 +79,7 @@ class Outcome:
         return self.detail.splitlines()[0] if self.detail else ""
 
 
-def answered(gradients: bool | None, returned: Mapping[str, Any] = {}) -> tuple[str, ...]:
+def answered(gradients: bool | None, returned: Collection[str] = ()) -> tuple[str, ...]:
     """The arrays a backend answers: every one (``gradients`` True), ``y`` only (False), or ``y`` and
     the VJPs it ``returned`` (None: a function without the attribute)."""
     if gradients is None:
@@ -124,7 +124,7 @@ def _verdict(
             return Outcome(case, "shape", c.report(), wanted, compared, c.name)
     for c in compared:
         if dtypes[c.name] != s.dtype.name:
-            values = "its values are within their bounds" if c.ok else "and its values are out of bound"
+            values = "its values are within their bounds" if c.ok else "its values are out of bound too"
             detail = f"{c.name} has dtype {dtypes[c.name]}, not the case's {s.dtype.name}; {values}"
             return Outcome(case, "dtype", detail, wanted, compared, c.name)
     worst = max(compared, key=lambda c: c.ratio)
