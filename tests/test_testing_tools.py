@@ -8,6 +8,7 @@ bound at one element must fail, and the report must name that element.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -171,9 +172,10 @@ def test_a_failing_assertion_shows_the_callers_line_and_not_refconvs_source(tmp_
         "    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 2))\n"
         "    assert_conv_close(np.zeros((1, 1, 3)), x, w)\n"
     )
+    env = {**os.environ, "PYTHONPATH": str(Path(refconv.__file__).parents[1])}  # this refconv, installed or not
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(test), "-p", "no:cacheprovider", "-q"],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
+        capture_output=True, text=True, check=False, cwd=tmp_path, env=env,
     )  # fmt: skip
     assert result.returncode == 1
     assert "y: 3 of 3 elements exceed the round-off bound for float64" in result.stdout
