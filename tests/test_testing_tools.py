@@ -172,7 +172,7 @@ def test_a_failing_assertion_shows_the_callers_line_and_not_refconvs_source(tmp_
         "    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 2))\n"
         "    assert_conv_close(np.zeros((1, 1, 3)), x, w)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(refconv.__file__).parents[1])}  # this refconv, installed or not
+    env = {**os.environ, "PYTHONPATH": str(Path(refconv.__file__).parents[1])}  # this refconv
     result = subprocess.run(
         [sys.executable, "-m", "pytest", str(test), "-p", "no:cacheprovider", "-q"],
         capture_output=True, text=True, check=False, cwd=tmp_path, env=env,
