@@ -8,7 +8,6 @@ parameter and the values.
 from __future__ import annotations
 
 import operator
-import warnings
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -203,9 +202,9 @@ def _promote_pair(a: np.dtype[Any], b: np.dtype[Any]) -> np.dtype[Any]:
     """Two dtypes, at least one an ml_dtypes float: the narrower of the two if it holds the other
     exactly, else float32; with a NumPy dtype, as float16 would promote, except that two
     different floats give at least float32 (and a bool or 8-bit integer keeps the ml_dtypes float)."""
-    if a == b:
-        return a
-    if _is_ml_float(a) and _is_ml_float(b):
+    if not (_is_ml_float(a) or _is_ml_float(b)):
+        return np.promote_types(a, b)
+    if _is_ml_float(a) and _is_ml_float(b):  # a float holds itself: the same dtype is itself
         return a if _holds(a, b) else b if _holds(b, a) else np.dtype(np.float32)
     custom, other = (a, b) if _is_ml_float(a) else (b, a)
     if other.kind == "f":
@@ -225,9 +224,7 @@ def _float_range(dtype: np.dtype[Any]) -> tuple[float, float, int, bool, bool]:
     import ml_dtypes
 
     info = ml_dtypes.finfo(dtype)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        has_inf = bool(np.isinf(np.asarray(np.inf).astype(dtype).astype(np.float64)))
+    has_inf = bool(np.isinf(np.asarray(np.inf).astype(dtype).astype(np.float64)))  # without: NaN, no warning
     return float(info.max), float(info.smallest_subnormal), int(info.nmant), has_inf, float(info.min) < 0
 
 

@@ -178,6 +178,21 @@ def test_ml_dtypes_floats_promote_by_one_rule_whatever_ml_dtypes_is_installed(
     assert y[0, 0, 0] == 4  # 2 channels x 2 taps of ones, exact in every dtype
 
 
+@pytest.mark.parametrize(
+    ("x", "w", "b", "result"),
+    [
+        ("bfloat16", "bfloat16", "bfloat16", "bfloat16"),  # one ml_dtypes float: itself
+        ("bfloat16", "float32", "float32", "float32"),  # two NumPy floats after the first pair
+        ("float16", "float16", "bfloat16", "float32"),
+        ("float8_e4m3fn", "float8_e4m3fn", "bfloat16", "bfloat16"),
+    ],
+)
+def test_three_operands_promote_pair_by_pair(x: str, w: str, b: str, result: str) -> None:
+    y = refconv.conv(np.ones((1, 2, 5), _ml(x)), np.ones((3, 2, 2), _ml(w)), np.ones(3, _ml(b)))
+    assert y.dtype == _ml(result)
+    assert y[0, 0, 0] == 5  # four products of ones and the bias: exact in every dtype here
+
+
 def test_the_promotion_rule_is_ml_dtypes_own_where_it_defines_every_pair() -> None:
     """From ml_dtypes 0.7 on, NumPy's result type of every pair of its floats and NumPy's numeric
     dtypes is defined; refconv's rule gives the same dtype for every pair (616 of them)."""
