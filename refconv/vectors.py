@@ -49,42 +49,21 @@ VECTORS: list[Case] = [
     case("1d-input-dilation3", (2, 3, 7), (5, 3, 3), stride=(2,), input_dilation=(3,), padding=((1, 2),)),
     case("2d-plain", (2, 3, 7, 6), (4, 3, 3, 2)),
     case("2d-stride2-pad1", (3, 2, 9, 8), (5, 2, 3, 3), stride=(2, 2), padding=((1, 1), (1, 1))),
-    case(
-        "2d-dilation", (2, 3, 10, 11), (4, 3, 3, 2), stride=(2, 1), dilation=(2, 3), padding=((1, 1), (2, 2))
-    ),
+    case("2d-dilation", (2, 3, 10, 11), (4, 3, 3, 2),
+         stride=(2, 1), dilation=(2, 3), padding=((1, 1), (2, 2))),
     case("2d-groups3", (2, 6, 8, 7), (9, 2, 3, 2), bias=False, stride=(2, 2), groups=3),
     case("2d-depthwise", (2, 5, 9, 8), (10, 1, 3, 3), stride=(2, 2), padding=((1, 1), (1, 1)), groups=5),
-    case(
-        "2d-batch-groups2",
-        (6, 3, 7, 8),
-        (4, 3, 3, 2),
-        stride=(2, 2),
-        padding=((1, 1), (1, 1)),
-        batch_groups=2,
-    ),
-    case(
-        "2d-every-parameter",
-        (3, 4, 9, 8),
-        (6, 2, 3, 2),
-        stride=(2, 3),
-        padding=((2, -1), (0, 3)),
-        dilation=(2, 1),
-        input_dilation=(1, 2),
-        groups=2,
-    ),
+    case("2d-batch-groups2", (6, 3, 7, 8), (4, 3, 3, 2),
+         stride=(2, 2), padding=((1, 1), (1, 1)), batch_groups=2),
+    case("2d-every-parameter", (3, 4, 9, 8), (6, 2, 3, 2),
+         stride=(2, 3), padding=((2, -1), (0, 3)), dilation=(2, 1), input_dilation=(1, 2), groups=2),
     case("2d-same-stride2", (2, 3, 7, 6), (4, 3, 4, 3), stride=(2, 2), padding="same"),
     case("2d-reflect", (2, 3, 7, 6), (4, 3, 3, 3), padding=((2, 2), (1, 1)), padding_mode="reflect"),
     case("2d-circular", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="circular"),
     case("2d-empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), padding=((1, 1), (1, 1))),
-    case(
-        "3d",
-        (2, 3, 6, 5, 7),
-        (4, 3, 2, 3, 2),
-        stride=(2, 1, 3),
-        dilation=(1, 2, 1),
-        padding=((1, 0), (0, 1), (1, 1)),
-    ),
-]
+    case("3d", (2, 3, 6, 5, 7), (4, 3, 2, 3, 2),
+         stride=(2, 1, 3), dilation=(1, 2, 1), padding=((1, 0), (0, 1), (1, 1))),
+]  # fmt: skip
 
 
 def _write_npz(path: Path, arrays: dict[str, NDArray[Any]]) -> None:

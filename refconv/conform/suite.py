@@ -41,13 +41,8 @@ _SUITE = [
     case("batch_groups", (6, 3, 7, 8), (4, 3, 3, 2), batch_groups=2, stride=2, padding=1),
     case("layouts", (2, 7, 6, 3), (3, 2, 3, 4), dimension_numbers=("NHWC", "HWIO", "NHWC"), stride=2),
     case("layouts", (3, 9, 4), (3, 4, 5), dimension_numbers=("NWC", "WIO", "NWC"), padding=1),
-    case(
-        "layouts",
-        (2, 4, 5, 6, 3),
-        (2, 3, 2, 3, 4),
-        dimension_numbers=("NDHWC", "DHWIO", "NDHWC"),
-        stride=(1, 2, 1),
-    ),
+    case("layouts", (2, 4, 5, 6, 3), (2, 3, 2, 3, 4),
+         dimension_numbers=("NDHWC", "DHWIO", "NDHWC"), stride=(1, 2, 1)),
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 3), padding=(2, 1), padding_mode="reflect"),
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="replicate"),
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="circular"),
@@ -59,47 +54,22 @@ _SUITE = [
     case("transposed", (3, 4, 7), (4, 5, 3), stride=2, transposed=True),
     case("transposed", (2, 3, 5, 4), (3, 2, 3, 2), stride=(2, 3), padding=((1, 0), (0, 2)), transposed=True),
     case("transposed", (2, 6, 5, 4), (6, 2, 3, 2), stride=2, groups=3, dilation=(1, 2), transposed=True),
-    case(
-        "transposed",
-        (2, 4, 6, 5),
-        (4, 1, 3, 3),
-        stride=2,
-        padding=1,
-        groups=4,
-        output_padding=1,
-        transposed=True,
-    ),
-    case(
-        "transposed", (2, 3, 5), (3, 2, 3), dilation=3, output_padding=2, transposed=True
-    ),  # output_padding > stride
-    case(
-        "transposed", (2, 3, 5, 6), (3, 4, 3, 3), stride=2, padding=1, output_shape=(10, 11), transposed=True
-    ),
-    case(
-        "transposed",
-        (2, 3, 3, 4, 2),
-        (3, 2, 2, 3, 2),
-        stride=(2, 1, 3),
-        output_padding=(1, 0, 2),
-        transposed=True,
-    ),
-    case(
-        "transposed",
-        (2, 5, 4, 3),
-        (3, 2, 4, 3),
-        dimension_numbers=("NHWC", "HWOI", "NHWC"),
-        stride=2,
-        padding=1,
-        transposed=True,
-    ),
+    case("transposed", (2, 4, 6, 5), (4, 1, 3, 3),
+         stride=2, padding=1, groups=4, output_padding=1, transposed=True),
+    # output_padding above the stride (and below the dilation)
+    case("transposed", (2, 3, 5), (3, 2, 3), dilation=3, output_padding=2, transposed=True),
+    case("transposed", (2, 3, 5, 6), (3, 4, 3, 3),
+         stride=2, padding=1, output_shape=(10, 11), transposed=True),
+    case("transposed", (2, 3, 3, 4, 2), (3, 2, 2, 3, 2),
+         stride=(2, 1, 3), output_padding=(1, 0, 2), transposed=True),
+    case("transposed", (2, 5, 4, 3), (3, 2, 4, 3),
+         dimension_numbers=("NHWC", "HWOI", "NHWC"), stride=2, padding=1, transposed=True),
     case("transposed_words", (2, 3, 4, 5), (3, 2, 3, 2), stride=2, padding="same", transposed=True),
-    case(
-        "transposed_words", (2, 3, 4, 3), (3, 2, 4, 1), stride=(3, 2), padding="same_lower", transposed=True
-    ),
-    case(
-        "transposed_words", (3, 2, 5), (2, 4, 3), stride=2, padding="valid", output_padding=1, transposed=True
-    ),
-]
+    case("transposed_words", (2, 3, 4, 3), (3, 2, 4, 1),
+         stride=(3, 2), padding="same_lower", transposed=True),
+    case("transposed_words", (3, 2, 5), (2, 4, 3),
+         stride=2, padding="valid", output_padding=1, transposed=True),
+]  # fmt: skip
 #: The suite in float64: case ``i`` has seed ``i`` and a bias unless ``i % 4 == 3``.
 CURATED: list[Case] = [replace(c, seed=index, bias=index % 4 != 3) for index, c in enumerate(_SUITE)]
 
