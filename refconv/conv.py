@@ -14,7 +14,6 @@ Derived in :doc:`/forward`.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from typing import Any, Unpack
 
@@ -23,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
 from refconv import padding_modes
+from refconv._nonfinite import IEEE
 from refconv._ops import dilate_and_pad, split_axis, transpose_kernel, window_view
 from refconv._spec import ConvOptions, ConvSpec, conv_spec
 from refconv.fast import conv_general
@@ -32,21 +32,28 @@ __all__ = ["conv", "conv_definition", "conv_output_shape"]
 
 
 def conv_definition(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[Any]:
-    """The general convolution as its definition: dilate and pad, view the windows, one contraction.
+    """The general convolution as its definition: dilate and pad, view the windows, sum the real products.
 
     ``x`` is ``(N, C, *spatial)`` with ``N = B N'`` and ``C = G I``; ``w`` is
     ``(O, I, *kernel)`` with ``O = B G O''``; the result is ``(N', O, *out)``.
-    No chunking, no strategy: slow and memory-hungry, and the definition the
-    fast path (:func:`refconv.fast.conv_general`) is checked against.
+    A window element that is padding or an inserted zero forms no product (it
+    is not an element of ``x``: :mod:`refconv._nonfinite`), which matters only
+    for NaN and infinity. No chunking, no strategy: slow and memory-hungry, and
+    the definition the fast path (:func:`refconv.fast.conv_general`) is checked against.
     """
     bg, g, nd = p.batch_groups, p.groups, x.ndim - 2
     xp = dilate_and_pad(x, p.input_dilation, p.padding)  # (N, C, *padded)
-    windows = window_view(xp, w.shape[2:], p.stride, p.dilation)  # (N, C, *out, *kernel), a view
-    windows = split_axis(split_axis(windows, 1, g), 0, bg)  # (B, N', G, I, *out, *kernel)
-    kernel = split_axis(split_axis(w, 0, bg), 1, g)  # (B, G, O'', I, *kernel)
-    out, taps = string.ascii_uppercase[:nd], string.ascii_uppercase[nd : 2 * nd]
-    y: NDArray[Any] = np.einsum(f"bngi{out}{taps},bgoi{taps}->nbgo{out}", windows, kernel)
-    return y.reshape(y.shape[0], w.shape[0], *y.shape[4:])
+    real = dilate_and_pad(np.ones(x.shape, bool), p.input_dilation, p.padding)  # where xp is an element of x
+    windows, reads = (
+        split_axis(split_axis(window_view(a, w.shape[2:], p.stride, p.dilation), 1, g), 0, bg)[:, :, :, None]
+        for a in (xp, real)
+    )  # (B, N', G, 1, I, *out, *kernel), views
+    kernel = split_axis(split_axis(w, 0, bg), 1, g)[(slice(None), None, *(slice(None),) * 3, *(None,) * nd)]
+    # kernel: (B, 1, G, O'', I, 1, ..., 1, *K), broadcast against the windows
+    with np.errstate(invalid="ignore", over="ignore"):  # IEEE: inf * 0 of real elements is NaN, silently
+        products = np.where(reads, windows * kernel, 0)  # (B, N', G, O'', I, *out, *kernel)
+    y: NDArray[Any] = products.sum(axis=(4, *range(5 + nd, 5 + 2 * nd)), dtype=products.dtype)
+    return np.moveaxis(y, 0, 1).reshape(y.shape[1], w.shape[0], *y.shape[4:])
 
 
 def kernel_of(s: ConvSpec, w: NDArray[Any]) -> NDArray[Any]:
@@ -73,7 +80,8 @@ def forward(s: ConvSpec, x: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
 def with_bias(y: NDArray[Any], b: NDArray[Any] | None) -> NDArray[Any]:
     """``y + b``, the bias broadcast over the batch and every position (``y`` is updated in place)."""
     if b is not None:
-        y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
+        with np.errstate(**IEEE):
+            y += b.reshape((1, -1) + (1,) * (y.ndim - 2))
     return y
 
 

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from refconv._nonfinite import IEEE, all_finite, real_products
 from refconv._ops import dilate_and_pad, split_axis, window_view
 from refconv.geometry import (
     ConvParams,
@@ -87,11 +88,17 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     ``x`` is ``(N, C, *spatial)``, ``w`` ``(O, C // G, *kernel)``, the result a
     new ``(N // B, O, *out)`` array; ``budget`` bounds the elements a window
     copy holds at once (default: twice the larger of padded input and output).
+    With NaN or infinity in ``x`` or ``w``, only real products are summed
+    (:func:`refconv._nonfinite.real_products`): no strategy multiplies a
+    structural zero by them.
     """
     out = output_shape(x.shape, w.shape, p)
     if math.prod(out) == 0:
         return np.zeros(out, np.result_type(x, w))
-    return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)
+    if not (all_finite(x) and all_finite(w)):
+        return real_products(x, w, p, lambda a, b, q: conv_general(a, b, q, budget))
+    with np.errstate(**IEEE):
+        return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)
 
 
 def _budget(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> int:

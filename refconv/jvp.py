@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from refconv import _normalize as norm
+from refconv._nonfinite import IEEE
 from refconv._spec import ConvOptions, ConvSpec, conv_spec
 from refconv.conv import forward, with_bias
 from refconv.vjp import conjugated, input_vjp, weight_vjp
@@ -29,10 +30,11 @@ def linearized(
 ) -> NDArray[Any]:  # fmt: skip
     """``conv(tx, w) + conv(x, tw) + tb`` for canonical arrays, skipping absent (zero) tangents."""
     ty = np.zeros(s.y_shape, s.accumulate)
-    if tx is not None:
-        ty += forward(s, tx, w)
-    if tw is not None:
-        ty += forward(s, x, tw)
+    with np.errstate(**IEEE):
+        if tx is not None:
+            ty += forward(s, tx, w)
+        if tw is not None:
+            ty += forward(s, x, tw)
     return with_bias(ty, tb)
 
 

@@ -61,6 +61,8 @@ __all__ = [
 ]
 
 Tap = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+#: NumPy's warnings off inside the sums: with NaN or inf in an operand, IEEE's result is the answer.
+IEEE: dict[str, Any] = {"invalid": "ignore", "over": "ignore"}
 ALL = slice(None)
 
 
@@ -157,9 +159,10 @@ def conv(
     s, x_c, w_c, b_c = _forward_operands(conv_spec, "conv", x, w, b, options)
     out_spatial, taps = _taps(s.x_shape[2:], s.w_shape[2:], s.params, s.padding_mode)
     y = np.zeros((s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial), s.accumulate)
-    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
-        for j, t, i in taps:
-            y[_at(ALL, c_out, *j)] += x_c[_at(batch, c_in, *i)] @ w_c[_at(c_out, ALL, *t)].T
+    with np.errstate(**IEEE):
+        for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
+            for j, t, i in taps:
+                y[_at(ALL, c_out, *j)] += x_c[_at(batch, c_in, *i)] @ w_c[_at(c_out, ALL, *t)].T
     return s.result(_plus_bias(y, b_c), "y")
 
 
@@ -174,7 +177,8 @@ def _forward_operands(
 
 def _plus_bias(y: NDArray[Any], b: NDArray[Any] | None) -> NDArray[Any]:
     """``y`` with ``b[o]`` added to every element of output channel ``o`` (nothing for no bias)."""
-    return y if b is None else y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
+    with np.errstate(**IEEE):
+        return y if b is None else y + b.reshape((1, -1) + (1,) * (y.ndim - 2))
 
 
 def conv_input_vjp(
@@ -183,9 +187,10 @@ def conv_input_vjp(
     """:func:`refconv.conv_input_vjp` by accumulation: ``dx[n, c, i] += w[o, c, t] dy[n, o, j]``."""
     s, w_c, dy_c, taps = _vjp_problem("conv_input_vjp", "w", w, x_shape, dy, conjugate, options)
     dx = np.zeros(s.x_shape, s.accumulate)  # PyTorch's conjugate=True: dx += conj(dy/dx) dy
-    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
-        for j, t, i in taps:
-            dx[_at(batch, c_in, *i)] += dy_c[_at(ALL, c_out, *j)] @ w_c[_at(c_out, ALL, *t)]
+    with np.errstate(**IEEE):
+        for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
+            for j, t, i in taps:
+                dx[_at(batch, c_in, *i)] += dy_c[_at(ALL, c_out, *j)] @ w_c[_at(c_out, ALL, *t)]
     return s.result(dx, "x")
 
 
@@ -208,9 +213,10 @@ def conv_weight_vjp(
     """:func:`refconv.conv_weight_vjp` by accumulation: ``dw[o, c, t] += x[n, c, i] dy[n, o, j]``."""
     s, x_c, dy_c, taps = _vjp_problem("conv_weight_vjp", "x", x, w_shape, dy, conjugate, options)
     dw = np.zeros(s.w_shape, s.accumulate)  # PyTorch's conjugate=True: dw += conj(dy/dw) dy
-    for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
-        for j, t, i in taps:
-            dw[_at(c_out, ALL, *t)] += dy_c[_at(ALL, c_out, *j)].T @ x_c[_at(batch, c_in, *i)]
+    with np.errstate(**IEEE):
+        for batch, c_in, c_out in _blocks(s.x_shape, s.w_shape, s.params):
+            for j, t, i in taps:
+                dw[_at(c_out, ALL, *t)] += dy_c[_at(ALL, c_out, *j)].T @ x_c[_at(batch, c_in, *i)]
     return s.result(dw, "w")
 
 
@@ -233,9 +239,10 @@ def conv_bias_vjp(
 def _bias_sums(dy: NDArray[Any]) -> NDArray[Any]:
     """``db[o] += dy[n, o, j]`` for every batch element and position, one at a time."""
     db = np.zeros(dy.shape[1], dy.dtype)
-    for j in itertools.product(*map(range, dy.shape[2:])):
-        for n in range(dy.shape[0]):
-            db += dy[_at(n, ALL, *j)]
+    with np.errstate(**IEEE):
+        for j in itertools.product(*map(range, dy.shape[2:])):
+            for n in range(dy.shape[0]):
+                db += dy[_at(n, ALL, *j)]
     return db
 
 
@@ -296,9 +303,10 @@ def conv_transpose(
     s, x_c, w_c, b_c = _forward_operands(transpose_spec, "conv_transpose", x, w, b, options)
     out, taps = _transpose_taps(s.x_shape, s.w_shape, s.transpose)
     y = np.zeros((s.x_shape[0], s.w_shape[1] * s.groups, *out), s.accumulate)
-    for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
-        for i, k, o in taps:
-            y[_at(ALL, c_out, *o)] += x_c[_at(ALL, c_in, *i)] @ w_c[_at(c_in, ALL, *k)]
+    with np.errstate(**IEEE):
+        for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
+            for i, k, o in taps:
+                y[_at(ALL, c_out, *o)] += x_c[_at(ALL, c_in, *i)] @ w_c[_at(c_in, ALL, *k)]
     return s.result(_plus_bias(y, b_c), "y")
 
 
@@ -314,8 +322,9 @@ def conv_transpose_vjp(
     dx, dw = np.zeros(s.x_shape, s.accumulate), np.zeros(s.w_shape, s.accumulate)
     w_partner = np.conj(w_c) if conjugate else w_c  # PyTorch: accumulate against conj(partner)
     x_partner = np.conj(x_c) if conjugate else x_c
-    for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
-        for i, k, o in taps:
-            dx[_at(ALL, c_in, *i)] += dy_c[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
-            dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_c[_at(ALL, c_out, *o)]
+    with np.errstate(**IEEE):
+        for c_in, c_out in _transpose_blocks(s.x_shape, s.w_shape, s.groups):
+            for i, k, o in taps:
+                dx[_at(ALL, c_in, *i)] += dy_c[_at(ALL, c_out, *o)] @ w_partner[_at(c_in, ALL, *k)].T
+                dw[_at(c_in, ALL, *k)] += x_partner[_at(ALL, c_in, *i)].T @ dy_c[_at(ALL, c_out, *o)]
     return s.result(dx, "x"), s.result(dw, "w"), s.result(_bias_sums(dy_c), "b")

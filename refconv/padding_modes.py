@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from refconv._nonfinite import IEEE
 from refconv.geometry import ConvParams, Padding, Shape
 
 __all__ = [
@@ -126,7 +127,10 @@ def fold(g: NDArray[Any], x_shape: Shape, padding: Padding, mode: str) -> NDArra
     for axis in reversed(range(2, len(x_shape))):
         lo, hi = padding[axis - 2]
         folded = np.zeros((*g.shape[:axis], x_shape[axis], *g.shape[axis + 1 :]), g.dtype)
-        np.add.at(np.moveaxis(folded, axis, 0), index(x_shape[axis], lo, hi, mode), np.moveaxis(g, axis, 0))
+        with np.errstate(**IEEE):
+            np.add.at(
+                np.moveaxis(folded, axis, 0), index(x_shape[axis], lo, hi, mode), np.moveaxis(g, axis, 0)
+            )
         g = folded
     return g
 

@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv import padding_modes
+from refconv._nonfinite import IEEE
 from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
 from refconv._spec import ConvOptions, ConvSpec, bias_cotangent, conv_spec
 from refconv.conv import kernel_of
@@ -71,7 +72,8 @@ def weight_vjp(s: ConvSpec, x: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
 
 def bias_vjp(dy: NDArray[Any]) -> NDArray[Any]:
     """``db``: ``dy`` summed over the batch and every spatial axis, in ``dy``'s dtype."""
-    db: NDArray[Any] = dy.sum(axis=(0, *range(2, dy.ndim)), dtype=dy.dtype)
+    with np.errstate(**IEEE):
+        db: NDArray[Any] = dy.sum(axis=(0, *range(2, dy.ndim)), dtype=dy.dtype)
     return db
 
 

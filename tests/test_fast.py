@@ -1,7 +1,7 @@
 """The fast path against the spec kernel: every strategy on both grids, any chunk budget, bounded memory.
 
 refconv.conv.conv_definition is the definition in ten lines (dilate and pad,
-window view, one einsum) and a third forward pass independent of the fast
+window view, a sum over the real products) and a third forward pass independent of the fast
 path's strategies (refconv.fast). Each strategy is forced on every grid
 configuration it applies to and must give the spec kernel's result; the
 window copies are chunked (refconv.fast._chunks), and a budget of 1 element

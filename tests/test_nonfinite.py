@@ -1,0 +1,166 @@
+"""NaN and infinity: every road sums the real products only, so every road puts them in the same places.
+
+The decision (refconv._nonfinite, the docs' forward page): padding zeros, the
+zeros input dilation inserts and a transposed convolution's output padding are
+not elements of x, so they form no product, and ``inf * 0`` is NaN only for two
+real elements. Checked here on the shared grids (every forward and transposed
+case, each with exact zeros in every operand so that real ``inf * 0`` products
+occur) with NaN, inf and -inf put into each of x, w, b and dy at its first,
+middle and last element (border, interior, and under the padding of the cases
+that pad), against refconv.naive (loops over the real products) and, for the
+forward general convolution of every strategy, against conv_definition: the
+NaN, +inf and -inf positions must be identical, and the finite elements equal
+within their float64 round-off bound. No NumPy warning may escape (pytest runs
+with ``-W error``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import refconv
+from refconv import naive
+from refconv._nonfinite import real_products
+from refconv.conv import conv_definition, kernel_of
+from refconv.fast import STRATEGIES, applicable_strategies
+from refconv.testing import ARRAYS
+from refconv.testing.bounds import gamma, unit_roundoff
+from tests.cases import CASES, TRANSPOSED, Case, grid_case, variant
+from tests.helpers import bounds, case_results
+
+PADDING_MODES = [
+    variant(grid_case("1d-reflect", (2, 2, 6), (3, 2, 3), dict(padding=2)), padding_mode="reflect"),
+    variant(grid_case("2d-circular", (1, 2, 5, 4), (2, 2, 3, 2), dict(padding=1)), padding_mode="circular"),
+]
+GRID = [*CASES, *TRANSPOSED, *PADDING_MODES]
+
+#: Where the non-finite values go: (value, which flat index) pairs, one pattern per run.
+PATTERNS = {
+    "nan-first": ((np.nan, 0),),
+    "inf-middle": ((np.inf, 1),),
+    "-inf-last": ((-np.inf, 2),),
+    "inf-first-and--inf-last": ((np.inf, 0), (-np.inf, 2)),
+}
+
+
+def _with_zeros(case: Case) -> list[np.ndarray | None]:
+    """The case's arrays with every fifth element an exact zero: real ``inf * 0`` products occur."""
+    arrays = []
+    for a in case.arrays():
+        if a is not None:
+            a = a.copy()
+            a.flat[1::5] = 0.0
+        arrays.append(a)
+    return arrays
+
+
+def _place(a: np.ndarray, pattern: tuple[tuple[float, int], ...]) -> np.ndarray:
+    a = a.copy()
+    for value, where in pattern:
+        a.flat[[0, a.size // 2, a.size - 1][where]] = value
+    return a
+
+
+def assert_same_nonfinite(context: str, got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> None:
+    """NaN, +inf and -inf at exactly the same elements; the finite ones within ``bound``."""
+    __tracebackhide__ = True
+    assert got.shape == want.shape, f"{context}: shape {got.shape} != {want.shape}"
+    for name, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)):
+        differ = test(got) != test(want)
+        if differ.any():
+            first = tuple(int(i) for i in np.argwhere(differ)[0])
+            pytest.fail(f"{context}: {name} at {first}: got {got[first]}, want {want[first]}", pytrace=False)
+    finite = np.isfinite(want)
+    excess = np.abs(got[finite] - want[finite]) > bound[finite]
+    assert not excess.any(), f"{context}: {int(excess.sum())} finite elements differ beyond round-off"
+
+
+def _problems(case: Case) -> list[tuple[str, list[np.ndarray | None]]]:
+    base = _with_zeros(case)
+    problems = []
+    for operand, index in (("x", 0), ("w", 1), ("b", 2), ("dy", 3)):
+        if base[index] is None or base[index].size == 0:
+            continue
+        for pattern_name, pattern in PATTERNS.items():
+            arrays = list(base)
+            arrays[index] = _place(arrays[index], pattern)
+            problems.append((f"{operand} {pattern_name}", arrays))
+    return problems
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.feature) for c in GRID])
+def test_refconv_and_naive_put_nan_and_inf_in_the_same_places(case: Case) -> None:
+    """Every function's every result, refconv against refconv.naive, for each operand and pattern."""
+    problems = _problems(case)
+    assert problems, "the case has an operand to put a non-finite value in"
+    for label, arrays in problems:
+        got = case_results(case, arrays)
+        want = case_results(case, arrays, module=naive)
+        limit = bounds(case, arrays)
+        for name in ARRAYS:
+            assert_same_nonfinite(f"{case.feature}, {label}, {name}", got[name], want[name], limit[name])
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.feature) for c in [*CASES, *TRANSPOSED]])
+def test_every_strategy_follows_the_definition_on_nan_and_inf(case: Case) -> None:
+    """The fast path's non-finite rule over each strategy against conv_definition, on the forward convolution.
+
+    refconv.fast.conv_general hands NaN and inf to refconv._nonfinite.real_products, which calls the
+    strategy on finite arrays only; each strategy is given to it in turn. Tolerance for the finite
+    elements: the float64 round-off bound gamma_K * sum |x| |w| with K the window's products, doubled.
+    """
+    s = case.spec
+    for label, arrays in _problems(case):
+        x, w, p = arrays[0], kernel_of(s, arrays[1]), s.general
+        want = conv_definition(x, w, p)
+        finite = [np.abs(np.nan_to_num(a, nan=0, posinf=0, neginf=0)) for a in (x, w)]
+        bound = 2 * gamma(w[0].size, unit_roundoff(np.float64)) * conv_definition(*finite, p)
+        for name in applicable_strategies(x.shape, w.shape, p):
+            got = real_products(x, w, p, lambda a, b, q, name=name: STRATEGIES[name](a, b, q, None))
+            assert_same_nonfinite(f"{case.feature}, {label}, {name}", got, want, bound)
+
+
+def test_the_issue_examples() -> None:
+    """The calls the disagreement was first shown with, with the values the definition gives."""
+    x, w = np.ones((1, 1, 3)), np.array([[[np.nan, 1.0]]])
+    nan = np.nan
+    np.testing.assert_array_equal(refconv.conv(x, w, padding=1), [[[1, nan, nan, nan]]])
+    np.testing.assert_array_equal(
+        refconv.conv_transpose(np.ones((1, 1, 2)), w, stride=2, output_padding=1), [[[nan, 1, nan, 1, 0]]]
+    )
+    np.testing.assert_array_equal(
+        refconv.conv_transpose(np.ones((1, 1, 2)), w, dilation=2), [[[nan, nan, 1, 1]]]
+    )
+    np.testing.assert_array_equal(refconv.conv_vjp(x, w, np.ones((1, 1, 2)))[0], [[[nan, nan, 1]]])
+    np.testing.assert_array_equal(refconv.conv(np.ones((1, 1, 2)), w, input_dilation=2), [[[nan, 1]]])
+    inf = np.array([[[np.inf, 1.0]]])
+    np.testing.assert_array_equal(refconv.conv(x, inf, padding=1), [[[1, np.inf, np.inf, np.inf]]])
+    np.testing.assert_array_equal(refconv.conv(np.array([[[0.0, 1.0]]]), inf), [[[nan]]])  # real inf * 0
+
+
+def test_complex_nonfinite_follows_naive() -> None:
+    """A complex convolution holding inf: its four real convolutions, each over real products."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 5)) + 1j * rng.standard_normal((1, 2, 5))
+    w = rng.standard_normal((2, 2, 2)) + 1j * rng.standard_normal((2, 2, 2))
+    x[0, 0, 2], w[1, 1, 0] = complex(np.inf, 0), complex(0, np.nan)
+    got, want = refconv.conv(x, w, padding=1), naive.conv(x, w, padding=1)
+    for part in (np.real, np.imag):
+        np.testing.assert_array_equal(np.isnan(part(got)), np.isnan(part(want)))
+        np.testing.assert_array_equal(np.isposinf(part(got)), np.isposinf(part(want)))
+        np.testing.assert_array_equal(np.isneginf(part(got)), np.isneginf(part(want)))
+
+
+def test_infinities_of_both_signs_meet_without_a_warning() -> None:
+    """``inf + -inf`` where the bias meets an infinite sum, in the JVP sum and the bias VJP: NaN, silently."""
+    x, w, b = np.ones((1, 1, 3)), np.ones((1, 1, 2)), np.array([-np.inf])
+    x[0, 0, 0] = np.inf
+    np.testing.assert_array_equal(refconv.conv(x, w, b), [[[np.nan, -np.inf]]])
+    np.testing.assert_array_equal(naive.conv(x, w, b), [[[np.nan, -np.inf]]])
+    tw = -w * np.inf
+    ty = refconv.conv_jvp(x, w, None, tx=x, tw=tw)[1]
+    np.testing.assert_array_equal(ty, [[[np.nan, -np.inf]]])  # [inf, 2] from tx plus [-inf, -inf] from tw
+    dy = np.array([[[np.inf, -np.inf]]])
+    assert np.isnan(refconv.conv_bias_vjp(dy)).all()
+    assert np.isnan(naive.conv_bias_vjp(dy)).all()
