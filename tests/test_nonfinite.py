@@ -16,6 +16,8 @@ with ``-W error``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,7 @@ PATTERNS = {
 }
 
 
-def _with_zeros(case: Case) -> list[np.ndarray | None]:
+def _with_zeros(case: Case) -> list[Any]:
     """The case's arrays with every fifth element an exact zero: real ``inf * 0`` products occur."""
     arrays = []
     for a in case.arrays():
@@ -76,16 +78,16 @@ def assert_same_nonfinite(context: str, got: np.ndarray, want: np.ndarray, bound
     assert not excess.any(), f"{context}: {int(excess.sum())} finite elements differ beyond round-off"
 
 
-def _problems(case: Case) -> list[tuple[str, list[np.ndarray | None]]]:
+def _problems(case: Case) -> list[tuple[str, Any]]:
     base = _with_zeros(case)
-    problems = []
+    problems: list[tuple[str, Any]] = []
     for operand, index in (("x", 0), ("w", 1), ("b", 2), ("dy", 3)):
         if base[index] is None or base[index].size == 0:
             continue
         for pattern_name, pattern in PATTERNS.items():
             arrays = list(base)
             arrays[index] = _place(arrays[index], pattern)
-            problems.append((f"{operand} {pattern_name}", arrays))
+            problems.append((f"{operand} {pattern_name}", tuple(arrays)))
     return problems
 
 
@@ -115,9 +117,13 @@ def test_every_strategy_follows_the_definition_on_nan_and_inf(case: Case) -> Non
         x, w, p = arrays[0], kernel_of(s, arrays[1]), s.general
         want = conv_definition(x, w, p)
         finite = [np.abs(np.nan_to_num(a, nan=0, posinf=0, neginf=0)) for a in (x, w)]
-        bound = 2 * gamma(w[0].size, unit_roundoff(np.float64)) * conv_definition(*finite, p)
+        bound = 2 * gamma(w[0].size, unit_roundoff(np.float64)) * conv_definition(finite[0], finite[1], p)
         for name in applicable_strategies(x.shape, w.shape, p):
-            got = real_products(x, w, p, lambda a, b, q, name=name: STRATEGIES[name](a, b, q, None))
+
+            def strategy(a: np.ndarray, b: np.ndarray, q: Any, name: str = name) -> np.ndarray:
+                return STRATEGIES[name](a, b, q, None)
+
+            got = real_products(x, w, p, strategy)
             assert_same_nonfinite(f"{case.feature}, {label}, {name}", got, want, bound)
 
 
