@@ -37,7 +37,7 @@ def conv_definition(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[
     ``x`` is ``(N, C, *spatial)`` with ``N = B N'`` and ``C = G I``; ``w`` is
     ``(O, I, *kernel)`` with ``O = B G O''``; the result is ``(N', O, *out)``.
     A window element that is padding or an inserted zero forms no product (it
-    is not an element of ``x``: :mod:`refconv._nonfinite`), which matters only
+    is not an element of ``x``: ``refconv._nonfinite``), which matters only
     for NaN and infinity. No chunking, no strategy: slow and memory-hungry, and
     the definition the fast path (:func:`refconv.fast.conv_general`) is checked against.
     """

@@ -89,7 +89,7 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     new ``(N // B, O, *out)`` array; ``budget`` bounds the elements a window
     copy holds at once (default: twice the larger of padded input and output).
     With NaN or infinity in ``x`` or ``w``, only real products are summed
-    (:func:`refconv._nonfinite.real_products`): no strategy multiplies a
+    (``refconv._nonfinite.real_products``): no strategy multiplies a
     structural zero by them.
     """
     out = output_shape(x.shape, w.shape, p)
