@@ -88,8 +88,7 @@ def real_products(x: NDArray[Any], w: NDArray[Any], p: ConvParams, conv: Conv) -
 
 def _real(x: NDArray[Any], w: NDArray[Any], p: ConvParams, conv: Conv) -> NDArray[Any]:
     """:func:`real_products` for real ``x`` and ``w``."""
-    with np.errstate(invalid="ignore"):
-        xs, ws = _classes(x), _classes(w)
+    xs, ws = _classes(x), _classes(w)  # comparisons with NaN are False, without a warning
 
     def count(a: NDArray[np.bool_], b: NDArray[np.bool_]) -> NDArray[Any] | int:
         """How many products of an ``a`` element of ``x`` with a ``b`` element of ``w`` each output sums."""

@@ -50,7 +50,7 @@ def conv_definition(x: NDArray[Any], w: NDArray[Any], p: ConvParams) -> NDArray[
     )  # (B, N', G, 1, I, *out, *kernel), views
     kernel = split_axis(split_axis(w, 0, bg), 1, g)[(slice(None), None, *(slice(None),) * 3, *(None,) * nd)]
     # kernel: (B, 1, G, O'', I, 1, ..., 1, *K), broadcast against the windows
-    with np.errstate(invalid="ignore", over="ignore"):  # IEEE: inf * 0 of real elements is NaN, silently
+    with np.errstate(**IEEE):  # inf * 0 of real elements is NaN, silently
         products = np.where(reads, windows * kernel, 0)  # (B, N', G, O'', I, *out, *kernel)
     y: NDArray[Any] = products.sum(axis=(4, *range(5 + nd, 5 + 2 * nd)), dtype=products.dtype)
     return np.moveaxis(y, 0, 1).reshape(y.shape[1], w.shape[0], *y.shape[4:])

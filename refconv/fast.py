@@ -92,11 +92,16 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     (``refconv._nonfinite.real_products``): no strategy multiplies a
     structural zero by them.
     """
+    if not (all_finite(x) and all_finite(w)):
+        return real_products(x, w, p, lambda a, b, q: _conv_finite(a, b, q, budget))
+    return _conv_finite(x, w, p, budget)
+
+
+def _conv_finite(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
+    """:func:`conv_general` for finite ``x`` and ``w`` (checked once, by the caller): the strategy's result."""
     out = output_shape(x.shape, w.shape, p)
     if math.prod(out) == 0:
         return np.zeros(out, np.result_type(x, w))
-    if not (all_finite(x) and all_finite(w)):
-        return real_products(x, w, p, lambda a, b, q: conv_general(a, b, q, budget))
     with np.errstate(**IEEE):
         return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)
 
@@ -395,13 +400,14 @@ def _phases(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None)
 
     (:func:`refconv.geometry.input_dilation_phases`): the products with the
     inserted zeros are never formed. Outputs of no phase read only zeros.
-    Each phase is a general convolution again, computed by :func:`conv_general`
-    (with its own default budget, sized by its own arrays, unless one is given).
+    Each phase is a general convolution again, computed by the finite-operand
+    dispatcher of :func:`conv_general` (with its own default budget, sized by
+    its own arrays, unless one is given).
     """
     y = np.zeros(output_shape(x.shape, w.shape, p), np.result_type(x, w))
     for phase in input_dilation_phases(x.shape[2:], w.shape[2:], p):
         kernel = w[(slice(None), slice(None), *phase.taps)]
-        y[(slice(None), slice(None), *phase.outputs)] = conv_general(x, kernel, phase.params, budget)
+        y[(slice(None), slice(None), *phase.outputs)] = _conv_finite(x, kernel, phase.params, budget)
     return y
 
 
