@@ -6,6 +6,7 @@ holds the record itself and the typed keywords (:class:`ConvOptions`, :class:`Tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, Union, overload
@@ -100,6 +101,16 @@ class ConvSpec:
     def ndim(self) -> int:
         """The number of spatial dims."""
         return len(self.stride)
+
+    @property
+    def empty(self) -> bool:
+        """Whether the problem has no product at all: ``x``, ``w`` or ``y`` has no element.
+
+        Every output, VJP and second-order term is a sum over triples of an
+        element of each of the three (``<conv(x, w), dy>`` is trilinear), so all
+        are zero (a bias still adds itself); no convolution is computed.
+        """
+        return 0 in (math.prod(self.x_shape), math.prod(self.w_shape), math.prod(self.y_shape))
 
     @property
     def params(self) -> ConvParams:

@@ -39,7 +39,6 @@ from refconv.geometry import (
     Padding,
     Shape,
     TransposeParams,
-    dilated_shape,
     padded_shape,
     same_padding,
     transpose_output_spatial_shape,
@@ -237,21 +236,20 @@ def _check_conv_shapes(x_shape: Shape, w_shape: Shape, p: ConvParams) -> None:
         )
     if n % bg or o % bg:
         raise ValueError(f"batch_groups={bg} must divide the batch size {n} and out_channels={o}")
-    _check_spatial_sizes(x_shape, w_shape)
-    padded = padded_shape(x_shape[2:], p)
-    k_hat = dilated_shape(w_shape[2:], p.dilation)
-    for axis, (size, k) in enumerate(zip(padded, k_hat, strict=True)):
-        if k > size:
+    _check_kernel_sizes(w_shape)
+    for axis, size in enumerate(padded_shape(x_shape[2:], p)):
+        if size < 0:
             raise ValueError(
-                f"in spatial dim {axis} the dilated kernel (size {k}, from w shape {w_shape} and "
-                f"dilation={p.dilation}) is larger than the padded input (size {size}, from x shape "
-                f"{x_shape}, input_dilation={p.input_dilation} and padding={p.padding})"
+                f"padding={p.padding} crops more than the input has in spatial dim {axis}: x shape "
+                f"{x_shape} and input_dilation={p.input_dilation} leave a padded size of {size} (as JAX, "
+                "refconv needs it >= 0; a kernel longer than the padded input gives an empty output)"
             )
 
 
-def _check_spatial_sizes(x_shape: Shape, w_shape: Shape) -> None:
-    if 0 in x_shape[2:] or 0 in w_shape[2:]:
-        raise ValueError(f"spatial sizes must be >= 1: x has shape {x_shape}, w has shape {w_shape}")
+def _check_kernel_sizes(w_shape: Shape) -> None:
+    """A kernel of size 0 has no taps: no window, so no output size (XLA rejects it too)."""
+    if 0 in w_shape[2:]:
+        raise ValueError(f"w has shape {w_shape}: a kernel's spatial sizes must be >= 1")
 
 
 def _transpose_spec(
@@ -270,7 +268,7 @@ def _transpose_spec(
         )
     if c_in % g:
         raise ValueError(f"groups={g} must divide in_channels={c_in}")
-    _check_spatial_sizes(xs, ws)
+    _check_kernel_sizes(ws)
     t = TransposeParams(
         p.stride, p.padding, norm.per_dim(output_padding, "output_padding", ndim, minimum=0), p.dilation, g
     )
@@ -285,10 +283,11 @@ def _transpose_spec(
             ws[2:], t.stride, t.dilation, t.output_padding, lower=word == "same_lower")  # fmt: skip
         t, p = replace(t, padding=pairs), replace(p, padding=pairs)
     out = transpose_output_spatial_shape(xs[2:], ws[2:], t)
-    if any(size < 1 for size in out):
+    if any(size < 0 for size in out):
         raise ValueError(
-            f"padding={t.padding} leaves no output: x shape {xs}, w shape {ws}, stride={t.stride}, "
-            f"dilation={t.dilation} give output size {out}"
+            f"padding={t.padding} crops more than the output has: x shape {xs}, w shape {ws}, "
+            f"stride={t.stride}, dilation={t.dilation} and output_padding={t.output_padding} give "
+            f"output size {out}"
         )
     return replace(
         common, y_shape=(xs[0], ws[1] * g, *out), transposed=True, output_padding=t.output_padding,

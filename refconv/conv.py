@@ -71,8 +71,11 @@ def forward(s: ConvSpec, x: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
     """``y`` without the bias, for canonical arrays in the accumulation dtype: one general convolution.
 
     A padding mode pads ``x`` first and leaves the convolution zero padding
-    (:mod:`refconv.padding_modes`).
+    (:mod:`refconv.padding_modes`). Zeros for a problem without products
+    (:attr:`refconv.ConvSpec.empty`).
     """
+    if s.empty:
+        return np.zeros(s.y_shape, np.result_type(x, w))
     x, p = padding_modes.apply(x, s.general, s.padding_mode)
     return conv_general(x, kernel_of(s, w), p)
 

@@ -98,9 +98,9 @@ def conv_general(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
 
 
 def _conv_finite(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
-    """:func:`conv_general` for finite ``x`` and ``w`` (checked once, by the caller): the strategy's result."""
+    """:func:`conv_general` for finite ``x`` and ``w`` (checked once, by the caller)."""
     out = output_shape(x.shape, w.shape, p)
-    if math.prod(out) == 0:
+    if 0 in (math.prod(out), x.size, w.size):  # no product: an empty sum per output
         return np.zeros(out, np.result_type(x, w))
     with np.errstate(**IEEE):
         return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)

@@ -100,8 +100,13 @@ def _reach(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
 
 
 def output_spatial_shape(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:
-    r"""Output size per spatial dim: :math:`m = \lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1`."""
-    return tuple(reach // s + 1 for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True))
+    r"""Output size per spatial dim: :math:`m = \max(\lfloor(\hat n + lo + hi - \hat k)/s\rfloor + 1,\ 0)`.
+
+    Zero where the dilated kernel is longer than the padded input: no window fits.
+    """
+    return tuple(
+        max(reach // s + 1, 0) for reach, s in zip(_reach(x_spatial, w_spatial, p), p.stride, strict=True)
+    )
 
 
 def remainder(x_spatial: Shape, w_spatial: Shape, p: ConvParams) -> Shape:

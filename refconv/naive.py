@@ -74,27 +74,32 @@ def _at(*parts: int | slice) -> tuple[int | slice, ...]:
 def _taps_1d(
     n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int, mode: str = "zeros"
 ) -> tuple[int, list[tuple[int, int, int]]]:
-    """Output count and the ``(j, t, i)`` triples of one spatial dim, found by walking the windows.
+    """Output count and the ``(j, t, i)`` triples of one spatial dim, found from the definition.
 
     Input element ``i`` sits at ``lo + dil * i`` of the padded, dilated input,
-    which spans ``[0, lo + dil * (n - 1) + 1 + hi)``. Window ``j`` reads
-    ``s * j + d * t`` for taps ``t < k``, and exists while its last tap is inside.
-    A padded position holds zero, or with a padding mode (``dil == 1``) a copy of
-    :func:`refconv.padding_modes.source`.
+    which spans ``[0, end)``, ``end = lo + dil * (n - 1) + 1 + hi`` (``lo + hi``
+    for an empty input). Window ``j`` reads ``s * j + d * t`` for taps ``t < k``,
+    and exists while its last tap is inside: the windows start at ``0, s, 2 s,
+    ...`` below ``end - d (k - 1)``, counted by the length of that range (not
+    walked, so a huge padding costs nothing here). The triples are found from
+    the positions that hold an element: each input element's own position, or
+    with a padding mode (``dil == 1``) every position, holding a copy of
+    :func:`refconv.padding_modes.source`; a position ``q`` is read by tap ``t``
+    of window ``(q - d t) / s`` where that is a whole window number.
     """
-    end = lo + dil * (n - 1) + 1 + hi
+    end = lo + hi + (dil * (n - 1) + 1 if n else 0)
+    windows = len(range(0, end - d * (k - 1), s))
+    if mode == "zeros":
+        held = [(lo + dil * i, i) for i in range(n)]
+    else:
+        held = [(q, padding_modes.source(q - lo, n, mode)) for q in range(max(end, 0))]
     triples = []
-    j = 0
-    while s * j + d * (k - 1) < end:
+    for q, i in held:
         for t in range(k):
-            offset = s * j + d * t - lo
-            if offset % dil:
-                continue
-            i = padding_modes.source(offset // dil, n, mode)
-            if i is not None:
+            j, off_window = divmod(q - d * t, s)
+            if i is not None and not off_window and 0 <= j < windows:
                 triples.append((j, t, i))
-        j += 1
-    return j, triples
+    return windows, sorted(triples)
 
 
 def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams, mode: str = "zeros") -> tuple[Shape, list[Tap]]:
@@ -132,7 +137,7 @@ def _blocks(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Iterator[tuple[sli
 
 
 def _output_shape(s: ConvSpec) -> Shape:
-    """The output shape in canonical order, counted by walking the windows (not :attr:`ConvSpec.y_shape`)."""
+    """The output shape in canonical order, counted from the definition (not :attr:`ConvSpec.y_shape`)."""
     out_spatial, _ = _taps(s.x_shape[2:], s.w_shape[2:], s.params)
     return (s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial)
 
@@ -147,7 +152,7 @@ def _cotangent(s: ConvSpec, dy: ArrayLike, shape: Shape) -> NDArray[Any]:
 
 
 def conv_output_shape(x_shape: Shape, w_shape: Shape, **options: Unpack[ConvOptions]) -> tuple[int, ...]:
-    """Shape of :func:`conv`'s output, counted by walking the windows."""
+    """Shape of :func:`conv`'s output, counted from the definition (the windows that fit)."""
     s = conv_spec("conv_output_shape", x_shape, w_shape, [], options)
     return s.layout.shape_from_canonical(_output_shape(s), "out")
 

@@ -56,25 +56,26 @@ FRAMEWORK_NAMES: dict[str, dict[str, str]] = {
 def check(mode: Any, x_spatial: Shape, p: ConvParams) -> str:
     """``mode``, validated with PyTorch's limits: padding >= 0, ``< n`` for reflect, ``<= n`` for circular.
 
-    A non-zero mode also needs input dilation 1 (what would the inserted zeros copy?).
+    A non-zero mode also needs input dilation 1 (what would the inserted zeros
+    copy?), and replicate an element to copy where it pads (``n >= 1``).
     """
-    if mode not in PADDING_MODES:
+    if not isinstance(mode, str) or mode not in PADDING_MODES:
         raise ValueError(f"padding_mode={mode!r} is not one of {PADDING_MODES}")
     if mode == "zeros":
-        return str(mode)
+        return mode
     if any(d != 1 for d in p.input_dilation):
         raise ValueError(f"padding_mode={mode!r} needs input_dilation=1, got {p.input_dilation}")
     if any(v < 0 for pair in p.padding for v in pair):
         raise ValueError(f"padding_mode={mode!r} needs padding >= 0, got padding={p.padding}")
-    limit = {"reflect": -1, "circular": 0}.get(mode)
     for size, (lo, hi) in zip(x_spatial, p.padding, strict=True):
-        if limit is not None and max(lo, hi) > size + limit:
-            bound = "smaller than" if mode == "reflect" else "at most"
+        limit = {"reflect": size - 1, "circular": size}.get(mode, size if size == 0 else max(lo, hi))
+        if max(lo, hi) > limit:
+            bound = {"reflect": "smaller than", "circular": "at most"}.get(mode, "zero for an empty")
             raise ValueError(
                 f"padding_mode={mode!r} needs padding {bound} the input size in every spatial dim "
                 f"(as in PyTorch): padding={p.padding}, x spatial shape {x_spatial}"
             )
-    return str(mode)
+    return mode
 
 
 def source(offset: int, n: int, mode: str) -> int | None:

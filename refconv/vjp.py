@@ -55,7 +55,10 @@ def input_vjp(s: ConvSpec, w: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
 
     With a padding mode, the input VJP of the padded input, folded back onto
     the elements the padding copied (:func:`refconv.padding_modes.fold`).
+    Zeros for a problem without products (:attr:`refconv.ConvSpec.empty`).
     """
+    if s.empty:
+        return np.zeros(s.x_shape, np.result_type(w, dy))
     if s.padding_mode == "zeros":
         return input_vjp_general(s.x_shape, kernel_of(s, w), dy, s.general)
     p = s.general
@@ -65,7 +68,12 @@ def input_vjp(s: ConvSpec, w: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
 
 
 def weight_vjp(s: ConvSpec, x: NDArray[Any], dy: NDArray[Any]) -> NDArray[Any]:
-    """``dw`` for canonical arrays in the accumulation dtype: the weight VJP of the (mode-)padded input."""
+    """``dw`` for canonical arrays in the accumulation dtype: the weight VJP of the (mode-)padded input.
+
+    Zeros for a problem without products (:attr:`refconv.ConvSpec.empty`).
+    """
+    if s.empty:
+        return np.zeros(s.w_shape, np.result_type(x, dy))
     x, p = padding_modes.apply(x, s.general, s.padding_mode)
     return kernel_of(s, weight_vjp_general(x, s.general_w_shape, dy, p))
 

@@ -39,12 +39,26 @@ def source(name: str, *shapes: tuple[int, ...], **keywords: object) -> str:
     return backends.BUILTIN[name].program(refconv.spec(*shapes, **keywords), "cpu").source()  # type: ignore[arg-type]
 
 
-def assert_agrees_on_the_curated_suite(name: str, unsupported: set[str]) -> None:
+def assert_agrees_on_the_curated_suite(
+    name: str, unsupported: set[str], zero_size_limits: set[str] | None = None
+) -> None:
     """The framework through its adapter, as ``refconv conform NAME`` runs it: every case agrees, and
-    only what its API cannot say (the reasons' patterns in ``unsupported``) is unsupported."""
+    only what its API cannot say (the reasons' patterns in ``unsupported``) is unsupported.
+
+    A framework that refuses the definition's zero sizes (the ``zero_sizes`` cases) is ``raised``,
+    a limitation the docs' framework tables list: ``zero_size_limits`` are the patterns of the
+    messages it raises them with, each of which must occur (None: a framework these tests have
+    not pinned down, whose raising on those cases is accepted; any other verdict fails).
+    """
     pytest.importorskip(backends.BUILTIN[name].requires[0])
     report = conform.run(backends.get(name), ("float64",), suite="curated")
-    assert report.ok, report.to_text()
+    limits = [o for o in report.outcomes if o.case.feature == "zero_sizes" and o.verdict == "raised"]
+    failures = [o for o in report.outcomes if o.failed and o not in limits]
+    assert not failures, report.to_text()
+    if zero_size_limits is not None:
+        raised = {o.headline for o in limits}
+        assert all(any(re.search(p, message) for p in zero_size_limits) for message in raised), raised
+        assert all(any(re.search(p, message) for message in raised) for p in zero_size_limits), raised
     reasons = {o.detail for o in report.outcomes if o.verdict == "unsupported"}
     assert all(any(re.search(pattern, reason) for pattern in unsupported) for reason in reasons), reasons
-    assert report.totals()["agree"] >= len(conform.CURATED) - 3
+    assert report.totals()["agree"] >= len(conform.CURATED) - 3 - len(limits)

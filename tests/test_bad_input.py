@@ -49,8 +49,11 @@ MISUSES = [
     (dict(stride=(1, 1, 1)), ValueError, r"stride=\(1, 1, 1\) has 3 entries; expected 1 int or 2"),
     (dict(dilation=(2,)), ValueError, r"dilation=\(2,\) has 1 entries"),
     (dict(input_dilation=0), ValueError, r"input_dilation=0 must be >= 1"),
-    (dict(dilation=5), ValueError, r"dilated kernel \(size 11.*padded input \(size 7"),
-    (dict(padding=-3), ValueError, r"dilated kernel \(size 3.*padded input \(size 1"),
+    (
+        dict(padding=-4),
+        ValueError,
+        r"padding=\(\(-4, -4\), \(-4, -4\)\) crops more than the input has.*size of -1",
+    ),
     (
         dict(padding="full"),
         ValueError,
@@ -74,7 +77,11 @@ MISUSES = [
         ValueError,
         r"x has shape \(2, 4\); expected \(batch/out, channels, \*spatial\)",
     ),
-    (dict(x=np.ones((2, 4, 0, 6))), ValueError, r"spatial sizes must be >= 1"),
+    (
+        dict(w=np.ones((6, 4, 0, 2))),
+        ValueError,
+        r"w has shape \(6, 4, 0, 2\): a kernel's spatial sizes must be >= 1",
+    ),
     (dict(strides=2), TypeError, r"strides"),
     (dict(stride=np.array(1.5)), TypeError, r"stride must be an int, got 1.5"),
     (

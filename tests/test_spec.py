@@ -208,9 +208,9 @@ def test_options_are_exactly_the_keywords_that_differ_from_the_defaults() -> Non
         ((4, 4, 7), (3, 4, 3), dict(batch_groups=2),
          "batch_groups=2 must divide the batch size 4 and out_channels=3"),
         ((1, 1, 5, 5), (1, 1, 0, 3), {},
-         "spatial sizes must be >= 1: x has shape (1, 1, 5, 5), w has shape (1, 1, 0, 3)"),
+         "w has shape (1, 1, 0, 3): a kernel's spatial sizes must be >= 1"),
         ((1, 1, 5, 5), (1, 1, 3, 0), {},
-         "spatial sizes must be >= 1: x has shape (1, 1, 5, 5), w has shape (1, 1, 3, 0)"),
+         "w has shape (1, 1, 3, 0): a kernel's spatial sizes must be >= 1"),
     ],
 )  # fmt: skip
 def test_a_bad_shape_or_dtype_of_a_problem_is_named_first(

@@ -66,7 +66,10 @@ MISUSES = [
     ),
     (dict(groups=2), r"groups=2 must divide in_channels=3"),
     (dict(w=np.ones((4, 4, 3, 3))), r"w has shape \(4, 4, 3, 3\); expected .* with C_in=3"),
-    (dict(padding=5), r"padding=\(\(5, 5\), \(5, 5\)\) leaves no output"),
+    (
+        dict(padding=5),
+        r"padding=\(\(5, 5\), \(5, 5\)\) crops more than the output has.*output size \(-4, -4\)",
+    ),
     (dict(padding="full"), r"padding='full' is not supported"),
     (
         dict(stride=2, padding="same", output_shape=(8, 8)),

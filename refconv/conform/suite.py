@@ -50,6 +50,10 @@ _SUITE = [
     case("edges", (2, 3, 3, 4), (4, 3, 2, 2), padding=((0, 3), (4, 0))),  # outputs read only padding
     case("edges", (0, 3, 7, 6), (4, 3, 3, 2), stride=2),  # empty batch
     case("edges", (0, 4, 5, 6), (4, 1, 3, 3), groups=4),  # empty batch, depthwise kernels
+    case("zero_sizes", (2, 3, 0, 5), (4, 3, 2, 2), padding=((1, 1), (0, 0))),  # empty input, read padding
+    case("zero_sizes", (2, 3, 4, 5), (4, 3, 6, 2)),  # a kernel longer than the input: an empty output
+    case("zero_sizes", (2, 0, 5, 4), (3, 0, 2, 2)),  # no input channels: the bias
+    case("zero_sizes", (2, 3, 0), (3, 2, 3), stride=2, transposed=True),  # empty input, transposed
     case("transposed", (2, 3, 5, 6), (3, 4, 3, 3), stride=2, padding=1, output_padding=1, transposed=True),
     case("transposed", (3, 4, 7), (4, 5, 3), stride=2, transposed=True),
     case("transposed", (2, 3, 5, 4), (3, 2, 3, 2), stride=(2, 3), padding=((1, 0), (0, 2)), transposed=True),
