@@ -181,11 +181,13 @@ class ConvSpec:
     def result(self, array: NDArray[Any], role: str) -> NDArray[Any]:
         """A canonical result of role ``"x"``, ``"w"``, ``"y"`` or ``"b"``, in the caller's layout and dtype.
 
-        Always a contiguous array that shares no memory with an input.
+        Always a contiguous array that shares no memory with an input. A value beyond the output
+        dtype's range becomes infinity, as IEEE rounds it, without NumPy's cast warning.
         """
         if role != "b":
             array = self.layout.from_canonical(array, ROLES[role])
-        return np.ascontiguousarray(array.astype(self.dtype, copy=False))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.ascontiguousarray(array.astype(self.dtype, copy=False))
 
     def options(self) -> dict[str, Any]:
         """The keywords, other than defaults, of this problem's public functions.

@@ -23,6 +23,8 @@ conv: x (8, 3, 32, 32), w (16, 3, 5, 5) -> y (8, 16, 16, 16)
 from __future__ import annotations
 
 import difflib
+import math
+import os
 from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
@@ -39,13 +41,31 @@ from refconv.geometry import (
     Padding,
     Shape,
     TransposeParams,
+    input_vjp_params,
     padded_shape,
     same_padding,
     transpose_output_spatial_shape,
     transpose_same_padding,
 )
 
-__all__ = ["ConvOptions", "ConvSpec", "TransposeOptions", "conv_spec", "spec", "transpose_spec"]
+__all__ = [
+    "MAX_ELEMENTS",
+    "ConvOptions",
+    "ConvSpec",
+    "TransposeOptions",
+    "check_sizes",
+    "conv_spec",
+    "max_elements",
+    "spec",
+    "transpose_spec",
+]
+
+#: The default of ``REFCONV_MAX_ELEMENTS``: the most elements any one array a computation allocates
+#: may have (2**28: 2 GiB in float64, so that the fast path's window copies, at most twice the
+#: larger of input and output, stay within about 10 GiB).
+MAX_ELEMENTS = 1 << 28
+#: The most elements NumPy can index in one array, and so the most any spec may describe.
+INDEXABLE = int(np.iinfo(np.intp).max)
 
 IntOrInts = norm.IntOrInts
 PaddingLike = norm.PaddingLike
@@ -124,9 +144,10 @@ def spec(
     )  # fmt: skip
     if transposed:
         _only_for_conv(input_dilation=input_dilation, batch_groups=batch_groups, padding_mode=padding_mode)
-        return _transpose_spec(
+        s = _transpose_spec(
             common, stride, padding, output_padding, dilation, groups, output_shape, strict_output_padding
         )
+        return check_sizes(s, INDEXABLE, "the most NumPy can index", vjp=False)
     if output_shape is not None or output_padding != 0 or strict_output_padding:
         raise TypeError(
             "output_padding, output_shape and strict_output_padding are keywords of the transposed "
@@ -134,9 +155,10 @@ def spec(
         )
     p, word = _conv_params(xs, ws, stride, padding, dilation, input_dilation, groups, batch_groups)
     mode = padding_modes.check(padding_mode, xs[2:], p)
-    return replace(
+    s = replace(
         common, y_shape=geometry.output_shape(xs, ws, p), padding_mode=mode, padding_word=word, **_flat(p)
     )
+    return check_sizes(s, INDEXABLE, "the most NumPy can index", vjp=False)
 
 
 def conv_spec(
@@ -148,7 +170,10 @@ def conv_spec(
     ``caller`` names the public function in the TypeError for a keyword it does not take.
     """
     check_keywords(caller, options, ConvOptions)
-    return spec(x_shape, w_shape, dtype=list(dtypes), **options)
+    s = spec(x_shape, w_shape, dtype=list(dtypes), **options)
+    if caller.endswith("output_shape"):
+        return s
+    return check_sizes(s, max_elements(), "REFCONV_MAX_ELEMENTS", vjp="vjp" in caller)
 
 
 def transpose_spec(
@@ -157,7 +182,68 @@ def transpose_spec(
 ) -> ConvSpec:  # fmt: skip
     """The door of the transposed convolution's functions, as :func:`conv_spec`."""
     check_keywords(caller, options, TransposeOptions)
-    return spec(x_shape, w_shape, dtype=list(dtypes), transposed=True, **options)
+    s = spec(x_shape, w_shape, dtype=list(dtypes), transposed=True, **options)
+    return check_sizes(s, max_elements(), "REFCONV_MAX_ELEMENTS", vjp="vjp" in caller)
+
+
+def max_elements() -> int:
+    """``REFCONV_MAX_ELEMENTS`` from the environment, or :data:`MAX_ELEMENTS`: the most elements one
+    array of a computation may have."""
+    value = os.environ.get("REFCONV_MAX_ELEMENTS")
+    if value is None:
+        return MAX_ELEMENTS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(
+            f"REFCONV_MAX_ELEMENTS={value!r} must be a positive integer (default {MAX_ELEMENTS})"
+        )
+    return limit
+
+
+def check_sizes(s: ConvSpec, limit: int, limit_name: str, vjp: bool = True) -> ConvSpec:
+    """``s``, after checking that no array its computation allocates has more than ``limit`` elements.
+
+    The arrays: ``x``, ``w`` and ``y``, the dilated, padded input of the general convolution that
+    computes ``y`` (and of the weight VJP), and with ``vjp`` the stride-dilated, padded cotangent of
+    the convolution that computes the input VJP. Computed from the spec's sizes alone, in microseconds,
+    before anything is allocated; a ValueError names the parameter that makes the largest one large.
+    """
+    shapes = {"x": s.x_shape, "w": s.w_shape, "y": s.y_shape}
+    p, w_spatial = s.general, s.general_w_shape[2:]
+    if not s.empty:  # an empty problem allocates zeros of x's, w's or y's shape, nothing else
+        shapes["the padded input"] = (*s.x_shape[:2], *padded_shape(s.x_shape[2:], p))
+    if vjp and not s.empty:
+        q = input_vjp_params(s.x_shape[2:], w_spatial, p)
+        shapes["the padded cotangent of the input VJP"] = (*s.y_shape[:2], *padded_shape(s.y_shape[2:], q))
+    what, shape = max(shapes.items(), key=lambda item: math.prod(item[1]))
+    if math.prod(shape) <= limit:
+        return s
+    name, value = _largest_term(s, what)
+    raise ValueError(
+        f"{name}={value!r} makes {what} {shape}, {math.prod(shape):,} elements: more than "
+        f"{limit_name} ({limit:,})"
+    )
+
+
+def _largest_term(s: ConvSpec, what: str) -> tuple[str, Any]:
+    """The parameter whose term in the sizes is the largest, and its value (for :func:`check_sizes`)."""
+    n, k = s.x_shape[2:], s.w_shape[2:]
+    terms: dict[str, int] = {
+        "x_shape": max(s.x_shape),
+        "w_shape": max(s.w_shape) if what != "x" else 0,
+        "padding": max(max(lo, 0) + max(hi, 0) for lo, hi in s.padding) if what != "x" else 0,
+        "input_dilation": max((dd - 1) * (ni - 1) for dd, ni in zip(s.input_dilation, n, strict=True)),
+        "dilation": max((d - 1) * (ki - 1) for d, ki in zip(s.dilation, k, strict=True)),
+        "stride": max((st - 1) * (ni - 1) for st, ni in zip(s.stride, n, strict=True)) if s.transposed else 0,
+        "output_padding": max(s.output_padding, default=0),
+    }
+    name = max(terms, key=lambda key: terms[key])
+    values = {"x_shape": s.x_shape, "w_shape": s.w_shape, "padding": s.padding, "input_dilation": s.input_dilation,
+              "dilation": s.dilation, "stride": s.stride, "output_padding": s.output_padding}  # fmt: skip
+    return name, values[name]
 
 
 def bias_cotangent(

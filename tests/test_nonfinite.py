@@ -170,3 +170,11 @@ def test_infinities_of_both_signs_meet_without_a_warning() -> None:
     dy = np.array([[[np.inf, -np.inf]]])
     assert np.isnan(refconv.conv_bias_vjp(dy)).all()
     assert np.isnan(naive.conv_bias_vjp(dy)).all()
+
+
+@pytest.mark.parametrize("module", [refconv, naive])
+def test_a_result_beyond_its_dtype_s_range_is_infinity_without_a_warning(module: Any) -> None:
+    """float16 sums accumulate in float32 (180,000 here) and round to float16's inf, as IEEE casts do."""
+    x = np.full((1, 1, 2), 300.0, np.float16)
+    y = module.conv(x, -x)  # pytest's -W error: a warning would fail the test
+    assert y.dtype == np.float16 and y.tolist() == [[[-np.inf]]]
