@@ -241,8 +241,9 @@ def _largest_term(s: ConvSpec, what: str) -> tuple[str, Any]:
         "output_padding": max(s.output_padding, default=0),
     }
     name = max(terms, key=lambda key: terms[key])
-    values = {"x_shape": s.x_shape, "w_shape": s.w_shape, "padding": s.padding, "input_dilation": s.input_dilation,
-              "dilation": s.dilation, "stride": s.stride, "output_padding": s.output_padding}  # fmt: skip
+    values = {"x_shape": s.x_shape, "w_shape": s.w_shape, "padding": s.padding,
+              "input_dilation": s.input_dilation, "dilation": s.dilation, "stride": s.stride,
+              "output_padding": s.output_padding}  # fmt: skip
     return name, values[name]
 
 

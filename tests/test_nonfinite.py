@@ -177,4 +177,5 @@ def test_a_result_beyond_its_dtype_s_range_is_infinity_without_a_warning(module:
     """float16 sums accumulate in float32 (180,000 here) and round to float16's inf, as IEEE casts do."""
     x = np.full((1, 1, 2), 300.0, np.float16)
     y = module.conv(x, -x)  # pytest's -W error: a warning would fail the test
-    assert y.dtype == np.float16 and y.tolist() == [[[-np.inf]]]
+    assert y.dtype == np.float16
+    assert y.tolist() == [[[-np.inf]]]

@@ -1,4 +1,4 @@
-"""Sizes checked from the spec before anything is allocated: a ValueError naming the parameter and the size."""
+"""Sizes checked from the spec before anything is allocated: a ValueError naming the parameter, the size."""
 
 from __future__ import annotations
 
