@@ -71,7 +71,8 @@ def layout(dimension_numbers: Any, ndim: int, kernel_pair: str = "OI") -> Layout
     """
     if dimension_numbers is None:
         return Layout()
-    specs = tuple(dimension_numbers) if not isinstance(dimension_numbers, str) else ()
+    is_sequence = isinstance(dimension_numbers, (list, tuple))
+    specs = tuple(dimension_numbers) if is_sequence else ()
     if len(specs) != 3 or not all(isinstance(s, str) for s in specs):
         raise TypeError(
             f"dimension_numbers={dimension_numbers!r} must be three strings, e.g. ('NHWC', 'HWIO', 'NHWC')"

@@ -28,13 +28,27 @@ def _shown(value: Any) -> Any:
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def _as_int(value: Any, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an int, got {value!r}")
     try:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an int, got {_shown(value)!r}") from None
+
+
+def as_flag(value: Any, name: str) -> bool:
+    """A flag: ``True``, ``False`` or a NumPy bool, nothing else (``"no"`` is not False)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {_shown(value)!r}")
+    return bool(value)
+
+
+def padding_word(padding: Any) -> str | None:
+    """The padding word ``padding`` spells, lower case (a 0-d string array counts), or None."""
+    if isinstance(padding, np.ndarray) and padding.ndim == 0 and padding.dtype.kind in "US":
+        padding = str(padding)
+    return padding.lower() if isinstance(padding, str) and padding.lower() in PADDING_WORDS else None
 
 
 def _is_sequence(value: Any) -> bool:
@@ -47,14 +61,14 @@ def _is_sequence(value: Any) -> bool:
 def per_dim(value: Any, name: str, ndim: int, minimum: int = 1) -> Shape:
     """An int, or one int per spatial dim, each ``>= minimum``, as a tuple of ``ndim`` ints."""
     if _is_sequence(value):
-        items = tuple(_as_int(v, name) for v in value)
+        items = tuple(as_int(v, name) for v in value)
         if len(items) != ndim:
             raise ValueError(
                 f"{name}={_shown(value)!r} has {len(items)} entries; "
                 f"expected 1 int or {ndim} (one per spatial dim)"
             )
     else:
-        items = (_as_int(value, name),) * ndim
+        items = (as_int(value, name),) * ndim
     if any(v < minimum for v in items):
         raise ValueError(f"{name}={_shown(value)!r} must be >= {minimum} in every spatial dim")
     return items
@@ -67,18 +81,18 @@ def padding_pairs(padding: Any, ndim: int) -> Padding:
     if isinstance(padding, (str, bytes)):
         raise ValueError(f"padding={padding!r} is not supported; {expected}")
     if not _is_sequence(padding):
-        p = _as_int(padding, "padding")
+        p = as_int(padding, "padding")
         return ((p, p),) * ndim
     items = list(padding)
     if len(items) != ndim:
         raise ValueError(f"padding={padding!r} has {len(items)} entries; {expected}")
     if all(not _is_sequence(item) for item in items):
-        return tuple((p, p) for p in (_as_int(item, "padding") for item in items))
+        return tuple((p, p) for p in (as_int(item, "padding") for item in items))
     pairs = []
     for item in items:
         if not _is_sequence(item) or len(item) != 2:
             raise ValueError(f"padding={padding!r} mixes ints and pairs or has a bad pair; {expected}")
-        lo, hi = (_as_int(v, "padding") for v in item)
+        lo, hi = (as_int(v, "padding") for v in item)
         pairs.append((lo, hi))
     return tuple(pairs)
 
@@ -96,8 +110,8 @@ def conv_params(
 
     The defaults live in one place, :func:`refconv.spec`'s signature.
     """
-    groups = _as_int(groups, "groups")
-    batch_groups = _as_int(batch_groups, "batch_groups")
+    groups = as_int(groups, "groups")
+    batch_groups = as_int(batch_groups, "batch_groups")
     if groups < 1 or batch_groups < 1:
         raise ValueError(f"groups={groups} and batch_groups={batch_groups} must be >= 1")
     if groups > 1 and batch_groups > 1:
@@ -123,6 +137,11 @@ def kind(dtype: np.dtype[Any]) -> str:
 
 def as_array(value: ArrayLike, name: str) -> NDArray[Any]:
     """``value`` as an ndarray of a numeric (integer, float or complex) dtype; ml_dtypes floats count."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array; refconv does not read masks: pass {name}.filled(0) for masked "
+            f"elements as zeros, or {name}.data for the values under the mask"
+        )
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as error:
@@ -141,7 +160,7 @@ def as_shape(value: Any, name: str) -> Shape:
     """A shape: a sequence of non-negative ints."""
     if not _is_sequence(value):
         raise TypeError(f"{name} must be a sequence of ints, got {value!r}")
-    shape = tuple(_as_int(v, name) for v in value)
+    shape = tuple(as_int(v, name) for v in value)
     if any(v < 0 for v in shape):
         raise ValueError(f"{name}={shape} has a negative size")
     return shape
@@ -163,7 +182,7 @@ def as_dtype(value: Any, name: str) -> np.dtype[Any]:
             break  # "bfloat16" and the like: NumPy knows their names once ml_dtypes is imported
         try:
             dtype: np.dtype[Any] = np.dtype(value)
-        except TypeError:
+        except (TypeError, ValueError):  # ValueError: a malformed structured-dtype description
             continue
         return dtype
     raise TypeError(f"{name}={value!r} is not a dtype")

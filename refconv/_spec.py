@@ -125,6 +125,8 @@ def spec(
         On any inconsistent shape or parameter, naming it and its values.
     """
     xs, ws = norm.as_shape(x_shape, "x_shape"), norm.as_shape(w_shape, "w_shape")
+    transposed = norm.as_flag(transposed, "transposed")
+    strict_output_padding = norm.as_flag(strict_output_padding, "strict_output_padding")
     ndim = norm.spatial_ndim(xs, "x")
     lay = layout(dimension_numbers, ndim, kernel_pair="IO" if transposed else "OI")
     xs, ws = lay.shape_to_canonical(xs, "lhs", "x"), lay.shape_to_canonical(ws, "rhs", "w")
@@ -143,12 +145,14 @@ def spec(
         preferred_element_type=None if preferred_element_type is None else np.dtype(preferred_element_type),
     )  # fmt: skip
     if transposed:
-        _only_for_conv(input_dilation=input_dilation, batch_groups=batch_groups, padding_mode=padding_mode)
+        _only_for_conv(ndim, input_dilation, batch_groups, padding_mode)
         s = _transpose_spec(
             common, stride, padding, output_padding, dilation, groups, output_shape, strict_output_padding
         )
         return check_sizes(s, INDEXABLE, "the most NumPy can index", vjp=False)
-    if output_shape is not None or output_padding != 0 or strict_output_padding:
+    if output_shape is not None or any(norm.per_dim(output_padding, "output_padding", ndim, 0)) or (
+        strict_output_padding
+    ):
         raise TypeError(
             "output_padding, output_shape and strict_output_padding are keywords of the transposed "
             "convolution only"
@@ -278,10 +282,16 @@ def _flat(p: ConvParams) -> dict[str, Any]:
     return {f.name: getattr(p, f.name) for f in fields(p)}
 
 
-def _only_for_conv(**given: Any) -> None:
-    defaults = {"input_dilation": 1, "batch_groups": 1, "padding_mode": "zeros"}
-    for name, value in given.items():
-        if value != defaults[name]:
+def _only_for_conv(ndim: int, input_dilation: Any, batch_groups: Any, padding_mode: Any) -> None:
+    """A TypeError for a convolution-only keyword given a value other than its default, with a
+    transposed convolution; each value checked first as the convolution checks it."""
+    given = {
+        "input_dilation": (input_dilation, norm.per_dim(input_dilation, "input_dilation", ndim) != (1,) * ndim),
+        "batch_groups": (batch_groups, norm.as_int(batch_groups, "batch_groups") != 1),
+        "padding_mode": (padding_mode, not isinstance(padding_mode, str) or padding_mode != "zeros"),
+    }
+    for name, (value, other) in given.items():
+        if other:
             raise TypeError(f"{name}={value!r} is not a parameter of the transposed convolution")
 
 
@@ -290,7 +300,7 @@ def _conv_params(
     input_dilation: IntOrInts, groups: int, batch_groups: int,
 ) -> tuple[ConvParams, str | None]:  # fmt: skip
     """The convolution's geometry after every check, and the padding word it came from."""
-    word = padding.lower() if isinstance(padding, str) and padding.lower() in norm.PADDING_WORDS else None
+    word = norm.padding_word(padding)
     p = norm.conv_params(
         len(xs) - 2, stride, 0 if word else padding, dilation, input_dilation, groups, batch_groups
     )
@@ -346,7 +356,7 @@ def _transpose_spec(
     """The spec of a transposed convolution, after every check (PyTorch's rules; ONNX's padding words)."""
     xs, ws = common.x_shape, common.w_shape
     ndim = len(xs) - 2
-    word = padding.lower() if isinstance(padding, str) and padding.lower() in norm.PADDING_WORDS else None
+    word = norm.padding_word(padding)
     p = norm.conv_params(ndim, stride, 0 if word else padding, dilation, 1, groups, 1)
     c_in, g = xs[1], p.groups
     if ws[0] != c_in:
@@ -364,7 +374,7 @@ def _transpose_spec(
             given = f"output_padding={output_padding!r}" if word is None else f"padding={padding!r}"
             raise ValueError(f"give {given} or output_shape={output_shape!r}, not both")
         t = replace(t, output_padding=_output_padding_for(output_shape, xs, ws, t))
-    _check_output_padding(t, strict)
+    _check_output_padding(t, strict, None if output_shape is None else f"output_shape={output_shape!r} needs ")
     if word is not None:
         pairs = ((0, 0),) * ndim if word == "valid" else transpose_same_padding(
             ws[2:], t.stride, t.dilation, t.output_padding, lower=word == "same_lower")  # fmt: skip
@@ -382,8 +392,11 @@ def _transpose_spec(
     )  # fmt: skip
 
 
-def _check_output_padding(t: TransposeParams, strict: bool) -> None:
-    """``output_padding < max(stride, dilation)`` (PyTorch's rule), or ``< stride`` when ``strict``."""
+def _check_output_padding(t: TransposeParams, strict: bool, source: str | None = None) -> None:
+    """``output_padding < max(stride, dilation)`` (PyTorch's rule), or ``< stride`` when ``strict``.
+
+    ``source`` starts the message when the output padding came from another argument (``output_shape``).
+    """
     limit = t.stride if strict else tuple(max(s, d) for s, d in zip(t.stride, t.dilation, strict=True))
     if any(o >= m for o, m in zip(t.output_padding, limit, strict=True)):
         rule = (
@@ -394,7 +407,9 @@ def _check_output_padding(t: TransposeParams, strict: bool) -> None:
             if strict
             else f"max(stride, dilation)={limit} in every spatial dim (as in PyTorch)"
         )
-        raise ValueError(f"output_padding={t.output_padding} must be smaller than {rule}")
+        given = f"output_padding={t.output_padding}" if source is None else (
+            f"{source}output_padding={t.output_padding}, which")  # fmt: skip
+        raise ValueError(f"{given} must be smaller than {rule}")
 
 
 def _output_padding_for(output_shape: Any, x_shape: Shape, w_shape: Shape, t: TransposeParams) -> Shape:

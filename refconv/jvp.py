@@ -146,7 +146,7 @@ def conv_vjp_vjp(
     >>> x_bar, dy_bar
     (array([[[1., 2., 2., 1.]]]), array([[[2., 2., 2.]]]))
     """
-    x, w = norm.as_array(x, "x"), norm.as_array(w, "w")
+    x, w, conjugate = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_flag(conjugate, "conjugate")
     given = norm.dtypes_of(x=x, w=w, dy=dy, gx=gx, gw=gw, gb=gb)
     s = conv_spec("conv_vjp_vjp", x.shape, w.shape, given, options)
     x_c, w_c, dy_c = s.operand(x, "x", "x"), s.operand(w, "w", "w"), s.operand(dy, "y", "dy")

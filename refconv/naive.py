@@ -204,7 +204,7 @@ def _vjp_problem(
 ) -> tuple[ConvSpec, NDArray[Any], NDArray[Any], list[Any]]:
     """The spec of a VJP's call (``array`` is its x or w, ``other`` the other's shape), that operand
     canonical (conjugated for PyTorch's convention), the cotangent canonical, and the taps."""
-    a, dy = norm.as_array(array, role), norm.as_array(dy, "dy")
+    a, dy, conjugate = norm.as_array(array, role), norm.as_array(dy, "dy"), norm.as_flag(conjugate, "conjugate")
     x_shape, w_shape = (a.shape, other) if role == "x" else (other, a.shape)
     s = conv_spec(caller, x_shape, w_shape, [a.dtype, dy.dtype], options)
     a_c, dy_c = s.operand(a, role, role), _cotangent(s, dy, _output_shape(s))
@@ -236,7 +236,7 @@ def conv_bias_vjp(
 
     The bias enters with coefficient 1, so both conventions give the same ``db``.
     """
-    del conjugate
+    norm.as_flag(conjugate, "conjugate")
     dy_c, out = bias_cotangent(dy, dimension_numbers, preferred_element_type)
     return _bias_sums(dy_c).astype(out)
 
@@ -320,6 +320,7 @@ def conv_transpose_vjp(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """:func:`refconv.conv_transpose_vjp` by accumulation over the same scatter triples."""
     x, w, dy = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(dy, "dy")
+    conjugate = norm.as_flag(conjugate, "conjugate")
     s = transpose_spec("conv_transpose_vjp", x.shape, w.shape, [x.dtype, w.dtype, dy.dtype], options)
     out, taps = _transpose_taps(s.x_shape, s.w_shape, s.transpose)
     dy_c = _cotangent(s, dy, (s.x_shape[0], s.w_shape[1] * s.groups, *out))

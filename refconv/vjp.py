@@ -91,7 +91,7 @@ def conjugated(a: NDArray[Any], conjugate: bool) -> NDArray[Any]:
     PyTorch's gradient of a complex function is ``conj(vjp(conj(g)))`` (the
     conjugate Wirtinger convention); JAX's is ``vjp(g)``.
     """
-    return np.conj(a) if conjugate and np.iscomplexobj(a) else a
+    return np.conj(a) if norm.as_flag(conjugate, "conjugate") and np.iscomplexobj(a) else a
 
 
 def vjps(
