@@ -51,9 +51,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from refconv.geometry import ConvParams
+from refconv.geometry import ConvParams, output_shape, padded_shape
 
-__all__ = ["IEEE", "all_finite", "real_products"]
+__all__ = ["IEEE", "all_finite", "real_products", "structural_nan"]
 
 #: ``np.errstate`` settings where refconv adds or multiplies possibly non-finite values: IEEE's result
 #: (``inf - inf`` is NaN, a finite sum may overflow to inf) is the answer, not a warning.
@@ -124,3 +124,21 @@ def _classes(a: NDArray[Any]) -> dict[str, NDArray[np.bool_]]:
         ">0": a > 0,
         "<0": a < 0,
     }
+
+
+def structural_nan(x_shape: tuple[int, ...], w: NDArray[Any], p: ConvParams, conv: Conv) -> NDArray[np.bool_]:
+    """Where the *materialised* reading of ``conv(x, w, p)`` is NaN although no real product is.
+
+    The other documented reading (torch's forward, XLA) multiplies the padded input as an array:
+    a structural zero times a non-finite kernel element is NaN there. An output element holds
+    such a product where the windows of the padded domain reach more non-finite kernel taps than
+    the windows over ``x``'s own elements do: both counts are general convolutions of 0/1 arrays.
+    """
+    bad = (~np.isfinite(w) if np.issubdtype(w.dtype, np.inexact) else np.zeros(w.shape, bool)).astype(float)
+    out = output_shape(x_shape, w.shape, p)
+    if not bad.any() or 0 in out:
+        return np.zeros(out, bool)
+    ones = np.ones((*x_shape[:2], *padded_shape(x_shape[2:], p)))
+    nd = len(p.stride)
+    plain = ConvParams(p.stride, ((0, 0),) * nd, p.dilation, (1,) * nd, p.groups, p.batch_groups)
+    return np.asarray(conv(ones, bad, plain) - conv(np.ones(x_shape), bad, p)) > 0

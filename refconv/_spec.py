@@ -133,10 +133,17 @@ def spec(
     norm.spatial_ndim(ws, "w")
     if len(xs) != len(ws):
         raise ValueError(f"x has shape {xs} and w has shape {ws}: their ranks differ")
+    from_preferred = (
+        dtype is None or (_is_dtype_list(dtype) and not dtype)
+    ) and preferred_element_type is not None
     if dtype is None or (_is_dtype_list(dtype) and not dtype):
         dtype = np.float64 if preferred_element_type is None else (
             norm.as_dtype(preferred_element_type, "preferred_element_type"))  # fmt: skip
     given = [norm.as_dtype(d, "dtype") for d in (dtype if _is_dtype_list(dtype) else [dtype])]  # type: ignore[union-attr]
+    for d in given:
+        if norm.kind(d) not in "iufc":
+            name = "preferred_element_type" if from_preferred else "dtype"
+            raise TypeError(f"{name}={dtype!r} holds {d}; expected integer, float or complex dtypes")
     accumulate, out = norm.dtypes(given, preferred_element_type)
     common = ConvSpec(
         x_shape=xs, w_shape=ws, y_shape=(), stride=(), padding=(), dilation=(), input_dilation=(),
@@ -150,8 +157,10 @@ def spec(
             common, stride, padding, output_padding, dilation, groups, output_shape, strict_output_padding
         )
         return check_sizes(s, INDEXABLE, "the most NumPy can index", vjp=False)
-    if output_shape is not None or any(norm.per_dim(output_padding, "output_padding", ndim, 0)) or (
-        strict_output_padding
+    if (
+        output_shape is not None
+        or any(norm.per_dim(output_padding, "output_padding", ndim, 0))
+        or (strict_output_padding)
     ):
         raise TypeError(
             "output_padding, output_shape and strict_output_padding are keywords of the transposed "
@@ -286,7 +295,10 @@ def _only_for_conv(ndim: int, input_dilation: Any, batch_groups: Any, padding_mo
     """A TypeError for a convolution-only keyword given a value other than its default, with a
     transposed convolution; each value checked first as the convolution checks it."""
     given = {
-        "input_dilation": (input_dilation, norm.per_dim(input_dilation, "input_dilation", ndim) != (1,) * ndim),
+        "input_dilation": (
+            input_dilation,
+            norm.per_dim(input_dilation, "input_dilation", ndim) != (1,) * ndim,
+        ),
         "batch_groups": (batch_groups, norm.as_int(batch_groups, "batch_groups") != 1),
         "padding_mode": (padding_mode, not isinstance(padding_mode, str) or padding_mode != "zeros"),
     }
@@ -374,7 +386,9 @@ def _transpose_spec(
             given = f"output_padding={output_padding!r}" if word is None else f"padding={padding!r}"
             raise ValueError(f"give {given} or output_shape={output_shape!r}, not both")
         t = replace(t, output_padding=_output_padding_for(output_shape, xs, ws, t))
-    _check_output_padding(t, strict, None if output_shape is None else f"output_shape={output_shape!r} needs ")
+    _check_output_padding(
+        t, strict, None if output_shape is None else f"output_shape={output_shape!r} needs "
+    )
     if word is not None:
         pairs = ((0, 0),) * ndim if word == "valid" else transpose_same_padding(
             ws[2:], t.stride, t.dilation, t.output_padding, lower=word == "same_lower")  # fmt: skip

@@ -205,6 +205,7 @@ def _image_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int |
         else:
             first = range(*rows.indices(out_spatial[0]))
             out[batch, ..., first.start * per_row : first.stop * per_row] = np.matmul(kernel, matrix)
+        del matrix  # before the next chunk's copy: one window copy alive at a time
     return out.reshape(n, w.shape[0], *out_spatial)
 
 

@@ -89,6 +89,7 @@ def _taps_1d(
     """
     end = lo + hi + (dil * (n - 1) + 1 if n else 0)
     windows = len(range(0, end - d * (k - 1), s))
+    held: list[tuple[int, int | None]] = []  # (padded position, the element it holds or None)
     if mode == "zeros":
         held = [(lo + dil * i, i) for i in range(n)]
     else:
@@ -204,7 +205,11 @@ def _vjp_problem(
 ) -> tuple[ConvSpec, NDArray[Any], NDArray[Any], list[Any]]:
     """The spec of a VJP's call (``array`` is its x or w, ``other`` the other's shape), that operand
     canonical (conjugated for PyTorch's convention), the cotangent canonical, and the taps."""
-    a, dy, conjugate = norm.as_array(array, role), norm.as_array(dy, "dy"), norm.as_flag(conjugate, "conjugate")
+    a, dy, conjugate = (
+        norm.as_array(array, role),
+        norm.as_array(dy, "dy"),
+        norm.as_flag(conjugate, "conjugate"),
+    )
     x_shape, w_shape = (a.shape, other) if role == "x" else (other, a.shape)
     s = conv_spec(caller, x_shape, w_shape, [a.dtype, dy.dtype], options)
     a_c, dy_c = s.operand(a, role, role), _cotangent(s, dy, _output_shape(s))

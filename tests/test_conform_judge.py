@@ -84,8 +84,8 @@ def test_assess_judges_results_against_given_values_within_the_bound() -> None:
     assert (assess(c, short).verdict, assess(c, short).array) == ("shape", "dx")
 
 
-def test_the_verdicts_are_every_failure_and_the_two_that_are_not() -> None:
-    assert set(VERDICTS) == {*FAILING, "agree", "unsupported"}
+def test_the_verdicts_are_every_failure_and_the_three_that_are_not() -> None:
+    assert set(VERDICTS) == {*FAILING, "agree", "convention", "unsupported"}
     assert len(set(VERDICTS)) == len(VERDICTS)
 
 

@@ -179,3 +179,75 @@ def test_a_result_beyond_its_dtype_s_range_is_infinity_without_a_warning(module:
     y = module.conv(x, -x)  # pytest's -W error: a warning would fail the test
     assert y.dtype == np.float16
     assert y.tolist() == [[[-np.inf]]]
+
+
+# The other documented reading: torch's forward and XLA multiply the materialised padded array, so a
+# padding zero times NaN/inf is NaN there. refconv.testing calls such an element a convention
+# difference (counted apart), never a failure, and a NaN anywhere else still fails.
+MATERIALISED = [
+    # (keywords, transposed, which, the materialised reading's NaN positions, from the definition)
+    (dict(padding=1), False, "y", [0]),  # y[0] reads padding * w[0] = 0 * NaN
+    (dict(stride=2, output_padding=1), True, "y", [1, 3, 4]),  # stride and output padding zeros * NaN
+    (dict(dilation=2), True, "y", [2, 3]),  # the zeros the transposed conv pads dy-like x with
+    ({}, False, "dx", [2]),  # dx[2] = dy[1] w[1] + (padding of dy) * w[0]
+]
+
+
+@pytest.mark.parametrize(("keywords", "transposed", "which", "nan_at"), MATERIALISED)
+def test_the_materialised_reading_is_a_convention_difference_not_a_failure(
+    keywords: dict[str, Any], transposed: bool, which: str, nan_at: list[int]
+) -> None:
+    from refconv.testing import assert_conv_close, compare, conventions, reference_and_bound
+
+    w = np.array([[[np.nan, 1.0]]])
+    x = np.ones((1, 1, 2)) if transposed else np.ones((1, 1, 3))
+    dy = None if which == "y" else np.ones((1, 1, 2))
+    reference, bound = reference_and_bound(x, w, which=which, dy=dy, transposed=transposed, **keywords)
+    materialised = reference.copy()
+    materialised[0, 0, nan_at] = np.nan
+    assert not np.isnan(reference[0, 0, nan_at]).any()  # refconv's own reading has numbers there
+    assert_conv_close(materialised, x, w, which=which, dy=dy, transposed=transposed, **keywords)
+    s = refconv.spec(x.shape, w.shape, transposed=transposed, **keywords)
+    mask = conventions(s, x, w, dy, which=[which])[which]
+    assert np.flatnonzero(mask).tolist() == nan_at
+    verdict = compare(which, materialised, reference, bound, convention=mask)
+    assert verdict.ok
+    assert verdict.convention == len(nan_at)
+    wrong = materialised.copy()  # a number neither reading gives, where they differ
+    wrong[0, 0, nan_at[0]] = reference[0, 0, nan_at[0]] + 1
+    with pytest.raises(AssertionError, match=r"1 of \d+ elements exceed the round-off bound"):
+        assert_conv_close(wrong, x, w, which=which, dy=dy, transposed=transposed, **keywords)
+
+
+def test_torch_s_own_results_on_the_issue_s_examples_are_accepted() -> None:
+    torch = pytest.importorskip("torch")
+    from refconv.testing import assert_conv_close
+
+    x, w = np.ones((1, 1, 3)), np.array([[[np.nan, 1.0]]])
+    tw = torch.tensor(w)
+    forward = torch.nn.functional.conv1d(torch.tensor(x), tw, padding=1).numpy()
+    assert np.isnan(forward).all()  # torch's forward: the materialised reading
+    assert_conv_close(forward, x, w, padding=1)
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.conv1d(tx, tw).backward(torch.ones(1, 1, 2, dtype=torch.float64))
+    assert_conv_close(tx.grad.numpy(), x, w, which="dx", dy=np.ones((1, 1, 2)))
+    transposed: list[dict[str, Any]] = [dict(stride=2, output_padding=1), dict(dilation=2)]
+    for keywords in transposed:
+        t = torch.nn.functional.conv_transpose1d(torch.ones(1, 1, 2, dtype=torch.float64), tw, **keywords)
+        assert_conv_close(t.numpy(), np.ones((1, 1, 2)), w, transposed=True, **keywords)
+
+
+def test_the_judge_counts_the_materialised_reading_apart_from_disagree() -> None:
+    from refconv.cases import case
+    from refconv.conform import FAILING, assess
+
+    c = case("padding", (1, 1, 3), (1, 1, 2), padding=1, bias=False)
+    x, w = np.ones((1, 1, 3)), np.array([[[np.nan, 1.0]]])
+    outcome = assess(c, {"y": np.full((1, 1, 4), np.nan)}, gradients=False, arrays=(x, w, None, None))
+    assert outcome.verdict == "convention", outcome.detail
+    assert "convention" not in FAILING
+    assert "1 of 4 in y" in outcome.detail
+    wrong = assess(
+        c, {"y": np.array([[[np.nan, np.nan, np.nan, 0.0]]])}, gradients=False, arrays=(x, w, None, None)
+    )
+    assert wrong.verdict == "disagree"

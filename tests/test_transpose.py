@@ -59,7 +59,10 @@ MISUSES = [
         dict(stride=2, output_shape=(7, 12)),
         r"output_shape=\(7, 12\) is smaller than the smallest output \(9, 9\)",
     ),
-    (dict(stride=2, output_shape=(11, 9)), r"output_shape=\(11, 9\) needs output_padding=\(2, 0\), which must be smaller"),
+    (
+        dict(stride=2, output_shape=(11, 9)),
+        r"output_shape=\(11, 9\) needs output_padding=\(2, 0\), which must be smaller",
+    ),
     (
         dict(stride=2, output_shape=(9,)),
         r"output_shape=\(9,\) must be 2 spatial sizes or the full shape \(2, 4\)",

@@ -36,16 +36,17 @@ from typing import Any
 from refconv.backends.base import Backend, Unsupported
 from refconv.cases import ARRAYS, Case
 from refconv.conform.worker import Answer, Worker, execute, validated
-from refconv.testing.bounds import reference_and_bounds
+from refconv.testing.bounds import conventions, reference_and_bounds
 from refconv.testing.comparison import Comparison, compare
 
 __all__ = ["DEFAULT_TIMEOUT", "FAILING", "VERDICTS", "Judge", "Outcome", "assess"]
 
 #: The verdicts on a case, in the order the reports list them.
-VERDICTS = ("agree", "disagree", "shape", "dtype", "mutated", "invalid", "raised", "crashed", "timeout",
-            "unsupported")  # fmt: skip
-#: The verdicts that are failures.
-FAILING = VERDICTS[1:-1]
+VERDICTS = ("agree", "convention", "disagree", "shape", "dtype", "mutated", "invalid", "raised", "crashed",
+            "timeout", "unsupported")  # fmt: skip
+#: The verdicts that are failures (``convention``: NaN only where the materialised-padding reading,
+#: which the docs list per framework, puts it; counted apart, not a failure).
+FAILING = VERDICTS[2:-1]
 #: Seconds a backend may take on one case (its first case includes importing the framework).
 DEFAULT_TIMEOUT = 120.0
 
@@ -111,7 +112,11 @@ def assess(
     x, w, b, dy = case.arrays() if arrays is None else arrays
     references = reference_and_bounds(s, x, w, b, dy, s.dtype, which=wanted)
     values = {name: references[name][0] if expected is None else expected[name] for name in wanted}
-    compared = tuple(compare(name, answer.arrays[name], values[name], references[name][1]) for name in wanted)
+    masks = conventions(s, x, w, dy, which=wanted)
+    compared = tuple(
+        compare(name, answer.arrays[name], values[name], references[name][1], convention=masks.get(name))
+        for name in wanted
+    )
     return _verdict(case, wanted, compared, {name: answer.arrays[name].dtype.name for name in wanted})
 
 
@@ -131,6 +136,13 @@ def _verdict(
     if not worst.ok:
         return Outcome(case, "disagree", worst.report(dtype=s.dtype), wanted, compared, worst.name)
     ratio = "0" if worst.ratio == 0 else f"{worst.ratio:.2g}" if math.isfinite(worst.ratio) else "inf"
+    other = [c for c in compared if c.convention]
+    if other:
+        counts = ", ".join(f"{c.convention} of {c.size} in {c.name}" for c in other)
+        detail = f"NaN where a padding or inserted zero meets NaN or inf (the materialised reading): {counts}"
+        return Outcome(
+            case, "convention", f"{detail}; otherwise worst |diff|/bound {ratio}", wanted, compared
+        )
     return Outcome(case, "agree", f"worst |diff|/bound {ratio} ({worst.name})", wanted, compared)
 
 

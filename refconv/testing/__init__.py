@@ -9,6 +9,7 @@ bound (``refconv.testing.bounds``) by one comparison (``refconv.testing.comparis
 
 from refconv.cases import ARRAYS, Results
 from refconv.testing.bounds import (
+    conventions,
     gamma,
     reference_and_bound,
     reference_and_bounds,
@@ -28,6 +29,7 @@ __all__ = [
     "assert_conv_close",
     "compare",
     "conv_configs",
+    "conventions",
     "gamma",
     "reference_and_bound",
     "reference_and_bounds",

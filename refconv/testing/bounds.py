@@ -25,10 +25,15 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
-from refconv._convspec import ConvSpec
+from refconv._convspec import ROLES, ConvSpec
+from refconv._nonfinite import structural_nan
+from refconv._ops import swap_batch_and_channels, transpose_kernel
 from refconv._spec import ConvOptions, TransposeOptions, check_keywords, spec
 from refconv.cases import ARRAYS, Results
-from refconv.conv import conv
+from refconv.conv import conv, kernel_of
+from refconv.fast import conv_general
+from refconv.geometry import input_vjp_params, padded_shape, weight_vjp_params
+from refconv.padding_modes import without_padding
 from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_vjp
 
@@ -238,20 +243,23 @@ def reference_and_bound(
         raise ValueError(f"which={which!r}: expected one of {', '.join(ARRAYS)}")
     if which != "y" and dy is None:
         raise ValueError(f"which={which!r} needs the cotangent dy")
-    s = _problem(np.shape(x), np.shape(w), transposed, spec, keywords)
+    dtypes = norm.dtypes_of(x=x, w=w)
+    s = _problem(np.shape(x), np.shape(w), dtypes, transposed, spec, keywords)
     bias = b if which == "y" else None  # the VJPs do not depend on the bias
     return reference_and_bounds(s, x, w, bias, dy, dtype, which=[which])[which]
 
 
 def _problem(
-    x_shape: tuple[int, ...], w_shape: tuple[int, ...], transposed: bool, given: ConvSpec | None,
-    keywords: dict[str, Any],
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtypes: list[np.dtype[Any]], transposed: bool,
+    given: ConvSpec | None, keywords: dict[str, Any],
 ) -> ConvSpec:  # fmt: skip
-    """The spec a checking function was given, or the one its keywords describe."""
+    """The spec a checking function was given, or the one its keywords describe (every keyword
+    checked as refconv's functions check it, ``preferred_element_type`` against x's and w's dtypes)."""
     if given is None:
         check_keywords("assert_conv_close", keywords, ConvOptions, TransposeOptions)
-        keywords = {k: v for k, v in keywords.items() if k != "preferred_element_type"}
-        return spec(x_shape, w_shape, transposed=transposed, **keywords)
+        return spec(
+            x_shape, w_shape, transposed=norm.as_flag(transposed, "transposed"), dtype=dtypes, **keywords
+        )
     if keywords or transposed:
         named = sorted(keywords) + (["transposed"] if transposed else [])
         raise TypeError(f"give spec= or the convolution's keywords, not both (got spec and {named})")
@@ -261,3 +269,36 @@ def _problem(
             f"w {given.given_shape('w')}"
         )
     return given
+
+
+def conventions(
+    s: ConvSpec, x: ArrayLike, w: ArrayLike, dy: ArrayLike | None, which: Sequence[str] = ARRAYS
+) -> dict[str, NDArray[np.bool_]]:
+    """Where the materialised-padding reading makes an element NaN that refconv's reading does not.
+
+    refconv sums real products only (``refconv._nonfinite``); torch's forward and XLA multiply a
+    padded array, so a padding or inserted zero times a non-finite weight (or, in the weight VJP, a
+    non-finite cotangent) is NaN there. An element NaN for that reason alone is a convention
+    difference, not an error (:func:`compare` counts it apart). Given for ``y`` (every padding
+    mode) and for ``dx`` and ``dw`` of zero-padded problems (``dx`` without batch groups).
+    """
+    p, kernel = s.general, kernel_of(s, s.operand(w, "w", "w"))
+    x_shape = s.x_shape
+    masks: dict[str, NDArray[np.bool_]] = {}
+    if "y" in which:
+        if s.padding_mode != "zeros":  # the mode's padding holds copies: real elements
+            x_shape, p = (*x_shape[:2], *padded_shape(x_shape[2:], p)), without_padding(p)
+        masks["y"] = s.layout.from_canonical(structural_nan(x_shape, kernel, p, conv_general), ROLES["y"])
+    if dy is None or s.padding_mode != "zeros":
+        return masks
+    dy_c, p = s.operand(dy, "y", "dy"), s.general
+    if "dx" in which and p.batch_groups == 1:
+        q = input_vjp_params(s.x_shape[2:], kernel.shape[2:], p)
+        mask = structural_nan(dy_c.shape, transpose_kernel(kernel, q.groups), q, conv_general)
+        masks["dx"] = s.layout.from_canonical(mask, ROLES["x"])
+    if "dw" in which:
+        q = weight_vjp_params(s.x_shape[2:], kernel.shape[2:], p)
+        x_t = (s.x_shape[1], s.x_shape[0], *s.x_shape[2:])
+        mask = swap_batch_and_channels(structural_nan(x_t, swap_batch_and_channels(dy_c), q, conv_general))
+        masks["dw"] = s.layout.from_canonical(kernel_of(s, mask), ROLES["w"])
+    return masks

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
+from refconv import _normalize as norm
 from refconv._convspec import ConvSpec
-from refconv.testing.bounds import reference_and_bound
+from refconv.testing.bounds import _problem, conventions, reference_and_bound
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Comparison:
     ratio: float
     max_abs_diff: float
     worst: tuple[tuple[tuple[int, ...], complex, complex, float, float], ...]
+    #: Elements NaN by the materialised-padding reading only: a convention difference, not over.
+    convention: int = 0
 
     @property
     def ok(self) -> bool:
@@ -64,26 +67,37 @@ class Comparison:
 
 
 def compare(
-    name: str, actual: ArrayLike, reference: ArrayLike, bound: ArrayLike, worst: int = 5
-) -> Comparison:
+    name: str, actual: ArrayLike, reference: ArrayLike, bound: ArrayLike, worst: int = 5,
+    convention: ArrayLike | None = None,
+) -> Comparison:  # fmt: skip
     """Judge ``actual`` against ``reference`` element by element within ``bound`` (an array or a scalar).
 
     Shapes first: a wrong shape fails whatever the values. NaN must meet NaN
     and an infinity the same infinity; every other element must be within its
     bound. Complex values are compared by the modulus of the difference.
+    ``convention`` marks the elements the materialised-padding reading makes
+    NaN (:func:`refconv.testing.conventions`): a NaN there is counted as a
+    convention difference, not as over the bound.
     """
+    worst = norm.as_int(worst, "worst")
+    if worst < 0:
+        raise ValueError(f"worst={worst} must be >= 0")
     got, want = np.asarray(actual), np.asarray(reference)
     if got.shape != want.shape:
         return Comparison(name, got.shape, want.shape, got.size, got.size, math.inf, math.inf, ())
     wide = np.result_type(got, want, np.float64)
     got, want = got.astype(wide), want.astype(wide)
-    limit = np.nan_to_num(np.broadcast_to(np.asarray(bound, np.float64), want.shape), nan=0.0)
-    with np.errstate(invalid="ignore"):
+    limit = np.broadcast_to(np.asarray(bound, np.float64), want.shape)
+    limit = np.where(np.isnan(limit) | ~np.isfinite(want), 0.0, limit)  # a non-finite reference: exact
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, and finite values far apart
         diff = np.abs(got - want)
         same = (np.isnan(got) & np.isnan(want)) | (np.isinf(want) & (got == want))
-        diff = np.where(same, 0.0, np.nan_to_num(diff, nan=np.inf))
+        diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))  # a NaN met by a number: inf
+    other = np.zeros(want.shape, bool) if convention is None else np.asarray(convention) & np.isnan(got)
+    other &= ~np.isnan(want)
+    diff = np.where(other, 0.0, diff)
     ratio = np.divide(diff, limit, out=np.where(diff > 0, np.inf, 0.0), where=limit > 0)
-    order = np.argsort(ratio, axis=None)[::-1][:worst]
+    order = np.lexsort((np.arange(ratio.size), -ratio.ravel()))[:worst]  # worst first, then in index order
     rows = tuple(
         (tuple(int(i) for i in index), complex(got[index]), complex(want[index]), float(diff[index]),
          float(limit[index]))
@@ -98,6 +112,7 @@ def compare(
         ratio=float(np.max(ratio, initial=0.0)),
         max_abs_diff=float(np.max(diff, initial=0.0)),
         worst=rows,
+        convention=int(np.count_nonzero(other)),
     )
 
 
@@ -153,12 +168,16 @@ def assert_conv_close(
     AssertionError: y: 1 of 128 elements exceed the round-off bound for float32 ...
     """
     __tracebackhide__ = True  # pytest shows the caller's line, not this function's
-    actual_arr = np.asarray(actual)
-    used = np.dtype(dtype if dtype is not None else actual_arr.dtype)
+    actual_arr = norm.as_array(actual, "actual")
+    used = actual_arr.dtype if dtype is None else norm.as_dtype(dtype, "dtype")
+    if norm.kind(used) not in "iufc":
+        raise TypeError(f"dtype={used} is not an integer, float or complex dtype")
     reference, bound = reference_and_bound(
         x, w, b, which=which, dy=dy, dtype=used, transposed=transposed, spec=spec, **keywords
     )
-    verdict = compare(f"{which}", actual_arr, reference, bound, worst)
+    s = _problem(np.shape(x), np.shape(w), norm.dtypes_of(x=x, w=w), transposed, spec, keywords)
+    masks = conventions(s, x, w, dy, which=[which])
+    verdict = compare(f"{which}", actual_arr, reference, bound, worst, masks.get(which))
     if not verdict.ok:
         if spec is not None:
             config = spec.source()
