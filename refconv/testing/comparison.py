@@ -93,7 +93,8 @@ def compare(
         diff = np.abs(got - want)
         same = (np.isnan(got) & np.isnan(want)) | (np.isinf(want) & (got == want))
         diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))  # a NaN met by a number: inf
-    other = np.zeros(want.shape, bool) if convention is None else np.asarray(convention) & np.isnan(got)
+    known = convention is not None and np.shape(convention) == want.shape  # else: judged strictly
+    other = np.asarray(convention) & np.isnan(got) if known else np.zeros(want.shape, bool)
     other &= ~np.isnan(want)
     diff = np.where(other, 0.0, diff)
     ratio = np.divide(diff, limit, out=np.where(diff > 0, np.inf, 0.0), where=limit > 0)
