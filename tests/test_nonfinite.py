@@ -251,3 +251,16 @@ def test_the_judge_counts_the_materialised_reading_apart_from_disagree() -> None
         c, {"y": np.array([[[np.nan, np.nan, np.nan, 0.0]]])}, gradients=False, arrays=(x, w, None, None)
     )
     assert wrong.verdict == "disagree"
+
+
+def test_convention_masks_have_their_array_s_shape_on_every_curated_case() -> None:
+    from refconv import conform
+    from refconv.testing import compare, conventions, reference_and_bounds
+
+    for c in conform.CURATED:
+        x, w, b, dy = c.arrays()
+        references = reference_and_bounds(c.spec, x, w, b, dy, c.spec.dtype)
+        for name, mask in conventions(c.spec, x, w, dy).items():
+            assert mask.shape == references[name][0].shape, (c.spec.source(), name)
+    with pytest.raises(ValueError, match=r"convention has shape \(3,\); expected the reference's \(2,\)"):
+        compare("y", np.zeros(2), np.zeros(2), 0.0, convention=np.zeros(3, bool))

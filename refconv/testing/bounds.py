@@ -280,11 +280,14 @@ def conventions(
     padded array, so a padding or inserted zero times a non-finite weight (or, in the weight VJP, a
     non-finite cotangent) is NaN there. An element NaN for that reason alone is a convention
     difference, not an error (:func:`compare` counts it apart). Given for ``y`` (every padding
-    mode) and for ``dx`` and ``dw`` of zero-padded problems (``dx`` without batch groups).
+    mode) and for ``dx`` and ``dw`` of zero-padded problems (``dx`` without batch groups), each of
+    its array's shape; none for a problem without products (:attr:`refconv.ConvSpec.empty`).
     """
+    masks: dict[str, NDArray[np.bool_]] = {}
+    if s.empty:  # no product at all: zeros (and the bias) in both readings
+        return masks
     p, kernel = s.general, kernel_of(s, s.operand(w, "w", "w"))
     x_shape = s.x_shape
-    masks: dict[str, NDArray[np.bool_]] = {}
     if "y" in which:
         if s.padding_mode != "zeros":  # the mode's padding holds copies: real elements
             x_shape, p = (*x_shape[:2], *padded_shape(x_shape[2:], p)), without_padding(p)

@@ -93,8 +93,11 @@ def compare(
         diff = np.abs(got - want)
         same = (np.isnan(got) & np.isnan(want)) | (np.isinf(want) & (got == want))
         diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))  # a NaN met by a number: inf
-    known = convention is not None and np.shape(convention) == want.shape  # else: judged strictly
-    other = np.asarray(convention) & np.isnan(got) if known else np.zeros(want.shape, bool)
+    if convention is not None and np.shape(convention) != want.shape:
+        raise ValueError(
+            f"convention has shape {np.shape(convention)}; expected the reference's {want.shape}"
+        )
+    other = np.zeros(want.shape, bool) if convention is None else np.asarray(convention) & np.isnan(got)
     other &= ~np.isnan(want)
     diff = np.where(other, 0.0, diff)
     ratio = np.divide(diff, limit, out=np.where(diff > 0, np.inf, 0.0), where=limit > 0)
