@@ -7,7 +7,7 @@ output padding) and outputs whose windows read nothing are *structural*: they
 are not elements of ``x``, so they form no product. With finite operands that
 changes nothing (a structural zero times a finite value adds 0); with NaN or
 infinity it decides the result: ``nan * 0`` is NaN in IEEE arithmetic, so an
-implementation that materialises the padded input (torch's forward, XLA) and
+implementation that materialises the padded input (torch 2.13's CPU forward) and
 one that only adds the products it needs (torch's transposed convolution and
 input gradient, :mod:`refconv.naive`) give NaN in different places.
 
@@ -129,7 +129,7 @@ def _classes(a: NDArray[Any]) -> dict[str, NDArray[np.bool_]]:
 def structural_nan(x_shape: tuple[int, ...], w: NDArray[Any], p: ConvParams, conv: Conv) -> NDArray[np.bool_]:
     """Where the *materialised* reading of ``conv(x, w, p)`` is NaN although no real product is.
 
-    The other documented reading (torch's forward, XLA) multiplies the padded input as an array:
+    The other documented reading (torch's CPU forward) multiplies the padded input as an array:
     a structural zero times a non-finite kernel element is NaN there. An output element holds
     such a product where the windows of the padded domain reach more non-finite kernel taps than
     the windows over ``x``'s own elements do: both counts are general convolutions of 0/1 arrays.

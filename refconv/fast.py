@@ -217,7 +217,9 @@ def _window_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int 
     chunk of output rows (:func:`_chunks`) copies its windows into a
     ``(B*G, rows, K*I)`` matrix (channels innermost: long contiguous runs) and
     multiplies it with the ``(B*G, K*I, O'')`` kernel in one matmul batched over
-    the groups. With fewer output rows than taps (a weight VJP: the kernel's
+    the groups, each product written straight into the channels-first result
+    (no channels-last output and no final transpose: one output-sized array).
+    With fewer output rows than taps (a weight VJP: the kernel's
     few taps out, every image and position contracted), the chunks split the
     contraction instead and their products are summed
     (:func:`_contraction_chunks`): every matmul keeps all the rows, the shape
@@ -232,19 +234,21 @@ def _window_matmul(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int 
     cols = np.moveaxis(np.moveaxis(cols, 2 + nd, 1), 3 + nd, -1)  # (B, G, N', *M, *K, I)
     taps = math.prod(w.shape[1:])  # I * prod(K); explicit sizes: -1 is ambiguous for empty arrays
     kernel = np.moveaxis(w, 1, -1).reshape(bg * g, o_group, taps).swapaxes(1, 2)  # (B*G, K*I, O'')
-    out = np.empty((n, *out_spatial, bg, g, o_group), np.result_type(windows, w))
+    # a product (B, G, n, *m, O'') goes to (n, B, G, O'', *m): the caller's layout, written in place
+    to_caller = (2, 0, 1, 3 + nd, *range(3, 3 + nd))
     rows_total, limit = n * math.prod(out_spatial), _budget(x, w, p, budget)
     if rows_total < taps and bg * g * rows_total * taps > limit:
         product = _contraction_chunks(cols, kernel, rows_total, limit)
-        out[...] = np.moveaxis(product.reshape(bg, g, n, *out_spatial, o_group), (0, 1), (1 + nd, 2 + nd))
-        return _channels_first(out.reshape(n, *out_spatial, bg * g * o_group))
+        product = product.reshape(bg, g, n, *out_spatial, o_group).transpose(to_caller)
+        return np.ascontiguousarray(product).reshape(n, w.shape[0], *out_spatial)
+    out = np.empty((n, bg, g, o_group, *out_spatial), np.result_type(windows, w))
     for batch, rows in _chunks((n, *out_spatial), bg * g * taps, limit):
         piece = cols[:, :, batch, rows]  # (B, G, n, m0, *M[1:], *K, I)
         chunk_rows = piece.shape[2 : 3 + nd]
         product = np.matmul(piece.reshape(bg * g, math.prod(chunk_rows), taps), kernel)
-        product = product.reshape(bg, g, *chunk_rows, o_group)
-        out[batch, rows] = np.moveaxis(product, (0, 1), (1 + nd, 2 + nd))  # (n, *m, B, G, O'')
-    return _channels_first(out.reshape(n, *out_spatial, bg * g * o_group))
+        out[batch, :, :, :, rows] = product.reshape(bg, g, *chunk_rows, o_group).transpose(to_caller)
+        del product  # before the next chunk's copy and product: one chunk alive at a time
+    return out.reshape(n, w.shape[0], *out_spatial)
 
 
 def _contraction_chunks(cols: NDArray[Any], kernel: NDArray[Any], rows: int, budget: int) -> NDArray[Any]:

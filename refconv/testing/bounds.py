@@ -276,7 +276,7 @@ def conventions(
 ) -> dict[str, NDArray[np.bool_]]:
     """Where the materialised-padding reading makes an element NaN that refconv's reading does not.
 
-    refconv sums real products only (``refconv._nonfinite``); torch's forward and XLA multiply a
+    refconv sums real products only (``refconv._nonfinite``); torch's CPU forward multiplies a
     padded array, so a padding or inserted zero times a non-finite weight (or, in the weight VJP, a
     non-finite cotangent) is NaN there. An element NaN for that reason alone is a convention
     difference, not an error (:func:`compare` counts it apart). Given for ``y`` (every padding
