@@ -274,3 +274,29 @@ def test_vectors_writes_a_directory_and_names_a_path_it_cannot_write(tmp_path: P
         assert "Traceback" not in result.stderr
     result = _run("vectors", "--out", str(tmp_path), "--seed", "-5")
     assert "argument --seed: expected a whole number >= 0, got '-5'" in result.stderr
+
+
+def test_check_skips_naive_for_size_says_so_and_takes_no_naive() -> None:
+    """refconv.naive's loops would visit 3 x 299,998 window-tap pairs: skipped, with the count."""
+    big = ("check", "--x-shape", "1,1,300000", "--w-shape", "1,1,3", "--json")
+    if not (_installed("jax") or _installed("torch")):
+        result = _run(*big)
+        assert result.returncode == 2
+        assert "refconv.naive skipped (its loops would visit 899,994 window-tap pairs" in result.stderr
+        assert "no oracle is installed" in _run("check", "--no-naive").stderr
+        return
+    result = _run(*big)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads(result.stdout)["results"][0]["rows"]
+    naive = [row for row in rows if row["backend"] == "refconv.naive"]
+    assert naive == [{"backend": "refconv.naive", "verdict": "skipped", "ok": True, "detail":
+                      "its loops would visit 899,994 window-tap pairs, more than 200,000 (about 20 us each); "
+                      "--no-naive skips it always"}]  # fmt: skip
+    assert any(row["backend"] in ("jax", "torch") and row["ok"] for row in rows)
+    small = json.loads(_run("check", "--no-naive", "--json").stdout)["results"][0]["rows"]
+    assert small
+    assert all(row["backend"] != "refconv.naive" for row in small)
+    assert any(
+        row["backend"] == "refconv.naive"
+        for row in json.loads(_run("check", "--json").stdout)["results"][0]["rows"]
+    )

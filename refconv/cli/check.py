@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from refconv._convspec import ConvSpec
 from refconv._spec import spec
 from refconv.backends.registry import BUILTIN, ORACLES, available
 from refconv.cases import Case
@@ -31,6 +33,9 @@ KEYWORDS = (
     "output_padding", "output_shape", "strict_output_padding", "dimension_numbers", "preferred_element_type",
 )  # fmt: skip
 FLAGS = ("bias", "transposed", "strict_output_padding")
+#: refconv.naive's loops run once per (window, tap) pair and group, each a small matmul in Python
+#: (about 20 us): beyond this many, ``refconv check`` skips it and says so (about 10 s with its VJPs).
+NAIVE_MAX_PAIRS = 200_000
 #: The dtypes in which refconv's own result is the float64 (complex128) reference itself.
 REFERENCE_DTYPES = ("float64", "complex128")
 
@@ -102,8 +107,20 @@ def _backends(args: argparse.Namespace) -> list[str]:
             raise UsageError(f"--against: {name} is not installed ({ORACLES[name].install_hint()})")
     if args.device == "cuda" and not requested:
         raise UsageError("--device cuda: no oracle is installed (pip install jax or torch with CUDA)")
+    if args.no_naive and not requested:
+        raise UsageError(
+            "--no-naive: no oracle is installed, so nothing would judge refconv (pip install jax or torch)"
+        )
     own = [] if args.dtype in REFERENCE_DTYPES else ["refconv"]
-    return [*own, "refconv.naive", *requested]
+    return [*own, *([] if args.no_naive else ["refconv.naive"]), *requested]
+
+
+def naive_pairs(s: ConvSpec) -> int:
+    """How many (window, tap) pairs refconv.naive's loops visit for the problem ``s``: its groups times
+    the output positions (a transposed convolution: the input positions) times the kernel's taps."""
+    positions = s.x_shape[2:] if s.transposed else s.y_shape[2:]
+    pairs: int = s.groups * s.batch_groups * math.prod(positions) * math.prod(s.w_shape[2:])
+    return pairs
 
 
 def _jsonable(value: Any) -> Any:
@@ -132,8 +149,19 @@ def _rows(name: str, outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def _judged(case: Case, judges: dict[str, Judge], args: argparse.Namespace) -> dict[str, Any]:
-    outcomes = {name: judge.judge(case) for name, judge in judges.items()}
+    pairs = naive_pairs(case.spec)
+    skip = {"refconv.naive"} if pairs > NAIVE_MAX_PAIRS else set()
+    outcomes = {name: judge.judge(case) for name, judge in judges.items() if name not in skip}
     rows = [row for name, outcome in outcomes.items() for row in _rows(name, outcome)]
+    if skip & set(judges):
+        detail = (f"its loops would visit {pairs:,} window-tap pairs, more than {NAIVE_MAX_PAIRS:,} "
+                  "(about 20 us each); --no-naive skips it always")  # fmt: skip
+        rows.append({"backend": "refconv.naive", "verdict": "skipped", "detail": detail, "ok": True})
+    if skip & set(judges) and not any(name in ORACLES for name in outcomes):
+        raise UsageError(
+            f"refconv.naive skipped ({rows[-1]['detail']}) and no oracle is installed: nothing would judge "
+            "refconv (pip install jax or torch)"
+        )
     s = case.spec
     config = {"x_shape": list(s.given_shape("x")), "w_shape": list(s.given_shape("w")), "bias": case.bias,
               "transposed": s.transposed, "keywords": _jsonable(s.options())}  # fmt: skip

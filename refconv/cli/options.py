@@ -169,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, help="seconds a backend may take")
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.add_argument(
+        "--no-naive", action="store_true",
+        help="do not run refconv.naive (its Python loops; skipped anyway, and said so, for a problem of more "
+        "than 200,000 window-tap pairs)",
+    )  # fmt: skip
+    check.add_argument(
         "--grid", type=Path, help="a JSON list of convolutions ({'x_shape': [...], 'w_shape': [...], ...})"
     )
     explain = commands.add_parser(
