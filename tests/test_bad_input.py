@@ -249,3 +249,50 @@ def test_numpy_integers_and_integer_arrays_are_parameters_like_ints_and_tuples()
     assert refconv.spec((2, 4, 9, 8), (4, 4, 3, 2), **zero_d) == refconv.spec(
         (2, 4, 9, 8), (4, 4, 3, 2), stride=(2, 2)
     )
+
+
+T_X, T_W = np.ones((1, 2, 3)), np.ones((2, 1, 2))
+ISSUE_20_CALLS = [
+    # (call, exception, pattern): calls NumPy used to answer, each now refconv's error naming the keyword
+    (lambda m: m.conv(X, W, preferred_element_type={"names": ["a"]}), TypeError,
+     r"preferred_element_type=\{'names': \['a'\]\} is not a dtype"),
+    (lambda m: m.conv(X, W, preferred_element_type=({}, {})), TypeError,
+     r"preferred_element_type=.* does not suit"),
+    (lambda m: m.conv(X, W, dimension_numbers=5), TypeError, r"dimension_numbers=5 must be three strings"),
+    (lambda m: m.conv(X, W, dimension_numbers=1.5), TypeError, r"dimension_numbers=1.5 must be three"),
+    (lambda m: m.conv(X, W, dimension_numbers=True), TypeError, r"dimension_numbers=True must be three"),
+    (lambda m: m.conv(X, W, dimension_numbers=np.array(0)), TypeError, r"dimension_numbers=array\(0\) must"),
+    (lambda m: m.conv(X, W, padding_mode=np.array("zeros")), ValueError, r"padding_mode=array\('zeros'"),
+    (lambda m: m.conv_vjp(X, W, DY, conjugate=np.array(True)), TypeError, r"conjugate must be True or False"),
+    (lambda m: m.conv_vjp(X, W, DY, conjugate="no"), TypeError, r"conjugate must be True or False, got 'no'"),
+    (lambda m: refconv.spec(X.shape, W.shape, output_padding=np.array([1, 1])), TypeError,
+     r"output_padding, output_shape and strict_output_padding are keywords of the transposed"),
+    (lambda m: refconv.spec(T_X.shape, T_W.shape, transposed=True, input_dilation=np.array([2])), TypeError,
+     r"input_dilation=array\(\[2\]\) is not a parameter of the transposed convolution"),
+    (lambda m: m.conv_transpose(T_X, T_W, strict_output_padding="no"), TypeError,
+     r"strict_output_padding must be True or False, got 'no'"),
+    (lambda m: m.conv_transpose(np.ones((1, 1, 3)), np.ones((1, 1, 2)), output_shape=(100,)), ValueError,
+     r"output_shape=\(100,\) needs output_padding=\(96,\), which must be smaller"),
+    (lambda m: m.conv(np.ma.masked_array(X, mask=X > 0), W), TypeError,
+     r"x is a masked array; refconv does not read"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("module", [refconv, naive])
+@pytest.mark.parametrize(("call", "error", "pattern"), ISSUE_20_CALLS)
+def test_the_calls_numpy_used_to_answer_are_refconv_s_errors(
+    module: Any, call: Callable[[Any], Any], error: type[Exception], pattern: str
+) -> None:
+    with pytest.raises(error, match=pattern):
+        call(module)
+
+
+def test_flags_numpy_bools_and_a_0d_padding_word_are_accepted() -> None:
+    assert refconv.spec((1, 2, 5), (3, 2, 2), transposed=np.bool_(False)).y_shape == (1, 3, 4)
+    with pytest.raises(TypeError, match=r"transposed must be True or False, got (np.int8\()?1"):
+        refconv.spec((1, 2, 5), (3, 2, 2), transposed=np.int8(1))
+    same = refconv.conv(X, W, padding=np.array("same"))
+    assert np.array_equal(same, refconv.conv(X, W, padding="same"))
+    assert np.array_equal(
+        refconv.conv_vjp(X, W, DY, conjugate=np.bool_(True))[0], refconv.conv_vjp(X, W, DY)[0]
+    )

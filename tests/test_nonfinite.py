@@ -264,3 +264,55 @@ def test_convention_masks_have_their_array_s_shape_on_every_curated_case() -> No
             assert mask.shape == references[name][0].shape, (c.spec.source(), name)
     with pytest.raises(ValueError, match=r"convention has shape \(3,\); expected the reference's \(2,\)"):
         compare("y", np.zeros(2), np.zeros(2), 0.0, convention=np.zeros(3, bool))
+
+
+def _materialised(x: np.ndarray, w: np.ndarray, p: Any) -> np.ndarray:
+    """The general convolution of the materialised padded, dilated array (every zero multiplied)."""
+    from refconv._ops import dilate_and_pad, split_axis, window_view
+
+    bg, g, nd = p.batch_groups, p.groups, x.ndim - 2
+    windows = window_view(dilate_and_pad(x, p.input_dilation, p.padding), w.shape[2:], p.stride, p.dilation)
+    windows = split_axis(split_axis(windows, 1, g), 0, bg)[:, :, :, None]  # (B, N', G, 1, I, *out, *K)
+    kernel = split_axis(split_axis(w, 0, bg), 1, g)[(slice(None), None, *(slice(None),) * 3, *(None,) * nd)]
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = (windows * kernel).sum(axis=(4, *range(5 + nd, 5 + 2 * nd)))
+    return np.moveaxis(y, 0, 1).reshape(y.shape[1], w.shape[0], *y.shape[4:])
+
+
+@pytest.mark.parametrize("index", range(len(GRID)))
+def test_convention_masks_are_where_the_materialised_reading_alone_is_nan(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On each grid case with one NaN in w and one inf in dy: the mask of refconv.testing.conventions,
+    where refconv has a number, is exactly where a convolution that multiplies the materialised
+    arrays is NaN (the mask may also hold elements NaN in both readings)."""
+    import sys
+
+    from refconv.testing import conventions
+
+    c = GRID[index]
+    x, w, _, dy = c.arrays()
+    w, dy = w.copy(), dy.copy()
+    rng = np.random.default_rng(index)
+    w.ravel()[rng.integers(w.size)] = np.nan
+    if dy.size:
+        dy.ravel()[rng.integers(dy.size)] = np.inf
+    options = c.spec.options()
+    call = refconv.conv_transpose_vjp if c.spec.transposed else refconv.conv_vjp
+    forward = refconv.conv_transpose if c.spec.transposed else refconv.conv
+    ours = {
+        "y": forward(x, w, **options),
+        **dict(zip(("dx", "dw"), call(x, w, dy, **options)[:2], strict=True)),
+    }
+    for module in ("refconv.conv", "refconv.vjp"):  # the general convolution, materialised
+        monkeypatch.setattr(sys.modules[module], "conv_general", lambda a, b, p: _materialised(a, b, p))
+    theirs = {
+        "y": forward(x, w, **options),
+        **dict(zip(("dx", "dw"), call(x, w, dy, **options)[:2], strict=True)),
+    }
+    monkeypatch.undo()
+    masks = conventions(c.spec, x, w, dy)
+    for name in ("y", "dx", "dw"):
+        expected = np.isnan(theirs[name]) & ~np.isnan(ours[name])
+        mask = masks.get(name, np.zeros(expected.shape, bool))  # none for an empty problem
+        assert np.array_equal(mask & ~np.isnan(ours[name]), expected), (c.spec.source(), name)

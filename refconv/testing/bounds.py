@@ -27,13 +27,13 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from refconv import _normalize as norm
 from refconv._convspec import ROLES, ConvSpec
 from refconv._nonfinite import structural_nan
-from refconv._ops import swap_batch_and_channels, transpose_kernel
+from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
 from refconv._spec import ConvOptions, TransposeOptions, check_keywords, spec
 from refconv.cases import ARRAYS, Results
 from refconv.conv import conv, kernel_of
 from refconv.fast import conv_general
 from refconv.geometry import input_vjp_params, padded_shape, weight_vjp_params
-from refconv.padding_modes import without_padding
+from refconv.padding_modes import fold, without_padding
 from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_vjp
 
@@ -274,34 +274,40 @@ def _problem(
 def conventions(
     s: ConvSpec, x: ArrayLike, w: ArrayLike, dy: ArrayLike | None, which: Sequence[str] = ARRAYS
 ) -> dict[str, NDArray[np.bool_]]:
-    """Where the materialised-padding reading makes an element NaN that refconv's reading does not.
+    """Where the materialised-padding reading forms a NaN product that refconv's reading does not.
 
     refconv sums real products only (``refconv._nonfinite``); torch's CPU forward multiplies a
     padded array, so a padding or inserted zero times a non-finite weight (or, in the weight VJP, a
-    non-finite cotangent) is NaN there. An element NaN for that reason alone is a convention
-    difference, not an error (:func:`compare` counts it apart). Given for ``y`` (every padding
-    mode) and for ``dx`` and ``dw`` of zero-padded problems (``dx`` without batch groups), each of
-    its array's shape; none for a problem without products (:attr:`refconv.ConvSpec.empty`).
+    non-finite cotangent) is NaN there. A mask may also hold elements that are NaN in both readings;
+    an element NaN for that reason alone is a convention difference, not an error (:func:`compare`
+    counts it apart). Given for ``y``, ``dx`` and ``dw``
+    (a padding mode's padding holds copies, real elements), each of its array's shape; none for a
+    problem without products (:attr:`refconv.ConvSpec.empty`).
     """
     masks: dict[str, NDArray[np.bool_]] = {}
     if s.empty:  # no product at all: zeros (and the bias) in both readings
         return masks
-    p, kernel = s.general, kernel_of(s, s.operand(w, "w", "w"))
-    x_shape = s.x_shape
+    kernel = kernel_of(s, s.operand(w, "w", "w"))
+    # with a padding mode the convolution runs on the mode-padded input, whose padding holds copies
+    x_shape, p = s.x_shape, s.general
+    if s.padding_mode != "zeros":
+        x_shape, p = (*x_shape[:2], *padded_shape(x_shape[2:], p)), without_padding(p)
     if "y" in which:
-        if s.padding_mode != "zeros":  # the mode's padding holds copies: real elements
-            x_shape, p = (*x_shape[:2], *padded_shape(x_shape[2:], p)), without_padding(p)
         masks["y"] = s.layout.from_canonical(structural_nan(x_shape, kernel, p, conv_general), ROLES["y"])
-    if dy is None or s.padding_mode != "zeros":
+    if dy is None:
         return masks
-    dy_c, p = s.operand(dy, "y", "dy"), s.general
-    if "dx" in which and p.batch_groups == 1:
-        q = input_vjp_params(s.x_shape[2:], kernel.shape[2:], p)
+    dy_c = s.operand(dy, "y", "dy")
+    if "dx" in which:
+        q = input_vjp_params(x_shape[2:], kernel.shape[2:], p)
         mask = structural_nan(dy_c.shape, transpose_kernel(kernel, q.groups), q, conv_general)
+        if p.batch_groups > 1:  # as refconv.vjp.input_vjp_general: the groups move back into the batch
+            mask = merge_axis_into(split_axis(mask, 1, p.batch_groups), 1, 0)
+        if s.padding_mode != "zeros":  # a padded position's NaN reaches the element it copies
+            mask = fold(mask.astype(np.float64), s.x_shape, s.general.padding, s.padding_mode) > 0
         masks["dx"] = s.layout.from_canonical(mask, ROLES["x"])
     if "dw" in which:
-        q = weight_vjp_params(s.x_shape[2:], kernel.shape[2:], p)
-        x_t = (s.x_shape[1], s.x_shape[0], *s.x_shape[2:])
+        q = weight_vjp_params(x_shape[2:], kernel.shape[2:], p)
+        x_t = (x_shape[1], x_shape[0], *x_shape[2:])
         mask = swap_batch_and_channels(structural_nan(x_t, swap_batch_and_channels(dy_c), q, conv_general))
         masks["dw"] = s.layout.from_canonical(kernel_of(s, mask), ROLES["w"])
     return masks
