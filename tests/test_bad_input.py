@@ -252,6 +252,13 @@ def test_numpy_integers_and_integer_arrays_are_parameters_like_ints_and_tuples()
 
 
 T_X, T_W = np.ones((1, 2, 3)), np.ones((2, 1, 2))
+# values of the wrong static type, on purpose
+PAIR: Any = np.array([1, 1])
+ONE_TWO: Any = np.array([2])
+NP_FALSE: Any = np.bool_(False)
+NP_TRUE: Any = np.bool_(True)
+INT8_ONE: Any = np.int8(1)
+SAME: Any = np.array("same")
 ISSUE_20_CALLS = [
     # (call, exception, pattern): calls NumPy used to answer, each now refconv's error naming the keyword
     (lambda m: m.conv(X, W, preferred_element_type={"names": ["a"]}), TypeError,
@@ -265,9 +272,9 @@ ISSUE_20_CALLS = [
     (lambda m: m.conv(X, W, padding_mode=np.array("zeros")), ValueError, r"padding_mode=array\('zeros'"),
     (lambda m: m.conv_vjp(X, W, DY, conjugate=np.array(True)), TypeError, r"conjugate must be True or False"),
     (lambda m: m.conv_vjp(X, W, DY, conjugate="no"), TypeError, r"conjugate must be True or False, got 'no'"),
-    (lambda m: refconv.spec(X.shape, W.shape, output_padding=np.array([1, 1])), TypeError,
+    (lambda m: refconv.spec(X.shape, W.shape, output_padding=PAIR), TypeError,
      r"output_padding, output_shape and strict_output_padding are keywords of the transposed"),
-    (lambda m: refconv.spec(T_X.shape, T_W.shape, transposed=True, input_dilation=np.array([2])), TypeError,
+    (lambda m: refconv.spec(T_X.shape, T_W.shape, transposed=True, input_dilation=ONE_TWO), TypeError,
      r"input_dilation=array\(\[2\]\) is not a parameter of the transposed convolution"),
     (lambda m: m.conv_transpose(T_X, T_W, strict_output_padding="no"), TypeError,
      r"strict_output_padding must be True or False, got 'no'"),
@@ -288,11 +295,9 @@ def test_the_calls_numpy_used_to_answer_are_refconv_s_errors(
 
 
 def test_flags_numpy_bools_and_a_0d_padding_word_are_accepted() -> None:
-    assert refconv.spec((1, 2, 5), (3, 2, 2), transposed=np.bool_(False)).y_shape == (1, 3, 4)
+    assert refconv.spec((1, 2, 5), (3, 2, 2), transposed=NP_FALSE).y_shape == (1, 3, 4)
     with pytest.raises(TypeError, match=r"transposed must be True or False, got (np.int8\()?1"):
-        refconv.spec((1, 2, 5), (3, 2, 2), transposed=np.int8(1))
-    same = refconv.conv(X, W, padding=np.array("same"))
+        refconv.spec((1, 2, 5), (3, 2, 2), transposed=INT8_ONE)
+    same = refconv.conv(X, W, padding=SAME)
     assert np.array_equal(same, refconv.conv(X, W, padding="same"))
-    assert np.array_equal(
-        refconv.conv_vjp(X, W, DY, conjugate=np.bool_(True))[0], refconv.conv_vjp(X, W, DY)[0]
-    )
+    assert np.array_equal(refconv.conv_vjp(X, W, DY, conjugate=NP_TRUE)[0], refconv.conv_vjp(X, W, DY)[0])
