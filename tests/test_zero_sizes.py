@@ -21,8 +21,6 @@ from refconv import naive
 from refconv.cases import case
 from tests.helpers import judged
 
-pytest.importorskip("jax")
-
 #: JAX's test's layouts, with the permutations that take its NCHW/OIHW shapes to them.
 JAX_LAYOUTS = [
     (None, (0, 1, 2, 3), (0, 1, 2, 3)),
@@ -59,6 +57,7 @@ def _integers(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("index", range(0, len(JAX_GRID), 1))
 def test_jax_grid_with_an_empty_spatial_dim_agrees_with_jax_and_naive(index: int) -> None:
+    pytest.importorskip("jax")
     config = dict(JAX_GRID[index])
     x_shape, w_shape = config.pop("x_shape"), config.pop("w_shape")
     layout, x_perm, w_perm = JAX_LAYOUTS[index % len(JAX_LAYOUTS)]
