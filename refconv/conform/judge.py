@@ -8,6 +8,9 @@ process unless told to trust it), and gives each case one verdict of :data:`refc
 
 ``agree``
     every array has the right shape and dtype and every element is within its round-off bound;
+``convention``
+    every element is within its bound, or NaN only where the materialised-padding reading puts
+    NaN (:func:`refconv.testing.conventions`): not a failure;
 ``disagree``
     an element is out of bound;
 ``shape``, ``dtype``
