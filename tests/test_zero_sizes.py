@@ -3,7 +3,9 @@
 The output of each is an empty sum where no product exists: an array of the right shape, zero (the
 bias where there is one), and each VJP zero where nothing is read. Checked against refconv.naive
 (loops from the definition) and jax.vjp on JAX's own grid from lax_autodiff_test.py's
-testConvGeneralDilatedGrad (its lhs of spatial shape (0, 4) half: the cases refconv rejected before),
+testConvGeneralDilatedGrad (its lhs of spatial shape (0, 4) half: the cases refconv rejected
+before) and lax_test.py's testConvGeneralDilated (its width-0 half, where some kernels are longer
+than the padded input),
 and against the shapes of conv_output_shape. Equality is exact: every result here is a sum of no
 products or of few exact ones (operands are small integers, so float64 sums are exact).
 """
@@ -79,6 +81,47 @@ def test_jax_grid_with_an_empty_spatial_dim_agrees_with_jax_and_naive(index: int
     ):
         assert got.shape == want.shape
         assert np.array_equal(got, want)
+
+
+def _jax_forward_grid() -> list[dict[str, Any]]:
+    """lax_test.testConvGeneralDilated's configurations with an input of width 0 (its other half has
+    width 10): the padded width is 2 or 20, so some dilated kernels (5, 9 or 17 wide) fit no window."""
+    grid = []
+    for bg, fg in [(1, 1), (2, 1), (1, 2)]:
+        for b, i, j in itertools.product([2, 3], repeat=3):
+            for stride, padding, lhs_dil, rhs_dil in itertools.product(
+                [(1, 1), (2, 1)], [((1, 2), (2, 0)), ((10, 8), (7, 13))], *[[(1, 1), (1, 2), (1, 4)]] * 2
+            ):
+                grid.append(
+                    dict(x_shape=(b * bg, i * fg, 9, 0), w_shape=(j * fg * bg, i, 4, 5), stride=stride,
+                         padding=padding, input_dilation=lhs_dil, dilation=rhs_dil, groups=fg,
+                         batch_groups=bg)
+                )  # fmt: skip
+    return grid
+
+
+JAX_FORWARD_GRID = _jax_forward_grid()
+
+
+@pytest.mark.parametrize("index", range(len(JAX_FORWARD_GRID)))
+def test_jax_forward_grid_with_an_empty_width_agrees_with_jax_and_naive(index: int) -> None:
+    """Exact equality: the operands are small integers, so every float64 sum is exact."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    from jax import lax
+
+    config = dict(JAX_FORWARD_GRID[index])
+    x_shape, w_shape = config.pop("x_shape"), config.pop("w_shape")
+    x, w = _integers(x_shape, index), _integers(w_shape, index + 1)
+    y = refconv.conv(x, w, **config)
+    expected = lax.conv_general_dilated(
+        x, w, config["stride"], config["padding"], config["input_dilation"], config["dilation"],
+        feature_group_count=config["groups"], batch_group_count=config["batch_groups"],
+        precision=lax.Precision.HIGHEST,
+    )  # fmt: skip
+    assert y.shape == expected.shape == naive.conv(x, w, **config).shape
+    assert np.array_equal(y, np.asarray(expected))
+    assert np.array_equal(y, naive.conv(x, w, **config))
 
 
 ZERO_CASES = [
