@@ -134,10 +134,9 @@ def structural_nan(x_shape: tuple[int, ...], w: NDArray[Any], p: ConvParams, con
     such a product where the windows of the padded domain reach more non-finite kernel taps than
     the windows over ``x``'s own elements do: both counts are general convolutions of 0/1 arrays.
     """
-    bad = (~np.isfinite(w) if np.issubdtype(w.dtype, np.inexact) else np.zeros(w.shape, bool)).astype(float)
-    out = output_shape(x_shape, w.shape, p)
-    if not bad.any() or 0 in out:
-        return np.zeros(out, bool)
+    bad = (~np.isfinite(w)).astype(np.float64)  # integers are finite
+    if not bad.any():
+        return np.zeros(output_shape(x_shape, w.shape, p), bool)
     ones = np.ones((*x_shape[:2], *padded_shape(x_shape[2:], p)))
     nd = len(p.stride)
     plain = ConvParams(p.stride, ((0, 0),) * nd, p.dilation, (1,) * nd, p.groups, p.batch_groups)

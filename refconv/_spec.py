@@ -242,7 +242,12 @@ def check_sizes(s: ConvSpec, limit: int, limit_name: str, vjp: bool = True) -> C
 
 
 def _largest_term(s: ConvSpec, what: str) -> tuple[str, Any]:
-    """The parameter whose term in the sizes is the largest, and its value (for :func:`check_sizes`)."""
+    """The parameter whose term in the sizes is the largest, and its value (for :func:`check_sizes`).
+
+    Not mutated (``nox -s mutation``): it picks which parameter a message names, a heuristic of
+    words (as the messages themselves are), not a formula; tests/test_sizes.py checks its picks.
+    """
+    # pragma: no mutate block
     n, k = s.x_shape[2:], s.w_shape[2:]
     terms: dict[str, int] = {
         "x_shape": max(s.x_shape),

@@ -301,3 +301,38 @@ def test_flags_numpy_bools_and_a_0d_padding_word_are_accepted() -> None:
     same = refconv.conv(X, W, padding=SAME)
     assert np.array_equal(same, refconv.conv(X, W, padding="same"))
     assert np.array_equal(refconv.conv_vjp(X, W, DY, conjugate=NP_TRUE)[0], refconv.conv_vjp(X, W, DY)[0])
+
+
+def _conjugate_calls(module: Any) -> list[Callable[[Any], Any]]:
+    calls = [
+        lambda c: module.conv_vjp(X, W, DY, conjugate=c),
+        lambda c: module.conv_input_vjp(X.shape, W, DY, conjugate=c),
+        lambda c: module.conv_weight_vjp(X, W.shape, DY, conjugate=c),
+        lambda c: module.conv_bias_vjp(DY, conjugate=c),
+        lambda c: module.conv_transpose_vjp(T_X, T_W, np.ones((1, 1, 4)), conjugate=c),
+    ]
+    if module is refconv:
+        calls.append(lambda c: refconv.conv_vjp_vjp(X, W, DY, None, None, conjugate=c))
+    return calls
+
+
+@pytest.mark.parametrize("module", [refconv, naive])
+def test_every_function_with_a_conjugate_flag_names_it(module: Any) -> None:
+    for call in _conjugate_calls(module):
+        with pytest.raises(TypeError, match=r"^conjugate must be True or False, got 1$"):
+            call(1)
+
+
+def test_the_transposed_convolution_names_a_bad_convolution_only_keyword() -> None:
+    cases: list[tuple[dict[str, Any], str]] = [
+        (dict(input_dilation="a"), r"^input_dilation must be an int, got 'a'$"),
+        (dict(batch_groups=1.5), r"^batch_groups must be an int, got 1.5$"),
+        (
+            dict(padding_mode=np.array("zeros")),
+            r"^padding_mode=array\('zeros'.* is not a parameter of the transposed",
+        ),
+        (dict(batch_groups=2), r"^batch_groups=2 is not a parameter of the transposed convolution$"),
+    ]
+    for keywords, pattern in cases:
+        with pytest.raises(TypeError, match=pattern):
+            refconv.spec(T_X.shape, T_W.shape, transposed=True, **keywords)

@@ -43,6 +43,8 @@ TOO_LARGE: list[tuple[str, Callable[[Any], Any], str]] = [
 def test_a_problem_too_large_is_a_value_error_naming_the_parameter_before_any_allocation(
     module: Any, what: str, call: Callable[[Any], Any], pattern: str
 ) -> None:
+    with pytest.raises(ValueError, match=pattern):  # once untraced: a first call may import lazily
+        call(module)
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match=pattern):
@@ -92,3 +94,19 @@ def test_the_vjps_count_their_padded_cotangent_and_the_forward_does_not(
     for call in (refconv.conv_vjp, naive.conv_vjp):
         with pytest.raises(ValueError, match=r"makes the padded cotangent of the input VJP \(1, 1, 18\)"):
             call(x, w, dy, dilation=4)
+
+
+def test_the_transposed_vjp_counts_its_padded_cotangent_and_names_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """padding=2 crops the transposed output to 2 and leaves its general convolution unpadded (4
+    elements at most); its input VJP pads the cotangent by 2 on each side again: 6 > 5."""
+    x, w = np.ones((1, 1, 4)), np.ones((1, 1, 3))
+    monkeypatch.setenv("REFCONV_MAX_ELEMENTS", "5")
+    y = refconv.conv_transpose(x, w, padding=2)
+    assert y.shape == (1, 1, 2)
+    expected = (
+        r"padded cotangent of the input VJP \(1, 1, 6\), 6 elements: more than REFCONV_MAX_ELEMENTS \(5\)"
+    )
+    with pytest.raises(ValueError, match=expected):
+        refconv.conv_transpose_vjp(x, w, np.ones(y.shape), padding=2)
