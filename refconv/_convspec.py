@@ -104,7 +104,7 @@ class ConvSpec:
 
     @property
     def empty(self) -> bool:
-        """Whether the problem has no product at all: ``x``, ``w`` or ``y`` has no element.
+        """True when the problem has no product at all (``x``, ``w`` or ``y`` has no element).
 
         Every output, VJP and second-order term is a sum over triples of an
         element of each of the three (``<conv(x, w), dy>`` is trilinear), so all

@@ -37,7 +37,8 @@ class Comparison:
     ratio: float
     max_abs_diff: float
     worst: tuple[tuple[tuple[int, ...], complex, complex, float, float], ...]
-    #: Elements NaN by the materialised-padding reading only: a convention difference, not over.
+    #: How many elements are NaN by the materialised-padding reading only (a convention difference,
+    #: not counted as over the bound).
     convention: int = 0
 
     @property
