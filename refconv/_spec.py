@@ -133,10 +133,9 @@ def spec(
     norm.spatial_ndim(ws, "w")
     if len(xs) != len(ws):
         raise ValueError(f"x has shape {xs} and w has shape {ws}: their ranks differ")
-    from_preferred = (
-        dtype is None or (_is_dtype_list(dtype) and not dtype)
-    ) and preferred_element_type is not None
-    if dtype is None or (_is_dtype_list(dtype) and not dtype):
+    no_dtype = dtype is None or (_is_dtype_list(dtype) and not dtype)
+    from_preferred = no_dtype and preferred_element_type is not None
+    if no_dtype:
         dtype = np.float64 if preferred_element_type is None else (
             norm.as_dtype(preferred_element_type, "preferred_element_type"))  # fmt: skip
     given = [norm.as_dtype(d, "dtype") for d in (dtype if _is_dtype_list(dtype) else [dtype])]  # type: ignore[union-attr]
@@ -228,9 +227,12 @@ def check_sizes(s: ConvSpec, limit: int, limit_name: str, vjp: bool = True) -> C
     p, w_spatial = s.general, s.general_w_shape[2:]
     if not s.empty:  # an empty problem allocates zeros of x's, w's or y's shape, nothing else
         shapes["the padded input"] = (*s.x_shape[:2], *padded_shape(s.x_shape[2:], p))
-    if vjp and not s.empty:
-        q = input_vjp_params(s.x_shape[2:], w_spatial, p)
-        shapes["the padded cotangent of the input VJP"] = (*s.y_shape[:2], *padded_shape(s.y_shape[2:], q))
+        if vjp:
+            q = input_vjp_params(s.x_shape[2:], w_spatial, p)
+            shapes["the padded cotangent of the input VJP"] = (
+                *s.y_shape[:2],
+                *padded_shape(s.y_shape[2:], q),
+            )
     what, shape = max(shapes.items(), key=lambda item: math.prod(item[1]))
     if math.prod(shape) <= limit:
         return s

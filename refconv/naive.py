@@ -89,7 +89,7 @@ def _taps_1d(
     """
     end = lo + hi + (dil * (n - 1) + 1 if n else 0)
     windows = len(range(0, end - d * (k - 1), s))
-    held: list[tuple[int, int | None]] = []  # (padded position, the element it holds or None)
+    held: list[tuple[int, int | None]]  # (padded position, the element it holds or None)
     if mode == "zeros":
         held = [(lo + dil * i, i) for i in range(n)]
     else:

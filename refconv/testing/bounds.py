@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from refconv import _normalize as norm
 from refconv._convspec import ROLES, ConvSpec
-from refconv._nonfinite import structural_nan
+from refconv._nonfinite import all_finite, structural_nan
 from refconv._ops import merge_axis_into, split_axis, swap_batch_and_channels, transpose_kernel
 from refconv._spec import ConvOptions, TransposeOptions, check_keywords, spec
 from refconv.cases import ARRAYS, Results
@@ -282,10 +282,12 @@ def conventions(
     an element NaN for that reason alone is a convention difference, not an error (:func:`compare`
     counts it apart). Given for ``y``, ``dx`` and ``dw``
     (a padding mode's padding holds copies, real elements), each of its array's shape; none for a
-    problem without products (:attr:`refconv.ConvSpec.empty`).
+    problem without products (:attr:`refconv.ConvSpec.empty`) or with finite ``w`` and ``dy``
+    (the only factors a structural zero meets).
     """
     masks: dict[str, NDArray[np.bool_]] = {}
-    if s.empty:  # no product at all: zeros (and the bias) in both readings
+    finite = all_finite(np.asarray(w)) and (dy is None or all_finite(np.asarray(dy)))
+    if s.empty or finite:  # no product at all, or no non-finite factor a structural zero could meet
         return masks
     kernel = kernel_of(s, s.operand(w, "w", "w"))
     # with a padding mode the convolution runs on the mode-padded input, whose padding holds copies

@@ -177,10 +177,8 @@ def assert_conv_close(
     used = actual_arr.dtype if dtype is None else norm.as_dtype(dtype, "dtype")
     if norm.kind(used) not in "iufc":
         raise TypeError(f"dtype={used} is not an integer, float or complex dtype")
-    reference, bound = reference_and_bound(
-        x, w, b, which=which, dy=dy, dtype=used, transposed=transposed, spec=spec, **keywords
-    )
     s = _problem(np.shape(x), np.shape(w), norm.dtypes_of(x=x, w=w), transposed, spec, keywords)
+    reference, bound = reference_and_bound(x, w, b, which=which, dy=dy, dtype=used, spec=s)
     masks = conventions(s, x, w, dy, which=[which])
     verdict = compare(f"{which}", actual_arr, reference, bound, worst, masks.get(which))
     if not verdict.ok:
