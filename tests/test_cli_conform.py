@@ -30,8 +30,10 @@ def _command(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_command_exits_0_for_a_correct_function_and_writes_json_and_markdown(tmp_path: Path) -> None:
-    result = _command(f"{FAKE}:correct", "--examples", "20", "--json", str(tmp_path / "r.json"),
-                      "--markdown", str(tmp_path / "r.md"), cwd=tmp_path)  # fmt: skip
+    reports = ["--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]
+    result = _command(
+        f"{FAKE}:correct", "--phases", "curated,random", "--examples", "20", *reports, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"every case agrees or is unsupported \(\d+ s\)$", result.stdout.rstrip())
     data = json.loads((tmp_path / "r.json").read_text())
@@ -43,6 +45,18 @@ def test_the_command_exits_0_for_a_correct_function_and_writes_json_and_markdown
     assert markdown.startswith(f"## {FAKE}:correct")
     assert "| feature | agree |" in markdown
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis keeps its files in the user's cache
+
+
+def test_phases_picks_the_phases_and_the_report_says_what_each_covered() -> None:
+    result = _command(f"{FAKE}:correct", "--dtype", "float64", "--phases", "triples,pairs", "--json", "-")
+    assert result.returncode == 0, result.stdout + result.stderr
+    phases = json.loads(result.stdout)["phases"]
+    pairs, triples = len(conform.model.array(2)), len(conform.model.array(3))
+    assert [(p["name"], p["planned"], p["judged"], p["finished"]) for p in phases] == [
+        ("pairs", pairs, pairs, True), ("triples", triples, triples, True)
+    ]  # fmt: skip
+    covered, coverable = phases[1]["coverage"]["triples"]
+    assert covered == coverable == conform.model.coverage(conform.model.array(3), 3)[1]
 
 
 def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> None:
@@ -72,6 +86,9 @@ def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> Non
         ([f"{FAKE}:correct", "--json", "no/such/dir/r.json"], "the directory no/such/dir does not exist"),
         ([f"{FAKE}:correct", "--json", "README.md/r.json"], "the directory README.md does not exist"),
         ([f"{FAKE}:correct", "--markdown", "docs"], "--markdown: docs is a directory; give a file name"),
+        ([f"{FAKE}:correct", "--phases", "pairs,quads"], "--phases: 'quads' is not a phase (curated, pairs,"),
+        ([f"{FAKE}:correct", "--phases", "pairs", "--suite", "curated"],
+         "--phases pairs and --suite curated: give one of them"),
         (["mlx"], 'pip install "refconv[mlx]"'),
     ],
 )  # fmt: skip

@@ -1,26 +1,92 @@
-"""A run: the curated suite, the search and the failures, through one judge; stopped, it keeps what it has."""
+"""A run: its phases (curated, pairs, enumeration, triples, random) and the failures, through one judge;
+stopped by a budget or Ctrl-C, it keeps what it has and says which phases finished."""
 
 from __future__ import annotations
 
 import math
+import sys
+import types
 from typing import Any
 
 import pytest
 
 from refconv import backends, conform
-from refconv.conform import Progress, Settings
+from refconv.conform import PHASES, Progress, Settings, model, phase_cases
 from tests.conform_helpers import fake_run
 
 
-def test_a_correct_convolution_agrees_on_every_case() -> None:
+def test_a_correct_convolution_agrees_on_every_case_of_every_phase() -> None:
     report = fake_run("correct")
     assert report.ok
     assert not report.failures
-    # refconv.naive expresses everything: each curated case in both dtypes, and every draw, agrees
-    assert report.totals() == {**dict.fromkeys(conform.VERDICTS, 0), "agree": 2 * len(conform.CURATED) + 100}
+    dtypes = ("float64", "float32")
+    # refconv.naive expresses everything: each curated case in both dtypes, each covering-array row,
+    # the enumeration (in float64), and every draw agree
+    planned = {
+        "curated": 2 * len(conform.CURATED),
+        "pairs": len(model.array(2, dtypes)),
+        "enumeration": len(list(model.enumeration(dtypes[:1]))),
+        "triples": len(model.array(3, dtypes)),
+        "random": 100,
+    }
+    assert [(p.name, p.planned, p.judged, p.finished) for p in report.phases] == [
+        (name, count, count, True) for name, count in planned.items()
+    ]
+    assert report.totals() == {**dict.fromkeys(conform.VERDICTS, 0), "agree": sum(planned.values())}
+    coverage = {p.name: p.coverage for p in report.phases}
+    for phase, strength in (("pairs", "pairs"), ("triples", "pairs"), ("triples", "triples")):
+        covered, coverable = coverage[phase][strength]
+        assert covered == coverable > 0, (phase, strength)
+    assert coverage["curated"]["pairs"][0] < coverage["curated"]["pairs"][1]  # why the arrays exist
+    assert "pairs: 53 of 53 cases, finished; covers 1,059/1,059 pairs" in report.to_text()
 
 
-def test_shards_partition_the_curated_suite() -> None:
+def test_phases_are_taken_in_their_order_whatever_order_they_are_named_in() -> None:
+    events: list[str] = []
+    backend = backends.get("tests.fake_backends:correct")
+    report = conform.run(backend, ("float64",), phases=("triples", "curated"),
+                         progress=lambda e: events.append(e.phase))  # fmt: skip
+    assert [p.name for p in report.phases] == ["curated", "triples"]
+    assert events == ["curated"] * len(conform.CURATED) + ["triples"] * len(model.array(3))
+    assert [o.case for o in report.outcomes] == phase_cases("curated") + phase_cases("triples")
+
+
+def test_a_budget_stops_the_run_between_cases_and_says_which_phases_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [0.0]  # the run's clock: one second per judged case
+
+    def tick(event: Progress) -> None:
+        clock[0] += 1.0
+
+    module = sys.modules["refconv.conform.run"]  # the name refconv.conform.run is the function
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    backend = backends.get("tests.fake_backends:correct")
+    report = conform.run(backend, ("float64",), phases=("pairs", "enumeration", "random"), budget=60.0,
+                         progress=tick)  # fmt: skip
+    pairs, enumeration, random = report.phases
+    assert pairs.finished
+    assert pairs.judged == pairs.planned == len(model.array(2)) == 53
+    assert not enumeration.finished
+    assert enumeration.judged == 60 - 53
+    assert not random.finished
+    assert random.judged == 0
+    assert len(report.outcomes) == pairs.judged + enumeration.judged  # nothing judged is lost
+    assert "enumeration: " in report.to_text()
+    assert "NOT finished (budget)" in report.to_text()
+    assert report.to_json()["phases"][1]["finished"] is False
+
+
+def test_shards_partition_every_phase() -> None:
+    for phase in PHASES[:-1]:
+        whole = phase_cases(phase)
+        parts = [phase_cases(phase, Settings(shard=(k, 3))) for k in (1, 2, 3)]
+        keys = [repr(case) for part in parts for case in part]
+        assert len(keys) == len(set(keys)) == len(whole), phase
+        assert set(keys) == {repr(case) for case in whole}, phase
+
+
+def test_shards_partition_the_curated_suite_of_a_run() -> None:
     backend = backends.get("tests.fake_backends:correct")
     whole = conform.run(backend, ("float64",), suite="curated")
     parts = [conform.run(backend, ("float64",), suite="curated", shard=(k, 3)) for k in (1, 2, 3)]
@@ -61,6 +127,10 @@ def test_a_run_reports_its_phases_shrinking_and_confirming_included() -> None:
         (dict(timeout=math.inf), "timeout=inf must be a finite number of seconds > 0"),
         (dict(shard=(3, 2)), "shard=(3, 2): K must be between 1 and N"),
         (dict(suite="most"), "suite='most': expected one of all, curated, search"),
+        (dict(phases=("pairs", "quads")), "phases=('pairs', 'quads'): expected some of " + ", ".join(PHASES)),
+        (dict(phases=()), "phases=(): expected some of " + ", ".join(PHASES)),
+        (dict(phases="pairs"), "phases='pairs': expected some of " + ", ".join(PHASES)),
+        (dict(phases=("pairs",), suite="curated"), "phases=('pairs',) and suite='curated': give one of them"),
         (dict(dtypes=()), "dtypes=(): give at least one dtype"),
     ],
 )

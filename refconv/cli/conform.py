@@ -12,7 +12,7 @@ from pathlib import Path
 
 from refconv.backends.registry import get
 from refconv.cli.options import UsageError
-from refconv.conform.run import Progress, run
+from refconv.conform.run import PHASES, SUITES, Progress, run
 
 __all__ = ["conform_command"]
 
@@ -43,9 +43,13 @@ def conform_command(args: argparse.Namespace) -> int:
     if not backend.installed():
         raise UsageError(f"{backend.name} needs {', '.join(backend.requires)}, which is not installed "
                          f"({backend.install_hint()})")  # fmt: skip
-    if args.suite != "curated" and importlib.util.find_spec("hypothesis") is None:
+    if args.phases is not None and args.suite != "all":
+        raise UsageError(f"--phases {','.join(args.phases)} and --suite {args.suite}: give one of them")
+    taken = args.phases or SUITES[args.suite]
+    if "random" in taken and importlib.util.find_spec("hypothesis") is None:
+        others = ",".join(p for p in PHASES if p != "random")
         raise UsageError(
-            'the search needs hypothesis (pip install "refconv[conform]"), or use --suite curated'
+            f'the random phase needs hypothesis (pip install "refconv[conform]"), or --phases {others}'
         )
     if (
         importlib.util.find_spec("hypothesis") is not None
@@ -55,7 +59,8 @@ def conform_command(args: argparse.Namespace) -> int:
 
         configuration.set_hypothesis_home_dir(_cache_home())  # not a .hypothesis/ in the user's directory
     report = run(
-        backend, dtypes, suite=args.suite, examples=args.examples, seed=args.seed, shard=args.shard,
+        backend, dtypes, suite=args.suite, phases=args.phases, examples=args.examples, seed=args.seed,
+        shard=args.shard,
         budget=math.inf if args.budget is None else args.budget, device=args.device, timeout=args.timeout,
         isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
         progress=None if args.quiet else _Progress(),
@@ -76,20 +81,23 @@ def conform_command(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """The curated suite as a bar, the search's running counts, then each failure shrunk and confirmed."""
+    """Each phase as a bar (the random draws as running counts), then each failure shrunk and confirmed."""
 
     def __init__(self) -> None:
         self.searched: dict[str, int] = {}
+        self.phase = ""
 
     def __call__(self, event: Progress) -> None:
-        if event.phase == "curated":
-            total = event.total or 1
-            filled = 30 * event.done // total
-            line = f"[{'#' * filled}{'.' * (30 - filled)}] {event.done}/{total} curated suite"
-        elif event.phase == "search" and event.outcome is not None:
+        if event.phase != self.phase and self.phase in PHASES:
+            print(file=sys.stderr)  # the finished phase's last line stays
+        self.phase = event.phase
+        if event.phase in PHASES and event.total is not None:
+            filled = 30 * event.done // max(event.total, 1)
+            line = f"[{'#' * filled}{'.' * (30 - filled)}] {event.done}/{event.total} {event.phase}"
+        elif event.phase == "random" and event.outcome is not None:
             self.searched[event.outcome.verdict] = self.searched.get(event.outcome.verdict, 0) + 1
             counts = ", ".join(f"{n} {v}" for v, n in sorted(self.searched.items()))
-            line = f"search: {sum(self.searched.values())} judged ({counts})"
+            line = f"random: {sum(self.searched.values())} judged ({counts})"
         else:
             what = (
                 "" if event.outcome is None else f" ({event.outcome.verdict}: {event.outcome.headline[:50]})"

@@ -14,7 +14,7 @@ from refconv._version import __version__
 from refconv.backends.registry import BUILTIN, ORACLES
 from refconv.cases import DTYPES
 from refconv.conform.judge import DEFAULT_TIMEOUT
-from refconv.conform.run import SHRINK_SECONDS, SUITES
+from refconv.conform.run import PHASES, SHRINK_SECONDS, SUITES
 
 __all__ = ["UsageError", "parser"]
 
@@ -102,6 +102,15 @@ def shard(text: str) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise argparse.ArgumentTypeError(f"shard {text}: K must be between 1 and N")
     return k, n
+
+
+def phases(text: str) -> tuple[str, ...]:
+    """Comma-separated phases of a conformance run (refconv.conform.PHASES)."""
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        if name not in PHASES:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a phase ({', '.join(PHASES)})")
+    return names
 
 
 def report_path(text: str) -> Path:
@@ -194,9 +203,10 @@ def _conform(commands: Any) -> None:
         "conform",
         help="judge a convolution (a framework or your own function) against refconv, case by case",
         description="Run BACKEND (a built-in: " + ", ".join(BUILTIN) + "; a name registered under the "
-        "refconv.backends entry point group; or module:function) through the curated suite and a "
-        "property search, each case in a worker process. Every element of y, dx, dw, db is judged within "
-        "its round-off bound, and every failure is shrunk to a minimal, runnable reproducer. Exit status: "
+        "refconv.backends entry point group; or module:function) through the curated suite, "
+        "covering arrays, a small-scope enumeration and random draws, each case in a worker process. "
+        "Every element of y, dx, dw, db is judged within its round-off bound, and every failure is "
+        "shrunk to a minimal, runnable reproducer. Exit status: "
         "0 if every case agrees or is unsupported, 1 on a failure, 2 on bad usage, 130 when interrupted "
         "(the report of what was judged is written).",
     )
@@ -208,8 +218,15 @@ def _conform(commands: Any) -> None:
         default=None,
         help="comma-separated dtypes (default: every dtype the backend claims)",
     )
-    add("--suite", choices=SUITES, default="all")
-    add("--examples", type=seed, default=200, help="cases the search draws (200)")
+    add(
+        "--phases",
+        type=phases,
+        default=None,
+        help="comma-separated phases to take, in this order: " + ", ".join(PHASES) + " (default: all)",
+    )
+    add("--suite", choices=SUITES, default="all", help="older spelling: curated = --phases curated, "
+        "search = every phase but curated")  # fmt: skip
+    add("--examples", type=seed, default=200, help="cases the random phase draws (200)")
     add("--budget", type=seconds, default=None, help="stop searching after this many seconds")
     add("--seed", type=seed, default=0, help="the seed of arrays and search (0)")
     add("--shard", type=shard, default=(1, 1), help="K/N: run the K-th of N slices")

@@ -1,7 +1,9 @@
 r"""Conformance: judge any convolution against refconv, case by case, and shrink each failure to a reproducer.
 
-:func:`refconv.conform.run` puts a backend (:mod:`refconv.backends`) through a curated suite, one group of
-cases per feature (``refconv.conform.suite``), and a property-based search
+:func:`refconv.conform.run` puts a backend (:mod:`refconv.backends`) through its phases
+(:data:`refconv.conform.PHASES`): a curated suite, one group of cases per feature
+(``refconv.conform.suite``); covering arrays of every pair and every triple of feature values and a
+small-scope enumeration, all over one feature model (``refconv.conform.model``); then random draws
 (``refconv.conform.search``). One judge (``refconv.conform.judge``) runs the backend in a
 worker process (``refconv.conform.worker``) and gives each case one verdict of
 :data:`refconv.conform.VERDICTS`. Each failure is shrunk (``refconv.conform.shrink``) to a case that still
@@ -11,9 +13,9 @@ report (``refconv.conform.report``) has it all.
 """
 
 from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, VERDICTS, Judge, Outcome, assess
-from refconv.conform.report import Failure, Report
+from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.reproduce import Confirmation, confirm, reproducer
-from refconv.conform.run import Progress, Settings, run
+from refconv.conform.run import PHASES, Progress, Settings, phase_cases, run
 from refconv.conform.search import search
 from refconv.conform.shrink import shrink
 from refconv.conform.suite import CURATED, curated
@@ -23,12 +25,14 @@ __all__ = [
     "CURATED",
     "DEFAULT_TIMEOUT",
     "FAILING",
+    "PHASES",
     "VERDICTS",
     "Answer",
     "Confirmation",
     "Failure",
     "Judge",
     "Outcome",
+    "Phase",
     "Progress",
     "Report",
     "Settings",
@@ -37,6 +41,7 @@ __all__ = [
     "confirm",
     "curated",
     "message",
+    "phase_cases",
     "reproducer",
     "run",
     "search",

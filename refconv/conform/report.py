@@ -13,7 +13,32 @@ from typing import Any
 from refconv.conform.judge import FAILING, VERDICTS, Outcome
 from refconv.conform.reproduce import Confirmation
 
-__all__ = ["Failure", "Report"]
+__all__ = ["Failure", "Phase", "Report"]
+
+
+@dataclass
+class Phase:
+    """One phase of a run: its cases (``planned``; the random draws' number), how many were judged,
+    whether it ``finished`` (every case judged before the budget ran out), and the ``coverage`` its
+    expressed cases reached: for ``"pairs"`` and ``"triples"``, (covered, coverable) tuples of
+    feature values (:mod:`refconv.conform.model`)."""
+
+    name: str
+    planned: int = 0
+    judged: int = 0
+    finished: bool = False
+    coverage: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+    def line(self) -> str:
+        """``pairs: 42 of 42 cases, finished; covers 942/942 pairs, 8,962/11,515 triples``."""
+        state = "finished" if self.finished else "NOT finished (budget)"
+        of = f" of {self.planned:,}" if self.planned else ""
+        covers = ", ".join(f"{c:,}/{n:,} {kind}" for kind, (c, n) in self.coverage.items())
+        return f"{self.name}: {self.judged:,}{of} cases, {state}" + (f"; covers {covers}" if covers else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "planned": self.planned, "judged": self.judged, "finished": self.finished,
+                "coverage": {kind: list(pair) for kind, pair in self.coverage.items()}}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -30,7 +55,8 @@ class Report:
     """Every outcome of a conformance run, and the shrunk failures with their reproducers.
 
     ``interrupted`` says the run was stopped (Ctrl-C) before it finished; ``isolated`` that the
-    backend ran in worker processes (False: in refconv's own process, trusted not to crash).
+    backend ran in worker processes (False: in refconv's own process, trusted not to crash);
+    ``phases`` what each phase judged and covered.
     """
 
     backend: str
@@ -41,9 +67,11 @@ class Report:
     seconds: float = 0.0
     interrupted: bool = False
     isolated: bool = True
+    phases: list[Phase] = dataclasses.field(default_factory=list)
 
     def table(self) -> dict[str, dict[str, int]]:
-        """Counts of each verdict per feature (``"search"`` for drawn cases)."""
+        """Counts of each verdict per feature (``"pairs"``, ``"enumeration"``, ``"triples"`` for those
+        phases' cases, ``"search"`` for the random draws)."""
         counts: dict[str, dict[str, int]] = {}
         for outcome in self.outcomes:
             row = counts.setdefault(outcome.case.feature, dict.fromkeys(VERDICTS, 0))
@@ -86,6 +114,8 @@ class Report:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in
                            enumerate(zip(row, widths, strict=True))) for row in rows]  # fmt: skip
+        if self.phases:
+            lines += ["", *(phase.line() for phase in self.phases)]
         for failure in self.failures:
             outcome = failure.outcome
             title = f"--- {outcome.case.feature}: {outcome.verdict}: {outcome.headline}"
@@ -103,6 +133,8 @@ class Report:
         lines = [f"## {self.backend}", "", f"{self.summary()}", ""]
         lines += ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+        if self.phases:
+            lines += ["", *(f"- {phase.line()}" for phase in self.phases)]
         for failure in self.failures:
             outcome = failure.outcome
             lines += ["", f"### {outcome.case.feature}: {outcome.verdict}", "", outcome.headline]
@@ -114,6 +146,7 @@ class Report:
             "backend": self.backend, "version": self.version, "dtypes": list(self.dtypes),
             "seconds": round(self.seconds, 1), "ok": self.ok, "interrupted": self.interrupted,
             "isolated": self.isolated, "table": self.table(),
+            "phases": [phase.to_json() for phase in self.phases],
             "outcomes": [_case(o) for o in self.outcomes],
             "failures": [
                 {**_case(f.outcome), "confirmed": f.confirmation.to_json(), "reproducer": f.reproducer}

@@ -1,4 +1,10 @@
-"""A conformance run: the curated suite, the search, then each failure shrunk, confirmed and reproduced.
+"""A conformance run: its phases of cases, then each failure shrunk, confirmed and reproduced.
+
+The phases (:data:`PHASES`), in order: the curated suite, the covering array of every pair of
+feature values, the small-scope enumeration, the covering array of every triple, then random
+draws (:mod:`refconv.conform.model` has the first four's cases). Small and systematic first, so
+that what a run finds does not depend on luck or on how fast the backend is; a budget stops the
+run between two cases and the report says which phases finished.
 
 :func:`~refconv.conform.run` judges a backend through one :class:`~refconv.conform.Judge` (one worker
 process per backend), so every phase sees the same verdicts. Ctrl-C stops the run between cases and
@@ -10,29 +16,35 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from refconv.backends.base import Backend
 from refconv.cases import Case
+from refconv.conform import model
 from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, Judge, Outcome
-from refconv.conform.report import Failure, Report
+from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.reproduce import confirm, reproducer
 from refconv.conform.search import scope, search
 from refconv.conform.shrink import hypothesis_shrink, kind, shrink, size
 from refconv.conform.suite import curated
 
-__all__ = ["SHRINK_SECONDS", "SUITES", "Progress", "Settings", "run"]
+__all__ = ["PHASES", "SHRINK_SECONDS", "SUITES", "Progress", "Settings", "phase_cases", "run"]
 
-#: What a run judges: the curated suite and the search, or one of them.
-SUITES = ("all", "curated", "search")
+#: A run's phases, in the order it takes them (``phases=`` picks some; the order stays this one).
+PHASES = ("curated", "pairs", "enumeration", "triples", "random")
+#: The older way to choose: every phase, the curated suite alone, or every phase but it.
+SUITES = {"all": PHASES, "curated": ("curated",), "search": PHASES[1:]}
 #: A failure gets this many seconds of shrinking by default, whatever the budget.
 SHRINK_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class Progress:
-    """What a run is doing: ``phase`` (``"curated"``, ``"search"``, ``"shrink"``, ``"confirm"``), how far."""
+    """What a run is doing: ``phase`` (one of :data:`PHASES`, ``"shrink"``, ``"confirm"``), how far.
+
+    ``total`` is the phase's number of cases (None for the random draws).
+    """
 
     phase: str
     done: int
@@ -44,10 +56,12 @@ class Progress:
 class Settings:
     """How a run goes; every value is checked when the settings are made (a ValueError naming it).
 
-    ``shard=(k, n)`` takes the k-th of n deterministic slices: every n-th curated case from the
-    k-th, and a search of ``examples // n`` draws with its own seed, so that n machines
-    together do one run's work. ``timeout`` is per case, ``shrink_seconds`` per failure (beyond
-    the budget); ``isolate=False`` trusts the backend to run in this process.
+    ``phases`` are those of :data:`PHASES` to take (``suite``, the older spelling, names a set of
+    them: give one or the other). ``examples`` is the number of random draws. ``shard=(k, n)``
+    takes the k-th of n deterministic slices: every n-th case of each phase from the k-th, and
+    ``examples // n`` draws with its own seed, so that n machines together do one run's work.
+    ``timeout`` is per case, ``shrink_seconds`` per failure (beyond the budget);
+    ``isolate=False`` trusts the backend to run in this process.
     """
 
     suite: str = "all"
@@ -60,10 +74,17 @@ class Settings:
     isolate: bool = True
     dtypes: tuple[str, ...] = field(default=("float64",))
     shrink_seconds: float = SHRINK_SECONDS
+    phases: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
             raise ValueError(f"suite={self.suite!r}: expected one of {', '.join(SUITES)}")
+        if self.phases is not None:
+            unknown = [p for p in self.phases if p not in PHASES]
+            if unknown or not self.phases or isinstance(self.phases, str):
+                raise ValueError(f"phases={self.phases!r}: expected some of {', '.join(PHASES)}")
+            if self.suite != "all":
+                raise ValueError(f"phases={self.phases!r} and suite={self.suite!r}: give one of them")
         if isinstance(self.examples, bool) or not isinstance(self.examples, int) or self.examples < 0:
             raise ValueError(f"examples={self.examples!r} must be a whole number >= 0")
         if not self.budget > 0:  # NaN is not > 0
@@ -77,6 +98,36 @@ class Settings:
             raise ValueError(f"shard={self.shard}: K must be between 1 and N")
         if not self.dtypes:
             raise ValueError("dtypes=(): give at least one dtype")
+
+    @property
+    def taken(self) -> tuple[str, ...]:
+        """The phases the run takes, in :data:`PHASES` order."""
+        chosen = SUITES[self.suite] if self.phases is None else self.phases
+        return tuple(p for p in PHASES if p in chosen)
+
+
+def phase_cases(name: str, settings: Settings | None = None) -> list[Case]:
+    """The cases phase ``name`` judges, in order (not ``"random"``, whose draws depend on the backend).
+
+    The curated suite dtype by dtype; each covering array row in its own dtype (``dtype`` is one of
+    the model's factors, so every dtype meets every other value in the pairs array); the
+    enumeration in the first dtype only, where it is twice as deep for its time. A
+    ``settings.seed`` other than 0 changes the arrays, not the configurations; ``settings.shard``
+    takes its slice.
+    """
+    s = settings or Settings()
+    if name not in PHASES or name == "random":
+        raise ValueError(f"name={name!r}: expected one of {', '.join(PHASES[:-1])}")
+    k, n = s.shard
+    if name == "curated":
+        cases = curated(s.dtypes, s.seed)
+    elif name == "enumeration":
+        cases = list(model.enumeration(s.dtypes[:1]))
+    else:
+        cases = model.array(2 if name == "pairs" else 3, s.dtypes)
+    if s.seed and name != "curated":
+        cases = [replace(c, seed=(s.seed, index)) for index, c in enumerate(cases)]
+    return cases[k - 1 :: n]
 
 
 def run(
@@ -92,16 +143,17 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     isolate: bool = True,
     shrink_seconds: float = SHRINK_SECONDS,
+    phases: Sequence[str] | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
-    """Judge ``backend`` on the curated suite and a property search, shrink every failure, write reproducers.
+    """Judge ``backend`` phase by phase (:data:`PHASES`), shrink every failure, write reproducers.
 
     The keywords are :class:`~refconv.conform.Settings`'; ``progress`` is called with a
     :class:`~refconv.conform.Progress` after each case and before each failure is shrunk and confirmed.
     """
-    settings = Settings(
-        suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes), shrink_seconds
-    )
+    chosen = None if phases is None else phases if isinstance(phases, str) else tuple(phases)  # str: refused
+    settings = Settings(suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes),
+                        shrink_seconds, chosen)  # type: ignore[arg-type]  # fmt: skip
     return _Run(backend, settings, progress or (lambda _: None)).report()
 
 
@@ -123,8 +175,12 @@ class _Run:
         s = self.settings
         report = Report(self.backend.name, self.backend.version(), s.dtypes, isolated=s.isolate)
         try:
-            self.curated(report)
-            self.search(report)
+            for name in s.taken:
+                report.phases.append(Phase(name))
+                if name == "random":
+                    self.search(report)
+                else:
+                    self.phase(report, name)
             self.failures(report)
         except KeyboardInterrupt:
             report.interrupted = True
@@ -132,37 +188,54 @@ class _Run:
             for judge in self.judges.values():
                 judge.close()
             report.seconds = time.monotonic() - self.start
+            start = 0
+            for phase in report.phases:
+                phase.coverage = self.coverage(report.outcomes[start : start + phase.judged])
+                start += phase.judged
         return report
 
-    def curated(self, report: Report) -> None:
-        k, n = self.settings.shard
-        cases = (
-            curated(self.settings.dtypes, self.settings.seed)[k - 1 :: n]
-            if self.settings.suite != "search"
-            else []
-        )
+    def phase(self, report: Report, name: str) -> None:
+        """Judge the phase's cases in order until the deadline; the phase is finished if all were."""
+        cases = phase_cases(name, self.settings)
+        phase = report.phases[-1]
+        phase.planned = len(cases)
         for index, case in enumerate(cases):
+            if time.monotonic() >= self.deadline:
+                return
             report.outcomes.append(self.judge_of(self.backend).judge(case))
-            self.progress(Progress("curated", index + 1, len(cases), report.outcomes[-1]))
+            phase.judged += 1
+            self.progress(Progress(name, index + 1, len(cases), report.outcomes[-1]))
+        phase.finished = True
+
+    def coverage(self, outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
+        """The pairs and triples of feature values of the cases the backend expressed, and how many exist."""
+        cases = [o.case for o in outcomes if o.verdict != "unsupported"]
+        return {
+            kind: model.coverage(cases, t, self.settings.dtypes) for kind, t in (("pairs", 2), ("triples", 3))
+        }
 
     def scope(self, report: Report) -> dict[str, Any]:
         return {**scope(report.outcomes), "dtypes": self.settings.dtypes}
 
     def search(self, report: Report) -> None:
+        """The random draws, in the ranks and features the earlier phases found expressible."""
         s = self.settings
-        if s.suite == "curated" or s.examples == 0 or time.monotonic() >= self.deadline:
-            return
+        phase = report.phases[-1]
         k, n = s.shard
+        phase.planned = max(s.examples // n, 1) if s.examples else 0
+        if not phase.planned or time.monotonic() >= self.deadline:
+            phase.finished = not phase.planned
+            return
         where = self.scope(report)
-        drawn = len(report.outcomes)
 
         def judged(outcome: Outcome) -> None:
             report.outcomes.append(outcome)  # as it comes: an interrupted run keeps it
-            self.progress(Progress("search", len(report.outcomes) - drawn, None, outcome))
+            phase.judged += 1
+            self.progress(Progress("random", phase.judged, None, outcome))
 
-        examples, search_seed = max(s.examples // n, 1), s.seed * 1000 + k
-        search(self.judge_of(self.backend), s.dtypes, examples, self.deadline, search_seed,
+        search(self.judge_of(self.backend), s.dtypes, phase.planned, self.deadline, s.seed * 1000 + k,
                ranks=where["ranks"], features=where["features"], progress=judged)  # fmt: skip
+        phase.finished = time.monotonic() < self.deadline
 
     def failures(self, report: Report) -> None:
         """Shrink one failure of each kind and dtype, confirm it and write its reproducer."""

@@ -55,8 +55,13 @@ _SEARCHED = {
 }  # fmt: skip
 
 
+#: The features of generated cases (the phases after the curated suite): not curated groups.
+_GENERATED = frozenset({"pairs", "enumeration", "triples", "search"})
+
+
 def scope(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """The ranks and features worth searching: those of which some curated case was not unsupported.
+    """The ranks and features worth searching: the ranks of which some case was not unsupported, and
+    the features of which some curated case was not (every feature if no curated case was judged).
 
     A backend that cannot express a feature at all would only have its draws rejected.
     """
@@ -64,6 +69,8 @@ def scope(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         return {"ranks": [1, 2, 3], "features": list(FEATURES)}
     supported = [o for o in outcomes if o.verdict != "unsupported"]
     ranks = sorted({o.case.spec.ndim for o in supported}) or [1, 2, 3]
-    groups = {o.case.feature for o in supported}
+    if not any(o.case.feature not in _GENERATED for o in outcomes):
+        return {"ranks": ranks, "features": list(FEATURES)}
+    groups = {o.case.feature for o in supported} - _GENERATED
     features = [f for g in groups for f in _SEARCHED.get(g, (g,)) if f in FEATURES] + ["bias"]
     return {"ranks": ranks, "features": sorted(set(features))}
