@@ -93,6 +93,10 @@ FRAMEWORKS = {
 }
 
 
+#: Seconds of judging each backend gets in a conform session (shrinking comes on top).
+CONFORM_BUDGET = 600
+
+
 def conform(session: nox.Session, framework: str) -> None:
     """`refconv conform` on the framework's backends, e.g. ``nox -s conform-mlx -- --examples 50``.
 
@@ -100,6 +104,9 @@ def conform(session: nox.Session, framework: str) -> None:
     not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
     report is written: the JSON is removed first and must be there after). jax and torch are
     installed in every session: each failure is confirmed against them (refconv.conform.confirm).
+    Each backend gets ``--budget 600`` unless the options give one: a fast backend finishes every
+    phase (about 1,700 cases) well within it, a slow one judges the curated suite, the pairs array
+    and a prefix of the enumeration.
     """
     requirements, names = FRAMEWORKS[framework]
     oracles = [r for r in (*JAX_NEWEST, TORCH) if r not in requirements]
@@ -114,6 +121,7 @@ def conform(session: nox.Session, framework: str) -> None:
             "--quiet",
             "--json",
             str(report),
+            *([] if "--budget" in session.posargs else ["--budget", str(CONFORM_BUDGET)]),
             *session.posargs,
             success_codes=[0, 1],
         )

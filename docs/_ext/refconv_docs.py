@@ -337,6 +337,31 @@ def _confirmation(confirmed: dict[str, Any]) -> str:
     return line[0].upper() + line[1:] + "."
 
 
+class FeatureModel(SphinxDirective):
+    """The search's feature model (refconv.conform.model.FACTORS), and what each generated phase covers."""
+
+    def run(self) -> list[nodes.Node]:
+        from refconv.conform import model
+
+        rows = [["factor", "values (the plain one first)"]]
+        rows += [
+            [f"``{name}``", ", ".join(f"``{v}``" for v in values)] for name, values in model.FACTORS.items()
+        ]
+        rst = _list_table(rows, "feature-model")
+        rst.append("", "feature-model")
+        pairs, triples, enumerated = model.array(2), model.array(3), sum(1 for _ in model.enumeration())
+        for case_count, strength, what in ((len(pairs), 2, "pairs"), (len(triples), 3, "triples")):
+            cases = pairs if strength == 2 else triples
+            covered, coverable = model.coverage(cases, strength)
+            line = f"The {what} array (float64): {case_count} cases cover {covered:,} of the {coverable:,} "
+            rst.append(line + f"coverable {what} of values.", "feature-model")
+            rst.append("", "feature-model")
+        rst.append(f"The enumeration: {enumerated:,} cases.", "feature-model")
+        container = nodes.container(classes=["feature-model"])
+        self.state.nested_parse(rst, self.content_offset, container)
+        return [container]
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("checked-by", CheckedBy)
     app.add_directive("conform-summary", ConformSummary)
@@ -345,4 +370,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("benchmark-table", BenchmarkTable)
     app.add_directive("benchmark-profile", BenchmarkProfile)
     app.add_directive("mutation-results", MutationResults)
+    app.add_directive("feature-model", FeatureModel)
     return {"version": refconv.__version__, "parallel_read_safe": True}

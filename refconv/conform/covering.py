@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ["Tuple", "coverable", "covered", "covering_array"]
 
-#: A t-tuple: ``(factor, value)`` pairs in the factors' order.
+#: A t-tuple of values, as its ``(factor, value)`` pairs in the factors' order.
 Tuple = tuple[tuple[str, Any], ...]
 
 

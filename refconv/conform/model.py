@@ -27,15 +27,9 @@ from refconv._spec import spec
 from refconv.cases import Case
 
 __all__ = [
-    "FACTORS",
-    "GEOMETRIC",
-    "Geometry",
-    "classify",
-    "consistent",
-    "enumeration",
-    "geometries",
-    "realise",
-]
+    "FACTORS", "GEOMETRIC", "Geometry", "array", "classify", "consistent", "coverage", "enumeration",
+    "factors", "geometries", "realise",
+]  # fmt: skip
 
 #: Each factor and its values, the plain value first; ``dtype`` takes its values from the run.
 FACTORS: dict[str, tuple[Any, ...]] = {
@@ -99,7 +93,8 @@ class Geometry:
 
     @property
     def size(self) -> tuple[int, ...]:
-        """Smaller first: the sum of sizes and parameters over their plain values, then each."""
+        """The order of geometries, smaller first, by the sum of sizes and parameters over their
+        plain values, then by each of them."""
         lo, hi = self.padding
         total = self.n + self.k + self.stride + self.dilation + self.input_dilation + abs(lo) + abs(hi)
         total += self.output_padding + (self.word is not None) + (self.mode != "zeros")
@@ -221,7 +216,7 @@ def geometries() -> dict[tuple[Any, ...], tuple[Geometry, ...]]:
     """Every small 1-d geometry that is valid, by its geometric factor values, smallest first.
 
     Its keys are exactly the combinations of :data:`GEOMETRIC` values a problem can have (within
-    the sizes :func:`_candidates` tries).
+    the sizes tried: inputs to 6, kernels and strides to 4, dilations to 2, paddings from -2 to 3).
     """
     found: dict[tuple[Any, ...], list[Geometry]] = {}
     for g in sorted(_candidates(), key=lambda g: g.size):

@@ -1,6 +1,6 @@
 """A conformance run: its phases of cases, then each failure shrunk, confirmed and reproduced.
 
-The phases (:data:`PHASES`), in order: the curated suite, the covering array of every pair of
+The phases (:data:`~refconv.conform.PHASES`), in order: the curated suite, the covering array of every pair of
 feature values, the small-scope enumeration, the covering array of every triple, then random
 draws (:mod:`refconv.conform.model` has the first four's cases). Small and systematic first, so
 that what a run finds does not depend on luck or on how fast the backend is; a budget stops the
@@ -41,9 +41,9 @@ SHRINK_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class Progress:
-    """What a run is doing: ``phase`` (one of :data:`PHASES`, ``"shrink"``, ``"confirm"``), how far.
+    """What a run is doing: ``phase`` (of :data:`~refconv.conform.PHASES`, or ``"shrink"``, ``"confirm"``).
 
-    ``total`` is the phase's number of cases (None for the random draws).
+    ``done`` of ``total`` cases (``total`` None for the random draws), and the last outcome.
     """
 
     phase: str
@@ -56,10 +56,11 @@ class Progress:
 class Settings:
     """How a run goes; every value is checked when the settings are made (a ValueError naming it).
 
-    ``phases`` are those of :data:`PHASES` to take (``suite``, the older spelling, names a set of
-    them: give one or the other). ``examples`` is the number of random draws. ``shard=(k, n)``
-    takes the k-th of n deterministic slices: every n-th case of each phase from the k-th, and
-    ``examples // n`` draws with its own seed, so that n machines together do one run's work.
+    ``phases`` are those of :data:`~refconv.conform.PHASES` to take (``suite``, the older
+    spelling, names a set of them: give one or the other). ``examples`` is the number of random
+    draws. ``shard=(k, n)`` takes the k-th of n deterministic slices: every n-th case of each phase
+    from the k-th, and ``examples // n`` draws with its own seed, so that n machines together do
+    one run's work.
     ``timeout`` is per case, ``shrink_seconds`` per failure (beyond the budget);
     ``isolate=False`` trusts the backend to run in this process.
     """
@@ -101,7 +102,7 @@ class Settings:
 
     @property
     def taken(self) -> tuple[str, ...]:
-        """The phases the run takes, in :data:`PHASES` order."""
+        """The phases the run takes, in :data:`~refconv.conform.PHASES` order."""
         chosen = SUITES[self.suite] if self.phases is None else self.phases
         return tuple(p for p in PHASES if p in chosen)
 
@@ -146,7 +147,7 @@ def run(
     phases: Sequence[str] | None = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
-    """Judge ``backend`` phase by phase (:data:`PHASES`), shrink every failure, write reproducers.
+    """Judge ``backend`` phase by phase (:data:`~refconv.conform.PHASES`), shrink each failure, reproduce it.
 
     The keywords are :class:`~refconv.conform.Settings`'; ``progress`` is called with a
     :class:`~refconv.conform.Progress` after each case and before each failure is shrunk and confirmed.
