@@ -14,10 +14,15 @@ FAKE = "tests.fake_backends"
 
 
 @functools.cache
-def fake_run(name: str, examples: int = 100) -> Report:
-    """``refconv conform`` of ``tests.fake_backends:<name>`` in every dtype it claims (cached)."""
+def fake_run(
+    name: str, examples: int = 100, phases: tuple[str, ...] = ("curated", "pairs", "random")
+) -> Report:
+    """``refconv conform`` of ``tests.fake_backends:<name>`` in every dtype it claims (cached).
+
+    Without the enumeration and the triples by default: these runs test the shrinker and the
+    reproducers, and tests/test_search_strength.py measures what each phase finds."""
     backend = backends.get(f"{FAKE}:{name}")
-    return conform.run(backend, backend.dtypes, examples=examples)
+    return conform.run(backend, backend.dtypes, examples=examples, phases=phases)
 
 
 def only_failure(report: Report) -> Outcome:
