@@ -25,6 +25,7 @@ from refconv import geometry
 from refconv._convspec import ConvSpec
 from refconv._spec import spec
 from refconv.cases import Case
+from refconv.conform.covering import coverable, covered, covering_array
 
 __all__ = [
     "FACTORS", "GEOMETRIC", "Geometry", "array", "classify", "consistent", "coverage", "enumeration",
@@ -278,7 +279,7 @@ def realise(row: Row, seed: int = 0, feature: str = "search") -> Case | None:
     per_out = 3 if several else 1
     c_in, c_out = g * per_in, g * bg * per_out
     batch = {"1": bg, "several": 2 * bg, "empty": 0}[row["batch"]]
-    options = {key: _join(key, [_options(d)[key] for d in dims]) for key in _options(dims[0])}
+    options = _keywords(dims)
     transposed = row["transposed"]
     options["groups"] = g
     if not transposed:
@@ -296,11 +297,16 @@ def realise(row: Row, seed: int = 0, feature: str = "search") -> Case | None:
     return Case(s, bias=row["bias"], seed=seed, feature=feature)
 
 
-def _join(key: str, values: list[Any]) -> Any:
-    """One keyword from the dims' own: tuples concatenated, a word or a mode (the same in each) kept."""
-    if isinstance(values[0], tuple):
-        return tuple(itertools.chain.from_iterable(values))
-    return values[0]
+def _keywords(dims: Sequence[Geometry]) -> dict[str, Any]:
+    """The keywords of a problem whose spatial dims are ``dims`` (of one kind: all transposed or not,
+    one padding word or mode): each dim's tuples concatenated, the word or the mode kept."""
+    each = [_options(d) for d in dims]
+    joined = {}
+    for key, value in each[0].items():
+        joined[key] = (
+            tuple(itertools.chain.from_iterable(o[key] for o in each)) if isinstance(value, tuple) else value
+        )
+    return joined
 
 
 def enumeration(dtypes: Sequence[str] = ("float64",), max_size: int = 9) -> Iterator[Case]:
@@ -321,7 +327,7 @@ def enumeration(dtypes: Sequence[str] = ("float64",), max_size: int = 9) -> Iter
             batch, c_in, c_out = (2, 1, 1) if index % 2 == 0 else (1, 2, 3)
             plain = Geometry(2, 1, 1, transposed=g.transposed, word=g.word, mode=g.mode)
             dims = {1: [g], 2: [g, plain], 3: [plain, plain, g]}[rank]
-            options = {key: _join(key, [_options(d)[key] for d in dims]) for key in _options(g)}
+            options = _keywords(dims)
             w_shape = (c_in, c_out) if g.transposed else (c_out, c_in)
             s = spec((batch, c_in, *(d.n for d in dims)), (*w_shape, *(d.k for d in dims)),
                      transposed=g.transposed, dtype=dtype, **options)  # fmt: skip
@@ -331,8 +337,6 @@ def enumeration(dtypes: Sequence[str] = ("float64",), max_size: int = 9) -> Iter
 
 @functools.cache
 def _coverable(dtypes: tuple[str, ...], strength: int) -> frozenset[Any]:
-    from refconv.conform.covering import coverable
-
     return frozenset(coverable(factors(dtypes), strength, consistent))
 
 
@@ -341,8 +345,6 @@ def array(strength: int, dtypes: Sequence[str] = ("float64",), feature: str | No
 
     ``feature`` names the cases (default ``"pairs"`` or ``"triples"``); case ``i`` has seed ``i``.
     """
-    from refconv.conform.covering import covering_array
-
     rows = covering_array(factors(dtypes), strength, consistent)
     name = feature or {2: "pairs", 3: "triples"}.get(strength, f"{strength}-wise")
     cases = [realise(row, seed=index, feature=name) for index, row in enumerate(rows)]
@@ -351,8 +353,6 @@ def array(strength: int, dtypes: Sequence[str] = ("float64",), feature: str | No
 
 def coverage(cases: Sequence[Case], strength: int, dtypes: Sequence[str] = ("float64",)) -> tuple[int, int]:
     """How many coverable ``strength``-tuples of factor values ``cases`` have, and how many there are."""
-    from refconv.conform.covering import covered
-
     wanted = _coverable(tuple(dtypes), strength)
     rows = [row for case in cases for row in classify(case)]
     return len(covered(rows, list(FACTORS), strength) & wanted), len(wanted)
