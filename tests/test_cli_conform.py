@@ -32,7 +32,7 @@ def _command(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_the_command_exits_0_for_a_correct_function_and_writes_json_and_markdown(tmp_path: Path) -> None:
     reports = ["--json", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md")]
     result = _command(
-        f"{FAKE}:correct", "--phases", "curated,random", "--examples", "20", *reports, cwd=tmp_path
+        f"{FAKE}:correct", "--phases", "curated,dtypes,random", "--examples", "20", *reports, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"every case agrees or is unsupported \(\d+ s\)$", result.stdout.rstrip())

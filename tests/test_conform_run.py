@@ -1,5 +1,5 @@
-"""A run: its phases (curated, pairs, enumeration, triples, random) and the failures, through one judge;
-stopped by a budget or Ctrl-C, it keeps what it has and says which phases finished."""
+"""A run: its phases (curated, pairs, enumeration, triples, dtypes, random) and the failures, through one
+judge; stopped by a budget or Ctrl-C, it keeps what it has and says which phases finished."""
 
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ def test_a_correct_convolution_agrees_on_every_case_of_every_phase() -> None:
     assert report.ok
     assert not report.failures
     dtypes = ("float64", "float32")
-    # refconv.naive expresses everything: each curated case in both dtypes, each covering-array row,
-    # the enumeration (in float64), and every draw agree
+    # refconv.naive expresses everything: each curated case in float64, each covering-array row,
+    # the enumeration (in float64), the curated cases in float32, and every draw agree
     planned = {
-        "curated": 2 * len(conform.CURATED),
+        "curated": len(conform.CURATED),
         "pairs": len(model.array(2, dtypes)),
         "enumeration": len(list(model.enumeration(dtypes[:1]))),
         "triples": len(model.array(3, dtypes)),
+        "dtypes": len(conform.CURATED),
         "random": 100,
     }
     assert [(p.name, p.planned, p.judged, p.finished) for p in report.phases] == [
@@ -81,10 +82,23 @@ def test_a_budget_stops_the_run_between_cases_and_says_which_phases_finished(
     assert report.to_json()["phases"][1]["finished"] is False
 
 
+def test_the_curated_suite_comes_first_in_one_dtype_and_in_the_others_after_the_arrays() -> None:
+    """A slow backend reaches the covering arrays and the enumeration before it repeats the suite."""
+    dtypes = ("float32", "float64", "float16")
+    settings = Settings(dtypes=dtypes)
+    first, others = phase_cases("curated", settings), phase_cases("dtypes", settings)
+    assert {c.spec.dtype.name for c in first} == {"float32"}
+    assert first + others == conform.curated(dtypes)
+    assert settings.taken == PHASES
+    assert "dtypes" not in Settings(dtypes=("float64",)).taken  # no case to judge
+    assert Settings(suite="curated", dtypes=dtypes).taken == ("curated", "dtypes")  # the suite in every dtype
+
+
 def test_shards_partition_every_phase() -> None:
     for phase in PHASES[:-1]:
-        whole = phase_cases(phase)
-        parts = [phase_cases(phase, Settings(shard=(k, 3))) for k in (1, 2, 3)]
+        whole = phase_cases(phase, Settings(dtypes=("float64", "float32")))
+        assert whole, phase
+        parts = [phase_cases(phase, Settings(shard=(k, 3), dtypes=("float64", "float32"))) for k in (1, 2, 3)]
         keys = [repr(case) for part in parts for case in part]
         assert len(keys) == len(set(keys)) == len(whole), phase
         assert set(keys) == {repr(case) for case in whole}, phase

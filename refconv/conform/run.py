@@ -1,8 +1,9 @@
 """A conformance run: its phases of cases, then each failure shrunk, confirmed and reproduced.
 
-The phases (:data:`~refconv.conform.PHASES`), in order: the curated suite, the covering array of every pair of
-feature values, the small-scope enumeration, the covering array of every triple, then random
-draws (:mod:`refconv.conform.model` has the first four's cases). Small and systematic first, so
+The phases (:data:`~refconv.conform.PHASES`), in order: the curated suite in the run's first dtype,
+the covering array of every pair of feature values, the small-scope enumeration, the covering
+array of every triple, the curated suite in the run's other dtypes, then random draws
+(:mod:`refconv.conform.model` has the covering arrays and the enumeration). Small and systematic first, so
 that what a run finds does not depend on luck or on how fast the backend is; a budget stops the
 run between two cases and the report says which phases finished.
 
@@ -32,9 +33,11 @@ from refconv.conform.suite import curated
 __all__ = ["PHASES", "SHRINK_SECONDS", "SUITES", "Progress", "Settings", "phase_cases", "run"]
 
 #: A run's phases, in the order it takes them (``phases=`` picks some; the order stays this one).
-PHASES = ("curated", "pairs", "enumeration", "triples", "random")
-#: The older way to choose: every phase, the curated suite alone, or every phase but it.
-SUITES = {"all": PHASES, "curated": ("curated",), "search": PHASES[1:]}
+PHASES = ("curated", "pairs", "enumeration", "triples", "dtypes", "random")
+#: The older way to choose: every phase, the curated suite alone (in every dtype), or every phase but it.
+SUITES = {
+    "all": PHASES, "curated": ("curated", "dtypes"), "search": ("pairs", "enumeration", "triples", "random"),
+}  # fmt: skip
 #: A failure gets this many seconds of shrinking by default, whatever the budget.
 SHRINK_SECONDS = 60.0
 
@@ -102,17 +105,20 @@ class Settings:
 
     @property
     def taken(self) -> tuple[str, ...]:
-        """The phases the run takes, in :data:`~refconv.conform.PHASES` order."""
+        """The phases the run takes, in :data:`~refconv.conform.PHASES` order (``dtypes`` only with
+        more than one dtype: it has no case otherwise)."""
         chosen = SUITES[self.suite] if self.phases is None else self.phases
-        return tuple(p for p in PHASES if p in chosen)
+        return tuple(p for p in PHASES if p in chosen and (p != "dtypes" or len(self.dtypes) > 1))
 
 
 def phase_cases(name: str, settings: Settings | None = None) -> list[Case]:
     """The cases phase ``name`` judges, in order (not ``"random"``, whose draws depend on the backend).
 
-    The curated suite dtype by dtype; each covering array row in its own dtype (``dtype`` is one of
-    the model's factors, so every dtype meets every other value in the pairs array); the
-    enumeration in the first dtype only, where it is twice as deep for its time. A
+    The curated suite in the first dtype (``curated``) and in each other dtype after it
+    (``dtypes``): the pairs array already crosses every dtype with every other value, so a slow
+    backend reaches the arrays and the enumeration before it repeats the suite. Each covering
+    array row in its own dtype (``dtype`` is one of the model's factors); the enumeration in the
+    first dtype only, where it is twice as deep for its time. A
     ``settings.seed`` other than 0 changes the arrays, not the configurations; ``settings.shard``
     takes its slice.
     """
@@ -120,13 +126,13 @@ def phase_cases(name: str, settings: Settings | None = None) -> list[Case]:
     if name not in PHASES or name == "random":
         raise ValueError(f"name={name!r}: expected one of {', '.join(PHASES[:-1])}")
     k, n = s.shard
-    if name == "curated":
-        cases = curated(s.dtypes, s.seed)
+    if name in ("curated", "dtypes"):
+        cases = curated(s.dtypes[:1] if name == "curated" else s.dtypes[1:], s.seed)
     elif name == "enumeration":
         cases = list(model.enumeration(s.dtypes[:1]))
     else:
         cases = model.array(2 if name == "pairs" else 3, s.dtypes)
-    if s.seed and name != "curated":
+    if s.seed and name not in ("curated", "dtypes"):
         cases = [replace(c, seed=(s.seed, index)) for index, c in enumerate(cases)]
     return cases[k - 1 :: n]
 
