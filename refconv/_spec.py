@@ -104,8 +104,8 @@ def spec(
         Describe :func:`refconv.conv_transpose` instead: ``w_shape`` is then
         ``(C_in, C_out // groups, *kernel)``, and ``output_padding`` or
         ``output_shape`` (as in :func:`refconv.conv_transpose`) may be given;
-        ``input_dilation``, ``batch_groups``, a padding word and a padding
-        mode may not.
+        ``input_dilation``, ``batch_groups`` and a padding mode may not. A
+        padding word is read as :func:`refconv.conv_transpose` reads it.
     output_padding, output_shape, strict_output_padding
         As in :func:`refconv.conv_transpose`.
     dtype : dtype or sequence of dtypes, optional
