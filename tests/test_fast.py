@@ -13,7 +13,6 @@ arrays involved.
 from __future__ import annotations
 
 import itertools
-import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
@@ -26,7 +25,7 @@ from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_genera
 from refconv.geometry import weight_vjp_params
 from refconv.testing import rounding_bound
 from tests.cases import CASES, TRANSPOSED, Case, grid_case
-from tests.helpers import assert_close, bounds
+from tests.helpers import assert_close, bounds, peak_bytes
 
 Problem = tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]
 
@@ -258,12 +257,7 @@ def test_memory_stays_within_a_few_times_the_arrays() -> None:
         ("conv_vjp", lambda: refconv.conv_vjp(x, w, dy, padding=1)),
     ]
     for name, fn in calls:
-        tracemalloc.start()
-        try:
-            fn()
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        peak = peak_bytes(fn)
         # results (dx: 1, dw: tiny) + the padded copy (about 1) + one chunk of windows (at most 2) + its
         # product (at most 1): 5 arrays of the largest size; whole im2col alone would be 9
         assert peak <= 5.5 * largest, f"{name}: peak {peak / largest:.1f}x the input"

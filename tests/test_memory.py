@@ -12,7 +12,6 @@ and Python objects (1 MiB: less than the smallest output here, 1.5 MiB).
 from __future__ import annotations
 
 import math
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +22,7 @@ import refconv
 from benchmarks.layers import LAYERS, Layer
 from refconv.fast import MIN_CHUNK_ELEMENTS
 from refconv.geometry import ConvParams, input_vjp_params, padded_shape, weight_vjp_params
+from tests.helpers import peak_bytes
 
 SLACK = 1 << 20
 
@@ -75,10 +75,5 @@ CASES = [
 def test_peak_memory_is_the_padded_input_the_output_and_one_chunk(
     call: Callable[[], Any], promised: int
 ) -> None:
-    tracemalloc.start()
-    try:
-        call()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = peak_bytes(call)
     assert peak <= 4 * promised + SLACK, f"peak {peak:,} bytes, promised {4 * promised:,} + {SLACK:,}"
