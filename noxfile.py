@@ -93,8 +93,10 @@ FRAMEWORKS = {
 }
 
 
-#: Seconds of judging each backend gets in a conform session (shrinking comes on top).
-CONFORM_BUDGET = 600
+#: Seconds of judging each backend gets in a conform session (shrinking comes on top): enough for
+#: every phase on a fast backend. tinygrad's PYTHON device interprets every kernel (0.4 s for an
+#: enumeration case, about 2 s for a curated one): its whole run takes about 1,250 s.
+CONFORM_BUDGET = dict.fromkeys(FRAMEWORKS, 600) | {"tinygrad": 1500}
 
 
 def conform(session: nox.Session, framework: str) -> None:
@@ -104,9 +106,9 @@ def conform(session: nox.Session, framework: str) -> None:
     not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
     report is written: the JSON is removed first and must be there after). jax and torch are
     installed in every session: each failure is confirmed against them (refconv.conform.confirm).
-    Each backend gets ``--budget 600`` unless the options give one: a fast backend finishes every
-    phase (about 1,700 cases) well within it, a slow one judges the curated suite, the pairs array
-    and a prefix of the enumeration.
+    Each backend gets ``--budget 600`` (tinygrad 1,500: CONFORM_BUDGET) unless the options give
+    one: a fast backend finishes every phase (about 1,700 cases) well within it, a slow one judges
+    the curated suite, the arrays and the enumeration first.
     """
     requirements, names = FRAMEWORKS[framework]
     oracles = [r for r in (*JAX_NEWEST, TORCH) if r not in requirements]
@@ -121,7 +123,7 @@ def conform(session: nox.Session, framework: str) -> None:
             "--quiet",
             "--json",
             str(report),
-            *([] if "--budget" in session.posargs else ["--budget", str(CONFORM_BUDGET)]),
+            *([] if "--budget" in session.posargs else ["--budget", str(CONFORM_BUDGET[framework])]),
             *session.posargs,
             success_codes=[0, 1],
         )
