@@ -277,11 +277,22 @@ class ConformSummary(_ConformDirective):
         found = {name: data for name, data in loaded.items() if data is not None}
         totals = {name: _totals(data["table"]) for name, data in found.items()}
         columns = _occurring(totals.values())
-        rows = [["backend", "version", "dtypes", *columns, "seconds"]]
+        rows = [["backend", "version", "dtypes", *columns, "seconds", "phases"]]
         for name, data in found.items():
             rows.append([f":ref:`{name} <conform-{name}>`", data["version"], ", ".join(data["dtypes"]),
-                         *(str(totals[name][v]) for v in columns), f"{data['seconds']:.0f}"])  # fmt: skip
+                         *(str(totals[name][v]) for v in columns), f"{data['seconds']:.0f}",
+                         _phases(data.get("phases", []))])  # fmt: skip
         return self.parsed(_list_table(rows, "conform-summary"), ["conform-summary"])
+
+
+def _phases(phases: list[dict[str, Any]]) -> str:
+    """``all finished``, or each finished phase and the first unfinished one's judged/planned cases."""
+    if phases and all(p["finished"] for p in phases):
+        return "all finished"
+    done = [p["name"] for p in phases if p["finished"]]
+    cut = next((p for p in phases if not p["finished"]), None)
+    rest = [] if cut is None else [f"{cut['name']} {cut['judged']:,}/{cut['planned']:,}"]
+    return ", ".join(done + rest) or "not recorded"
 
 
 def _totals(table: dict[str, dict[str, int]]) -> dict[str, int]:
