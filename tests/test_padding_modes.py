@@ -88,6 +88,11 @@ def test_the_per_position_definition_and_np_pad_agree(mode: str) -> None:
                 assert walked == padding_modes.index(n, lo, hi, mode).tolist(), (n, lo, hi)
 
 
+def test_zero_padding_holds_no_element() -> None:
+    """source's ``zeros``: the padded positions hold nothing (naive asks only of the other modes)."""
+    assert [padding_modes.source(i, 3, "zeros") for i in range(-2, 5)] == [None, None, 0, 1, 2, None, None]
+
+
 def test_modes_copy_the_right_elements() -> None:
     x = np.arange(1.0, 5.0).reshape(1, 1, 4)
     w = np.array([[[1.0]]])

@@ -144,6 +144,7 @@ ZERO_CASES = [
     ((2, 4, 0, 3), (4, 1, 1, 2), dict(groups=4, padding=((2, 1), (0, 0))), (2, 4, 3, 2)),
     ((4, 3, 0), (2, 3, 2), dict(batch_groups=2, padding=2, input_dilation=3), (2, 2, 3)),
     ((2, 3, 0), (4, 3, 3), dict(padding="same"), (2, 4, 0)),  # ceil(0 / s) = 0 outputs
+    ((2, 3, 0), (4, 3, 1), dict(padding_mode="circular"), (2, 4, 0)),  # no padding: nothing to wrap
 ]
 
 
