@@ -27,3 +27,13 @@ def test_keras_translates_a_pytorch_output_padding_into_its_own() -> None:
 def test_keras_has_no_groups_in_conv_transpose() -> None:
     with pytest.raises(Unsupported, match=r"keras\.ops\.conv_transpose has no groups"):
         source("keras", (1, 2, 5), (2, 3, 3), transposed=True, groups=2)
+
+
+def test_keras_cannot_say_a_negative_total_padding_of_a_transposed_convolution() -> None:
+    """TF clamps a negative 'same' total to 0 and adds the extra rows at the end: PyTorch's padding
+    ((-1, 0),) puts its extra row at the start, which no Keras word gives (found by the enumeration)."""
+    with pytest.raises(Unsupported, match=r"cannot give padding=\(\(-1, 0\),\)"):
+        source("keras", (1, 1, 1), (1, 1, 1), transposed=True, stride=2, padding=((-1, 0),))
+    # the clamped case itself is Keras's 'same' with output padding at the end: padding 0, o = 1
+    text = source("keras", (1, 1, 1), (1, 1, 1), transposed=True, stride=2, output_padding=1)
+    assert "padding='same'" in text or "padding='valid', output_padding=1" in text

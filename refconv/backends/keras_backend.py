@@ -13,8 +13,9 @@ Keras computes the output size as ``(n - 1) s + k_hat + output_padding`` for ``"
 ``(n - 1) s + (k_hat mod 2) + output_padding`` for ``"same"``, then lets TF split the padding as
 for ``"SAME"``. A PyTorch ``(padding (lo, hi), output_padding o)`` is expressible when every dim
 fits one word: ``"valid"`` with ``lo = hi = 0`` and ``o < s``; ``"same"`` with ``o = 0``,
-``hi - lo`` in ``{0, 1}`` and ``k_hat - s <= lo + hi <= k_hat - 1``, or with ``lo = hi = 0`` and
-``k_hat + o <= s``.
+``hi - lo`` in ``{0, 1}`` and ``max(k_hat - s, 0) <= lo + hi <= k_hat - 1``, or with ``lo = hi = 0``
+and ``k_hat + o <= s``. (TF clamps a negative total padding to 0, so a negative ``lo + hi`` is
+never Keras's: its extra rows come at the end, as output padding, the last case.)
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _transpose_word(s: ConvSpec) -> tuple[str, list[int]]:
             k_hat = dilated_size(k, d)
             if word == "valid" and lo == hi == 0 and o < st:
                 extra.append(o)
-            elif word == "same" and o == 0 and hi - lo in (0, 1) and k_hat - st <= lo + hi <= k_hat - 1:
+            elif word == "same" and o == 0 and hi - lo in (0, 1) and max(k_hat - st, 0) <= lo + hi < k_hat:
                 extra.append(k_hat - lo - hi - k_hat % 2)
             elif word == "same" and lo == hi == 0 and k_hat + o <= st:
                 extra.append(k_hat + o - k_hat % 2)
