@@ -88,6 +88,14 @@ def test_the_per_position_definition_and_np_pad_agree(mode: str) -> None:
                 assert walked == padding_modes.index(n, lo, hi, mode).tolist(), (n, lo, hi)
 
 
+def test_replicate_pads_beyond_the_input_size() -> None:
+    """Replicate has no limit but an element to copy (PyTorch's rule): padding 3 of 2 repeats each."""
+    x, w = np.array([[[1.0, 2.0]]]), np.array([[[1.0]]])
+    expected = [[[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]]]
+    for module in (refconv, naive):
+        np.testing.assert_array_equal(module.conv(x, w, padding=3, padding_mode="replicate"), expected)
+
+
 def test_zero_padding_holds_no_element() -> None:
     """source's ``zeros``: the padded positions hold nothing (naive asks only of the other modes)."""
     assert [padding_modes.source(i, 3, "zeros") for i in range(-2, 5)] == [None, None, 0, 1, 2, None, None]
