@@ -96,7 +96,7 @@ FRAMEWORKS = {
 #: Seconds of judging each backend gets in a conform session (shrinking comes on top): enough for
 #: every phase on a fast backend. tinygrad's PYTHON device interprets every kernel (0.4 s for an
 #: enumeration case, about 2 s for a curated one): with 1,500 s it finishes every phase but the
-#: random draws (measured: 1,436 cases, then 11 draws, on 2 cores shared with other work).
+#: random draws (measured: 1,636 cases, then 11 draws, on 2 cores shared with other work).
 CONFORM_BUDGET = dict.fromkeys(FRAMEWORKS, 600) | {"tinygrad": 1500}
 #: Options a framework's session adds. MLX's CPU build computes float64 in float32 (docs/frameworks.rst),
 #: so its first dtype, the one the enumeration runs in, is float32: in float64 every enumerated case
