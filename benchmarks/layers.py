@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,3 +47,14 @@ LAYERS = [
         dict(stride=2, padding=1, output_padding=1), transposed=True,
     ),
 ]  # fmt: skip
+
+
+def peak_bytes(call: Callable[[], Any]) -> int:
+    """The peak of memory allocated while ``call()`` runs (tracemalloc, which sees NumPy's buffers):
+    the figure the benchmarks record beside each time and the memory tests bound."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

@@ -18,7 +18,6 @@ each time.
 from __future__ import annotations
 
 import time
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 import pytest
 
 import refconv
-from benchmarks.layers import LAYERS, Layer
+from benchmarks.layers import LAYERS, Layer, peak_bytes
 from refconv import naive
 from refconv.testing import assert_conv_close
 
@@ -49,15 +48,6 @@ def _arrays(layer: Layer, dtype: str) -> tuple[Any, ...]:
 def _record(benchmark: Any, layer: Layer, dtype: str, impl: str, flops: int) -> None:
     benchmark.group = f"{layer.id} {dtype}"
     benchmark.extra_info.update(layer=layer.id, dtype=dtype, impl=impl, flops=flops)
-
-
-def _peak_bytes(fn: Callable[[], Any]) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _run(benchmark: Any, fn: Callable[[], Any], rounds: int = ROUNDS) -> None:
@@ -91,7 +81,7 @@ def test_refconv(benchmark: Any, layer: Layer, which: str, dtype: str) -> None:
     fn = _refconv_calls(layer, refconv, _arrays(layer, dtype))[which]
     flops = layer.forward_flops() * (1 if which == "forward" else 2)
     _record(benchmark, layer, dtype, f"refconv-{which}", flops)
-    benchmark.extra_info["peak_bytes"] = _peak_bytes(fn)
+    benchmark.extra_info["peak_bytes"] = peak_bytes(fn)
     benchmark.extra_info["output_bytes"] = int(np.prod(layer.output_shape())) * np.dtype(dtype).itemsize
     _run(benchmark, fn)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import functools
 import re
-import tracemalloc
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,16 +23,6 @@ from refconv.cases import Case
 from refconv.conform import Judge, Outcome, assess
 from refconv.testing import Results, compare, reference_and_bounds, results
 from tests.cases import Arrays
-
-
-def peak_bytes(call: Callable[[], Any]) -> int:
-    """The peak of memory allocated while ``call()`` runs (tracemalloc, which sees NumPy's buffers)."""
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def readable_id(text: str, length: int) -> str:

@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 
 import refconv
+from benchmarks.layers import peak_bytes
 from refconv import fast, naive
 from refconv.conv import conv_definition, kernel_of
 from refconv.fast import STRATEGIES, _chunks, applicable_strategies, conv_general, strategy_for
 from refconv.geometry import weight_vjp_params
 from refconv.testing import rounding_bound
 from tests.cases import CASES, TRANSPOSED, Case, grid_case
-from tests.helpers import assert_close, bounds, peak_bytes
+from tests.helpers import assert_close, bounds
 
 Problem = tuple[np.ndarray, np.ndarray, refconv.geometry.ConvParams, np.ndarray]
 

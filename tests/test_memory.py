@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 
 import refconv
-from benchmarks.layers import LAYERS, Layer
+from benchmarks.layers import LAYERS, Layer, peak_bytes
 from refconv.fast import MIN_CHUNK_ELEMENTS
 from refconv.geometry import ConvParams, input_vjp_params, padded_shape, weight_vjp_params
-from tests.helpers import peak_bytes
 
 SLACK = 1 << 20
 
