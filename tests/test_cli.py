@@ -18,10 +18,13 @@ from refconv import cli
 from refconv.backends import BUILTIN, Program
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "refconv", *args], capture_output=True, text=True, check=False
-    )
+def _run(*args: str, hide: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """The command in a fresh interpreter; ``hide`` names frameworks it must see as not installed
+    (None in sys.modules: importing one fails and find_spec returns None), so that every session,
+    whatever it installed, runs the paths for an absent oracle."""
+    hidden = f"import sys; sys.modules.update(dict.fromkeys({list(hide)!r}))\n"
+    code = hidden + "import sys\nfrom refconv.cli import main\nsys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
 
 
 def _installed(module: str) -> bool:
@@ -280,11 +283,7 @@ def test_check_skips_naive_for_size_says_so_and_takes_no_naive() -> None:
     """refconv.naive's loops would visit 3 x 299,998 window-tap pairs: skipped, with the count."""
     big = ("check", "--x-shape", "1,1,300000", "--w-shape", "1,1,3", "--json")
     if not (_installed("jax") or _installed("torch")):
-        result = _run(*big)
-        assert result.returncode == 2
-        assert "refconv.naive skipped (its loops would visit 899,994 window-tap pairs" in result.stderr
-        assert "no oracle is installed" in _run("check", "--no-naive").stderr
-        return
+        pytest.skip("no oracle to judge refconv once refconv.naive is skipped (see the test below)")
     result = _run(*big)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads(result.stdout)["results"][0]["rows"]
@@ -300,3 +299,42 @@ def test_check_skips_naive_for_size_says_so_and_takes_no_naive() -> None:
         row["backend"] == "refconv.naive"
         for row in json.loads(_run("check", "--json").stdout)["results"][0]["rows"]
     )
+
+
+ORACLE_MODULES = ("jax", "torch")
+
+
+def test_check_with_no_oracle_compares_naive_and_refuses_what_needs_an_oracle() -> None:
+    """The paths for a machine with neither jax nor torch, in every session (the oracles hidden)."""
+    result = _run("check", "--dtype", "float32", hide=ORACLE_MODULES)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "refconv.naive y" in result.stdout
+    assert not any(line.startswith(ORACLE_MODULES) for line in result.stdout.splitlines())
+    assert "no oracle installed (pip install jax or torch); compared refconv.naive only" in result.stdout
+    refused = {
+        ("--no-naive",): "--no-naive: no oracle is installed, so nothing would judge refconv",
+        ("--device", "cuda"): "--device cuda: no oracle is installed (pip install jax or torch with CUDA)",
+        ("--x-shape", "1,1,300000", "--w-shape", "1,1,3"): "refconv.naive skipped (its loops would visit "
+        "899,994 window-tap pairs, more than 200,000 (about 20 us each); --no-naive skips it always) and "
+        "no oracle is installed",
+    }
+    for options, message in refused.items():
+        result = _run("check", *options, hide=ORACLE_MODULES)
+        assert result.returncode == 2, (options, result.stdout + result.stderr)
+        assert message in result.stderr, options
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+@pytest.mark.parametrize("missing", ORACLE_MODULES)
+def test_check_names_an_oracle_asked_for_that_is_not_installed_and_uses_the_other(missing: str) -> None:
+    asked = _run("check", "--against", missing, hide=(missing,))
+    assert asked.returncode == 2, asked.stdout + asked.stderr
+    hint = BUILTIN[missing].install_hint()
+    assert f"refconv check: error: --against: {missing} is not installed ({hint})" in asked.stderr
+    (other,) = set(ORACLE_MODULES) - {missing}
+    if not _installed(other):
+        pytest.skip(f"{other} is not installed either")
+    result = _run("check", "--json", hide=(missing,))
+    assert result.returncode == 0, result.stdout + result.stderr
+    backends = {row["backend"] for row in json.loads(result.stdout)["results"][0]["rows"]}
+    assert backends == {"refconv.naive", other}, result.stdout
