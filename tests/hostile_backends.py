@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -138,7 +139,10 @@ def forward_only(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
 
 
 def slow(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
-    """Correct, and a tenth of a second per case: a run long enough to interrupt."""
+    """Correct, and a tenth of a second per case: a run long enough to interrupt. It touches the
+    file ``REFCONV_TEST_JUDGING`` names, if set: the test knows the run is judging cases."""
+    if "REFCONV_TEST_JUDGING" in os.environ:
+        Path(os.environ["REFCONV_TEST_JUDGING"]).touch()
     time.sleep(0.1)
     return correct(spec, x, w, b, dy)
 

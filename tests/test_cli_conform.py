@@ -126,15 +126,23 @@ def test_a_hostile_backend_gets_its_verdict_a_report_and_exit_status_1(
 
 
 def test_ctrl_c_writes_the_report_of_what_was_judged_and_exits_130(tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report, judging = tmp_path / "report.json", tmp_path / "judging"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REFCONV_TEST_JUDGING": str(judging)}
     process = subprocess.Popen(
         [sys.executable, "-m", "refconv", "conform", "tests.hostile_backends:slow", "--json", str(report),
          "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(6)  # the worker starts, then cases go by at ~0.1 s each
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:  # interrupt once cases are being judged (~0.1 s each), however long the start took
+        deadline = time.monotonic() + 120
+        while not judging.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == 130, out + err
     data = json.loads(report.read_text())
     assert data["interrupted"] is True

@@ -7,7 +7,9 @@ read back to the line that says what went wrong.
 
 from __future__ import annotations
 
+import multiprocessing.context
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -130,3 +132,20 @@ def test_a_wrapped_exception_is_reported_by_the_line_that_says_what_went_wrong(
     error: Exception, said: str
 ) -> None:
     assert message(error) == said
+
+
+def test_a_ctrl_c_while_the_child_starts_leaves_nothing_for_close_to_trip_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An interrupted start used to leave an unstarted process that close() then tried to join."""
+
+    def interrupted(self: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "start", interrupted)
+    worker = Worker(timeout=5)
+    with pytest.raises(KeyboardInterrupt):
+        worker._start()
+    assert worker.process is None
+    assert worker.connection is None
+    worker.close()  # what the run's cleanup does after a Ctrl-C

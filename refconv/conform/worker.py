@@ -172,11 +172,21 @@ class Worker:
         return answer
 
     def _start(self) -> None:
+        """Start the child; a Ctrl-C while it starts leaves no half-started child for ``close``."""
         context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
+        connection, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child,), daemon=True)
+        try:
+            process.start()
+        except BaseException:
+            if process.pid is not None:
+                process.kill()
+                process.join()
+            connection.close()
+            raise
+        finally:
+            child.close()
+        self.process, self.connection = process, connection
 
     def close(self, stuck: bool = False) -> None:
         """Stop the child: ask it to end (or, ``stuck`` in a run, kill it), and wait for it."""
