@@ -446,3 +446,10 @@ BUGS = (
     "transposed_gaps_uninitialised",
 )  # fmt: skip
 FAKE_CONSTANT = 3  # not a backend: tests/test_backends_registry.py
+
+
+@_bug()
+def refuses_groups_and_keeps_one_image(spec: ConvSpec, x: Any, w: Any, b: Any, dy: Any) -> Arrays:
+    """Both bugs at once: refuses_groups's, then keeps_one_image's (one more bug than the first)."""
+    refuses_groups(spec, x, w, b, dy)
+    return keeps_one_image(spec, x, w, b, dy)

@@ -90,6 +90,8 @@ def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> Non
         ([f"{FAKE}:correct", "--phases", "pairs", "--suite", "curated"],
          "--phases pairs and --suite curated: give one of them"),
         (["mlx"], 'pip install "refconv[mlx]"'),
+        ([f"{FAKE}:correct", "--xfail-mode", "skip"], "--xfail-mode skip: give the known failures"),
+        ([f"{FAKE}:correct", "--xfails", "/nonexistent/known.txt"], "cannot read the known-failures file"),
     ],
 )  # fmt: skip
 def test_the_command_exits_2_with_one_line_for_bad_arguments(args: list[str], message: str) -> None:

@@ -28,8 +28,11 @@ def test_the_table_has_a_column_for_each_verdict_that_occurs() -> None:
 
 
 def test_the_text_has_each_failure_with_its_confirmation_and_reproducer() -> None:
-    text = _report().to_text()
-    assert "--- groups: crashed: the process running it died" in text
+    report = _report()
+    text = report.to_text()
+    crashed = report.outcomes[1].case
+    assert f"--- {crashed.id}: crashed: the process running it died\n" in text
+    assert crashed.id.startswith("groups-float64-")
     assert "confirmed: refconv.naive and jax compute refconv's values" in text
     assert text.rstrip().endswith("mine (mine 1.0), float64: 1 agree, 1 crashed; FAILURES (0 s)")
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from refconv.backends.registry import get
 from refconv.cli.options import UsageError
+from refconv.conform import xfails
 from refconv.conform.run import PHASES, SUITES, Progress, run
 
 __all__ = ["conform_command"]
@@ -43,6 +44,8 @@ def conform_command(args: argparse.Namespace) -> int:
     if not backend.installed():
         raise UsageError(f"{backend.name} needs {', '.join(backend.requires)}, which is not installed "
                          f"({backend.install_hint()})")  # fmt: skip
+    if args.xfail_mode == "skip" and not args.xfails:
+        raise UsageError("--xfail-mode skip: give the known failures to skip with --xfails FILE")
     if args.phases is not None and args.suite != "all":
         raise UsageError(f"--phases {','.join(args.phases)} and --suite {args.suite}: give one of them")
     taken = args.phases or SUITES[args.suite]
@@ -63,6 +66,7 @@ def conform_command(args: argparse.Namespace) -> int:
         shard=args.shard,
         budget=math.inf if args.budget is None else args.budget, device=args.device, timeout=args.timeout,
         isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
+        xfails=args.xfails, xfail_mode=args.xfail_mode, xfail_strict=args.xfail_strict,
         progress=None if args.quiet else _Progress(),
     )  # fmt: skip
     if not args.quiet:
@@ -73,6 +77,10 @@ def conform_command(args: argparse.Namespace) -> int:
         print(text) if to_stdout else args.json.write_text(text + "\n")
     if args.markdown is not None:
         args.markdown.write_text(report.to_markdown())
+    if args.junit_xml is not None:
+        args.junit_xml.write_text(report.to_junit())
+    if args.write_xfails is not None:
+        args.write_xfails.write_text(xfails.text(report.backend, report.version, report.outcomes))
     if not to_stdout:
         print(report.to_text())
     if report.interrupted:

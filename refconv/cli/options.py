@@ -14,7 +14,8 @@ from refconv._version import __version__
 from refconv.backends.registry import BUILTIN, ORACLES
 from refconv.cases import DTYPES
 from refconv.conform.judge import DEFAULT_TIMEOUT
-from refconv.conform.run import PHASES, SHRINK_SECONDS, SUITES
+from refconv.conform.run import PHASES, SHRINK_SECONDS, SUITES, XFAIL_MODES
+from refconv.conform.xfails import Xfail, read
 
 __all__ = ["UsageError", "parser"]
 
@@ -125,6 +126,14 @@ def report_path(text: str) -> Path:
     return path
 
 
+def xfails_file(text: str) -> tuple[Xfail, ...]:
+    """A known-failures file (refconv.conform.xfails), read and checked line by line."""
+    try:
+        return tuple(read(text))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _problem(command: argparse.ArgumentParser) -> None:
     """The options that describe one convolution (check and explain)."""
     add = command.add_argument
@@ -206,8 +215,10 @@ def _conform(commands: Any) -> None:
         "refconv.backends entry point group; or module:function) through the curated suite, "
         "covering arrays, a small-scope enumeration and random draws, each case in a worker process. "
         "Every element of y, dx, dw, db is judged within its round-off bound, and every failure is "
-        "shrunk to a minimal, runnable reproducer. Exit status: "
-        "0 if every case agrees or is unsupported, 1 on a failure, 2 on bad usage, 130 when interrupted "
+        "shrunk to a minimal, runnable reproducer. Every case has an id (feature-dtype-hash) that stays "
+        "the same as long as its problem does. Exit status: "
+        "0 if every case agrees, is unsupported or is a known failure (--xfails), 1 on any other failure "
+        "(and on XPASS with --xfail-strict), 2 on bad usage, 130 when interrupted "
         "(the report of what was judged is written).",
     )
     add = conform.add_argument
@@ -243,8 +254,31 @@ def _conform(commands: Any) -> None:
         default=SHRINK_SECONDS,
         help=f"seconds each failure is shrunk for, beyond the budget ({SHRINK_SECONDS:g})",
     )
+    add(
+        "--xfails",
+        type=xfails_file,
+        default=(),
+        metavar="FILE",
+        help="known failures: lines of case ids or substrings of them, each optionally followed by the "
+        "verdict it gets and a '# reason'; a failure a line expects is XFAIL (not shrunk, not exit 1), "
+        "a listed case that agrees XPASS, a line that matches no case a warning",
+    )
+    add(
+        "--xfail-mode",
+        choices=XFAIL_MODES,
+        default="run",
+        help="run: judge the listed cases (XFAIL or XPASS); skip: do not judge them (default run)",
+    )
+    add("--xfail-strict", action="store_true", help="a listed case that agrees (XPASS) fails the run")
+    add(
+        "--write-xfails",
+        type=report_path,
+        metavar="FILE",
+        help="write this run's failures as a known-failures file: each case's id, verdict and headline",
+    )
     add("--json", type=report_path, help="write the report as JSON to this file ('-': standard output)")
     add("--markdown", type=report_path, help="write the report as Markdown to this file")
+    add("--junit-xml", type=report_path, metavar="FILE", help="write the report as JUnit XML to this file")
     add("--quiet", action="store_true", help="no progress on standard error")
     add(
         "--in-process",

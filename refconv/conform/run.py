@@ -29,8 +29,9 @@ from refconv.conform.reproduce import confirm, reproducer
 from refconv.conform.search import scope, search
 from refconv.conform.shrink import hypothesis_shrink, kind, shrink, size
 from refconv.conform.suite import curated
+from refconv.conform.xfails import Xfail
 
-__all__ = ["PHASES", "SHRINK_SECONDS", "SUITES", "Progress", "Settings", "phase_cases", "run"]
+__all__ = ["PHASES", "SHRINK_SECONDS", "SUITES", "XFAIL_MODES", "Progress", "Settings", "phase_cases", "run"]
 
 #: A run's phases, in the order it takes them (``phases=`` picks some; the order stays this one).
 PHASES = ("curated", "pairs", "enumeration", "triples", "dtypes", "random")
@@ -40,6 +41,8 @@ SUITES = {
 }  # fmt: skip
 #: A failure gets this many seconds of shrinking by default, whatever the budget.
 SHRINK_SECONDS = 60.0
+#: What a run does with a case its known failures list: judge it (XFAIL or XPASS), or skip it.
+XFAIL_MODES = ("run", "skip")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ class Settings:
     from the k-th, and ``examples // n`` draws with its own seed, so that n machines together do
     one run's work.
     ``timeout`` is per case, ``shrink_seconds`` per failure (beyond the budget);
-    ``isolate=False`` trusts the backend to run in this process.
+    ``isolate=False`` trusts the backend to run in this process. ``xfails`` are the known failures
+    (:mod:`refconv.conform.xfails`): with ``xfail_mode="run"`` their cases are judged and not
+    shrunk, with ``"skip"`` not even judged; ``xfail_strict`` makes a listed case that agrees fail
+    the run.
     """
 
     suite: str = "all"
@@ -79,6 +85,9 @@ class Settings:
     dtypes: tuple[str, ...] = field(default=("float64",))
     shrink_seconds: float = SHRINK_SECONDS
     phases: tuple[str, ...] | None = None
+    xfails: tuple[Xfail, ...] = ()
+    xfail_mode: str = "run"
+    xfail_strict: bool = False
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -102,6 +111,10 @@ class Settings:
             raise ValueError(f"shard={self.shard}: K must be between 1 and N")
         if not self.dtypes:
             raise ValueError("dtypes=(): give at least one dtype")
+        if self.xfail_mode not in XFAIL_MODES:
+            raise ValueError(f"xfail_mode={self.xfail_mode!r}: expected one of {', '.join(XFAIL_MODES)}")
+        if not all(isinstance(x, Xfail) for x in self.xfails):
+            raise TypeError(f"xfails={self.xfails!r}: expected Xfail lines (refconv.conform.xfails.parse)")
 
     @property
     def taken(self) -> tuple[str, ...]:
@@ -151,6 +164,9 @@ def run(
     isolate: bool = True,
     shrink_seconds: float = SHRINK_SECONDS,
     phases: Sequence[str] | None = None,
+    xfails: Sequence[Xfail] = (),
+    xfail_mode: str = "run",
+    xfail_strict: bool = False,
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Judge ``backend`` phase by phase (:data:`~refconv.conform.PHASES`), shrink each failure, reproduce it.
@@ -160,7 +176,7 @@ def run(
     """
     chosen = None if phases is None else phases if isinstance(phases, str) else tuple(phases)  # str: refused
     settings = Settings(suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes),
-                        shrink_seconds, chosen)  # type: ignore[arg-type]  # fmt: skip
+                        shrink_seconds, chosen, tuple(xfails), xfail_mode, xfail_strict)  # type: ignore[arg-type]  # fmt: skip
     return _Run(backend, settings, progress or (lambda _: None)).report()
 
 
@@ -180,7 +196,8 @@ class _Run:
 
     def report(self) -> Report:
         s = self.settings
-        report = Report(self.backend.name, self.backend.version(), s.dtypes, isolated=s.isolate)
+        report = Report(self.backend.name, self.backend.version(), s.dtypes, isolated=s.isolate,
+                        xfails=list(s.xfails), xfail_strict=s.xfail_strict)  # fmt: skip
         try:
             for name in s.taken:
                 report.phases.append(Phase(name))
@@ -209,10 +226,19 @@ class _Run:
         for index, case in enumerate(cases):
             if time.monotonic() >= self.deadline:
                 return
+            if self.skipped(case):
+                report.skipped.append(case)
+                phase.skipped += 1
+                continue
             report.outcomes.append(self.judge_of(self.backend).judge(case))
             phase.judged += 1
             self.progress(Progress(name, index + 1, len(cases), report.outcomes[-1]))
         phase.finished = True
+
+    def skipped(self, case: Case) -> bool:
+        """Whether ``case`` is a known failure that ``xfail_mode="skip"`` does not judge."""
+        s = self.settings
+        return s.xfail_mode == "skip" and any(x.matches(case) for x in s.xfails)
 
     def coverage(self, outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
         """The pairs and triples of feature values of the cases the backend expressed, and how many exist."""
@@ -240,19 +266,23 @@ class _Run:
             phase.judged += 1
             self.progress(Progress("random", phase.judged, None, outcome))
 
-        search(self.judge_of(self.backend), s.dtypes, phase.planned, self.deadline, s.seed * 1000 + k,
+        judge = _Skipping(self.judge_of(self.backend), self.skipped, report.skipped)
+        search(judge, s.dtypes, phase.planned, self.deadline, s.seed * 1000 + k,  # type: ignore[arg-type]
                ranks=where["ranks"], features=where["features"], progress=judged)  # fmt: skip
         phase.finished = time.monotonic() < self.deadline
 
     def failures(self, report: Report) -> None:
-        """Shrink one failure of each kind and dtype, confirm it and write its reproducer."""
+        """Shrink one new failure (one no known failure expects) of each kind and dtype, confirm it and
+        write its reproducer."""
         judge = self.judge_of(self.backend)
-        failing = sorted((o for o in report.outcomes if o.verdict in FAILING), key=lambda o: size(o.case))
+        new = (o for o in report.outcomes if o.verdict in FAILING and report.xfail(o) is None)
+        failing = sorted(new, key=lambda o: size(o.case))
         seen: set[tuple[str, ...]] = set()
         for index, outcome in enumerate(failing):
             if (*kind(outcome), outcome.case.spec.dtype.name) in seen:
                 continue  # one reproducer per kind of failure and dtype
             self.progress(Progress("shrink", index + 1, len(failing), outcome))
+            found = outcome
             limit = max(self.deadline, time.monotonic() + self.settings.shrink_seconds)
             if outcome.case.feature == "search":
                 outcome = hypothesis_shrink(judge, outcome, self.scope(report), self.settings.examples,
@@ -263,7 +293,21 @@ class _Run:
                 continue  # two failures that shrank to the same case (in whatever dtype)
             self.progress(Progress("confirm", index + 1, len(failing), small))
             source = reproducer(self.backend, small, self.settings.device)
-            report.failures.append(Failure(small, source, confirm(self.backend, small, self.judge_of)))
+            report.failures.append(Failure(small, source, confirm(self.backend, small, self.judge_of), found))
+
+
+class _Skipping:
+    """The judge, but a known failure to skip comes back ``unsupported`` unjudged: the search draws
+    another case in its place (and the run counts it in ``skipped``)."""
+
+    def __init__(self, judge: Judge, skip: Callable[[Case], bool], skipped: list[Case]) -> None:
+        self.inner, self.skip, self.skipped = judge, skip, skipped
+
+    def judge(self, case: Case) -> Outcome:
+        if self.skip(case):
+            self.skipped.append(case)
+            return Outcome(case, "unsupported", "a known failure (--xfail-mode skip)")
+        return self.inner.judge(case)
 
 
 def _same_problem(a: Outcome, b: Outcome) -> bool:
