@@ -91,6 +91,9 @@ def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> Non
          "--phases pairs and --suite curated: give one of them"),
         (["mlx"], 'pip install "refconv[mlx]"'),
         ([f"{FAKE}:correct", "--xfail-mode", "skip"], "--xfail-mode skip: give the known failures"),
+        ([f"{FAKE}:correct", "--skip-features", "stride,strides"], "'strides' is not a feature (stride, "),
+        ([f"{FAKE}:correct", "--skip-dtypes", "float32,float64"], "--skip-dtypes float32,float64 leaves no"),
+        ([f"{FAKE}:correct", "--skip-dtypes", "float128"], "'float128' is not a dtype refconv computes"),
         ([f"{FAKE}:correct", "--xfails", "/nonexistent/known.txt"], "cannot read the known-failures file"),
     ],
 )  # fmt: skip

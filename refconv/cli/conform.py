@@ -30,6 +30,9 @@ def _dtypes(args: argparse.Namespace, claimed: tuple[str, ...], name: str) -> tu
     unclaimed = [d for d in dtypes if d not in claimed]
     if unclaimed:
         raise UsageError(f"--dtype {','.join(unclaimed)}: {name} claims only {', '.join(claimed)}")
+    dtypes = tuple(d for d in dtypes if d not in args.skip_dtypes)
+    if not dtypes:
+        raise UsageError(f"--skip-dtypes {','.join(args.skip_dtypes)} leaves no dtype to judge")
     if "bfloat16" in dtypes and importlib.util.find_spec("ml_dtypes") is None:
         raise UsageError('--dtype bfloat16 needs ml_dtypes (pip install "refconv[conform]")')
     return dtypes
@@ -67,6 +70,7 @@ def conform_command(args: argparse.Namespace) -> int:
         budget=math.inf if args.budget is None else args.budget, device=args.device, timeout=args.timeout,
         isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
         xfails=args.xfails, xfail_mode=args.xfail_mode, xfail_strict=args.xfail_strict,
+        only_features=args.only_features, skip_features=args.skip_features,
         progress=None if args.quiet else _Progress(),
     )  # fmt: skip
     if not args.quiet:

@@ -16,6 +16,7 @@ from refconv.cases import DTYPES
 from refconv.conform.judge import DEFAULT_TIMEOUT
 from refconv.conform.run import PHASES, SHRINK_SECONDS, SUITES, XFAIL_MODES
 from refconv.conform.xfails import Xfail, read
+from refconv.testing.strategies import FEATURES
 
 __all__ = ["UsageError", "parser"]
 
@@ -92,6 +93,15 @@ def dtypes(text: str) -> tuple[str, ...]:
             raise argparse.ArgumentTypeError(
                 f"{name!r} is not a dtype refconv computes ({', '.join(DTYPES)})"
             )
+    return names
+
+
+def features(text: str) -> tuple[str, ...]:
+    """Comma-separated features of refconv.testing.FEATURES."""
+    names = tuple(name.strip() for name in text.split(","))
+    for name in names:
+        if name not in FEATURES:
+            raise argparse.ArgumentTypeError(f"{name!r} is not a feature ({', '.join(FEATURES)})")
     return names
 
 
@@ -228,6 +238,29 @@ def _conform(commands: Any) -> None:
         type=dtypes,
         default=None,
         help="comma-separated dtypes (default: every dtype the backend claims)",
+    )
+    add(
+        "--skip-dtypes",
+        type=dtypes,
+        default=(),
+        metavar="DTYPES",
+        help="comma-separated dtypes not to judge, of those --dtype gives or the backend claims",
+    )
+    add(
+        "--only-features",
+        type=features,
+        default=None,
+        metavar="FEATURES",
+        help="judge only the cases that use no feature but these (comma-separated, of "
+        + ", ".join(FEATURES)
+        + "); a plain convolution uses none",
+    )
+    add(
+        "--skip-features",
+        type=features,
+        default=(),
+        metavar="FEATURES",
+        help="judge no case that uses one of these features (comma-separated, as --only-features)",
     )
     add(
         "--phases",

@@ -26,10 +26,11 @@ from refconv.conform import model
 from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, Judge, Outcome
 from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.reproduce import confirm, reproducer
-from refconv.conform.search import scope, search
+from refconv.conform.search import features_of, scope, search
 from refconv.conform.shrink import hypothesis_shrink, kind, shrink, size
 from refconv.conform.suite import curated
 from refconv.conform.xfails import Xfail
+from refconv.testing.strategies import FEATURES
 
 __all__ = ["PHASES", "SHRINK_SECONDS", "SUITES", "XFAIL_MODES", "Progress", "Settings", "phase_cases", "run"]
 
@@ -71,7 +72,10 @@ class Settings:
     ``isolate=False`` trusts the backend to run in this process. ``xfails`` are the known failures
     (:mod:`refconv.conform.xfails`): with ``xfail_mode="run"`` their cases are judged and not
     shrunk, with ``"skip"`` not even judged; ``xfail_strict`` makes a listed case that agrees fail
-    the run.
+    the run. ``only_features`` and ``skip_features`` (of :data:`refconv.testing.FEATURES`) select
+    cases by the features they use (:func:`refconv.conform.search.features_of`): only those whose
+    features are all among the first, none that uses one of the second; the random draws vary
+    only the features left.
     """
 
     suite: str = "all"
@@ -88,6 +92,8 @@ class Settings:
     xfails: tuple[Xfail, ...] = ()
     xfail_mode: str = "run"
     xfail_strict: bool = False
+    only_features: tuple[str, ...] | None = None
+    skip_features: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -113,8 +119,22 @@ class Settings:
             raise ValueError("dtypes=(): give at least one dtype")
         if self.xfail_mode not in XFAIL_MODES:
             raise ValueError(f"xfail_mode={self.xfail_mode!r}: expected one of {', '.join(XFAIL_MODES)}")
+        for name in ("only_features", "skip_features"):
+            chosen = getattr(self, name)
+            unknown = [f for f in chosen or () if f not in FEATURES]
+            if unknown or isinstance(chosen, str):
+                raise ValueError(f"{name}={chosen!r}: expected some of {', '.join(FEATURES)}")
         if not all(isinstance(x, Xfail) for x in self.xfails):
             raise TypeError(f"xfails={self.xfails!r}: expected Xfail lines (refconv.conform.xfails.parse)")
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The features a case may use: ``only_features`` (default every one) but ``skip_features``."""
+        return tuple(f for f in self.only_features or FEATURES if f not in self.skip_features)
+
+    def wants(self, case: Case) -> bool:
+        """Whether the run judges ``case``: it uses no feature but :attr:`features`."""
+        return features_of(case) <= set(self.features)
 
     @property
     def taken(self) -> tuple[str, ...]:
@@ -147,6 +167,8 @@ def phase_cases(name: str, settings: Settings | None = None) -> list[Case]:
         cases = model.array(2 if name == "pairs" else 3, s.dtypes)
     if s.seed and name not in ("curated", "dtypes"):
         cases = [replace(c, seed=(s.seed, index)) for index, c in enumerate(cases)]
+    if s.only_features is not None or s.skip_features:
+        cases = [c for c in cases if s.wants(c)]
     return cases[k - 1 :: n]
 
 
@@ -167,6 +189,8 @@ def run(
     xfails: Sequence[Xfail] = (),
     xfail_mode: str = "run",
     xfail_strict: bool = False,
+    only_features: Sequence[str] | None = None,
+    skip_features: Sequence[str] = (),
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Judge ``backend`` phase by phase (:data:`~refconv.conform.PHASES`), shrink each failure, reproduce it.
@@ -174,9 +198,9 @@ def run(
     The keywords are :class:`~refconv.conform.Settings`'; ``progress`` is called with a
     :class:`~refconv.conform.Progress` after each case and before each failure is shrunk and confirmed.
     """
-    chosen = None if phases is None else phases if isinstance(phases, str) else tuple(phases)  # str: refused
     settings = Settings(suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes),
-                        shrink_seconds, chosen, tuple(xfails), xfail_mode, xfail_strict)  # type: ignore[arg-type]  # fmt: skip
+                        shrink_seconds, _names(phases), tuple(xfails), xfail_mode, xfail_strict,
+                        _names(only_features), _names(skip_features))  # fmt: skip
     return _Run(backend, settings, progress or (lambda _: None)).report()
 
 
@@ -268,7 +292,8 @@ class _Run:
 
         judge = _Skipping(self.judge_of(self.backend), self.skipped, report.skipped)
         search(judge, s.dtypes, phase.planned, self.deadline, s.seed * 1000 + k,  # type: ignore[arg-type]
-               ranks=where["ranks"], features=where["features"], progress=judged)  # fmt: skip
+               ranks=where["ranks"], features=[f for f in where["features"] if f in s.features],
+               progress=judged)  # fmt: skip
         phase.finished = time.monotonic() < self.deadline
 
     def failures(self, report: Report) -> None:
@@ -294,6 +319,11 @@ class _Run:
             self.progress(Progress("confirm", index + 1, len(failing), small))
             source = reproducer(self.backend, small, self.settings.device)
             report.failures.append(Failure(small, source, confirm(self.backend, small, self.judge_of), found))
+
+
+def _names(names: Sequence[str] | None) -> Any:
+    """A sequence of names as a tuple; None, or a string, as it is (Settings refuses a string)."""
+    return names if names is None or isinstance(names, str) else tuple(names)
 
 
 class _Skipping:

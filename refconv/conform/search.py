@@ -16,7 +16,7 @@ from refconv.cases import Case
 from refconv.conform.judge import Judge, Outcome
 from refconv.testing.strategies import FEATURES, conv_configs
 
-__all__ = ["scope", "search"]
+__all__ = ["features_of", "scope", "search"]
 
 
 def search(
@@ -74,3 +74,26 @@ def scope(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     groups = {o.case.feature for o in supported} - _GENERATED
     features = [f for g in groups for f in _SEARCHED.get(g, (g,)) if f in FEATURES] + ["bias"]
     return {"ranks": ranks, "features": sorted(set(features))}
+
+
+def features_of(case: Case) -> frozenset[str]:
+    """The features of :data:`refconv.testing.FEATURES` a case uses: the ones ``conv_configs`` would
+    have to be given to draw it (``--only-features``, ``--skip-features`` select cases by them).
+
+    ``output_shape`` comes with ``output_padding``: a spec holds the output padding that the shape
+    asks for, the same problem either way. ``depthwise`` (as many groups as input channels) comes
+    with ``groups``; ``conv_configs`` given ``groups`` alone can draw such a case too.
+    """
+    s = case.spec
+    pads = [] if s.padding_word is not None else [p for pair in s.padding for p in pair]  # a word: its own
+    on = {
+        "stride": max(s.stride) > 1, "dilation": max(s.dilation) > 1,
+        "input_dilation": max(s.input_dilation) > 1, "padding_words": s.padding_word is not None,
+        "padding": any(pads), "negative_padding": any(p < 0 for p in pads), "groups": s.groups > 1,
+        "depthwise": s.groups > 1 and s.x_shape[1] == s.groups, "batch_groups": s.batch_groups > 1,
+        "bias": case.bias, "layouts": s.dimension_numbers is not None,
+        "padding_modes": s.padding_mode != "zeros", "transposed": s.transposed,
+        "output_padding": any(s.output_padding), "output_shape": any(s.output_padding),
+        "empty_batch": s.x_shape[0] == 0,
+    }  # fmt: skip
+    return frozenset(name for name, used in on.items() if used)
