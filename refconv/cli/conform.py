@@ -13,6 +13,8 @@ from pathlib import Path
 from refconv.backends.registry import get
 from refconv.cli.options import UsageError
 from refconv.conform import xfails
+from refconv.conform.merge import merge
+from refconv.conform.report import Report
 from refconv.conform.run import PHASES, SUITES, Progress, run
 
 __all__ = ["conform_command"]
@@ -38,7 +40,29 @@ def _dtypes(args: argparse.Namespace, claimed: tuple[str, ...], name: str) -> tu
     return dtypes
 
 
+def _merged(paths: list[Path]) -> Report:
+    """The report of the shards' JSON reports (``refconv conform merge``)."""
+    if not paths:
+        raise UsageError("merge: give the JSON reports of the shards (--json of each --shard K/N run)")
+    reports = []
+    for path in paths:
+        try:
+            reports.append(Report.from_json(json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UsageError(
+                f"merge: {path}: not a report refconv conform --json wrote ({error})"[:300]
+            ) from None
+    try:
+        return merge(reports)
+    except ValueError as error:
+        raise UsageError(f"merge: {error}") from None
+
+
 def conform_command(args: argparse.Namespace) -> int:
+    if args.backend == "merge":
+        return _write(_merged(args.reports), args)
+    if args.reports:
+        raise UsageError(f"unexpected arguments {' '.join(map(str, args.reports))} (one BACKEND, or 'merge')")
     try:
         backend = get(args.backend)
     except ValueError as error:
@@ -75,6 +99,11 @@ def conform_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if not args.quiet:
         print(file=sys.stderr)
+    return _write(report, args)
+
+
+def _write(report: Report, args: argparse.Namespace) -> int:
+    """Write the report where the options say, print it, and return the exit status."""
     to_stdout = args.json is not None and str(args.json) == "-"
     if args.json is not None:
         text = json.dumps(report.to_json(), indent=1)

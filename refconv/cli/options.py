@@ -232,7 +232,15 @@ def _conform(commands: Any) -> None:
         "(the report of what was judged is written).",
     )
     add = conform.add_argument
-    add("backend", help="a built-in name, a registered name, or module:function")
+    add("backend", help="a built-in name, a registered name, or module:function; or 'merge' (below)")
+    add(
+        "reports",
+        nargs="*",
+        type=Path,
+        metavar="REPORT",
+        help="with 'merge': the JSON reports of the shards 1/N to N/N of one run, written again as the "
+        "report of the whole run (--json, --markdown, --junit-xml, and the text on standard output)",
+    )
     add(
         "--dtype",
         type=dtypes,

@@ -84,6 +84,8 @@ class Report:
     xfails: list[known.Xfail] = dataclasses.field(default_factory=list)
     xfail_strict: bool = False
     skipped: list[Case] = dataclasses.field(default_factory=list)
+    seed: int = 0
+    shard: tuple[int, int] = (1, 1)
 
     def xfail(self, outcome: Outcome) -> known.Xfail | None:
         """The known failure that expects ``outcome`` (XFAIL) or names it though it agrees (XPASS)."""
@@ -206,22 +208,49 @@ class Report:
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> dict[str, Any]:
+        """Everything the report holds (:meth:`from_json` reads it back), and its table and verdict."""
+        index = {id(o): i for i, o in enumerate(self.outcomes)}
         return {
             "backend": self.backend, "version": self.version, "dtypes": list(self.dtypes),
-            "seconds": round(self.seconds, 1), "ok": self.ok, "interrupted": self.interrupted,
-            "isolated": self.isolated, "table": self.table(),
+            "seconds": round(self.seconds, 3), "ok": self.ok, "interrupted": self.interrupted,
+            "isolated": self.isolated, "seed": self.seed, "shard": list(self.shard), "table": self.table(),
             "phases": [phase.to_json() for phase in self.phases],
             "xfails": {
                 "strict": self.xfail_strict, "expected": len(self.expected()), "new": len(self.new()),
                 "xpassed": [o.case.id for o in self.xpassed()], "skipped": [c.id for c in self.skipped],
                 "unmatched": [f"{x.where}: {x.pattern}" for x in self.unmatched()],
+                "lines": [dataclasses.asdict(x) for x in self.xfails],
+                "skipped_cases": [c.to_json() for c in self.skipped],
             } if self.xfails else None,
             "outcomes": [self._case(o) for o in self.outcomes],
             "failures": [
-                {**self._case(f.outcome), "confirmed": f.confirmation.to_json(), "reproducer": f.reproducer}
+                {**self._case(f.outcome), "confirmed": f.confirmation.to_json(), "reproducer": f.reproducer,
+                 "found": None if f.found is None else index.get(id(f.found))}
                 for f in self.failures
             ],
         }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Report:
+        """The report :meth:`to_json` wrote (the comparisons behind each verdict are not kept)."""
+        outcomes = [_outcome(o) for o in data["outcomes"]]
+        xfails = data.get("xfails") or {}
+        report = cls(
+            data["backend"], data["version"], tuple(data["dtypes"]), outcomes, seconds=data["seconds"],
+            interrupted=data["interrupted"], isolated=data["isolated"], seed=data.get("seed", 0),
+            shard=tuple(data.get("shard", (1, 1))),
+            phases=[Phase(p["name"], p["planned"], p["judged"], p["finished"],
+                          {k: tuple(v) for k, v in p["coverage"].items()}, p.get("skipped", 0))
+                    for p in data["phases"]],
+            xfails=[known.Xfail(**x) for x in xfails.get("lines", [])],
+            xfail_strict=xfails.get("strict", False),
+            skipped=[Case.from_json(c) for c in xfails.get("skipped_cases", [])],
+        )  # fmt: skip
+        for f in data["failures"]:
+            found = None if f.get("found") is None else outcomes[f["found"]]
+            confirmation = Confirmation.from_json(f["confirmed"])
+            report.failures.append(Failure(_outcome(f), f["reproducer"], confirmation, found))
+        return report
 
     def to_junit(self) -> str:
         """JUnit XML, one ``testcase`` per judged case (named by its id, classed by backend and
@@ -295,8 +324,17 @@ class Report:
         entry = self.xfail(outcome)
         xfail = None if entry is None else "XFAIL" if outcome.failed else "XPASS"
         return {"id": case.id, "feature": case.feature, "verdict": outcome.verdict, "detail": outcome.detail,
-                "spec": case.spec.source(), "bias": case.bias, "seed": case.seed,
+                "spec": case.spec.source(), "bias": case.bias, "seed": case.seed, "array": outcome.array,
+                "answered": list(outcome.answered), "case": case.to_json(),
                 **({"xfail": xfail} if self.xfails else {})}  # fmt: skip
+
+
+def _outcome(data: dict[str, Any]) -> Outcome:
+    """An outcome of a report's JSON: its case, verdict, detail, answered arrays and the array at fault."""
+    case = Case.from_json(data["case"])
+    return Outcome(
+        case, data["verdict"], data["detail"], tuple(data.get("answered", ())), (), data.get("array", "")
+    )
 
 
 def _found(failure: Failure) -> str:

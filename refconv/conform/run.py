@@ -221,7 +221,8 @@ class _Run:
     def report(self) -> Report:
         s = self.settings
         report = Report(self.backend.name, self.backend.version(), s.dtypes, isolated=s.isolate,
-                        xfails=list(s.xfails), xfail_strict=s.xfail_strict)  # fmt: skip
+                        xfails=list(s.xfails), xfail_strict=s.xfail_strict, seed=s.seed,
+                        shard=s.shard)  # fmt: skip
         try:
             for name in s.taken:
                 report.phases.append(Phase(name))
