@@ -10,11 +10,14 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from refconv import backends, conform
 from refconv.conform import xfails
 from tests.conform_helpers import FAKE
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.process  # the matrix runs these once (pyproject.toml)
 CI = ROOT / "docs" / "examples" / "ci"
 #: How each CI system spells the shard's number.
 SHARD = {"github-actions.yml": "${{ matrix.k }}", "gitlab-ci.yml": "${CI_NODE_INDEX}"}

@@ -20,6 +20,8 @@ from tests.conform_helpers import FAKE, printed_ratios, ratio
 
 ROOT = Path(__file__).parents[1]
 
+pytestmark = pytest.mark.process  # the matrix runs these once (pyproject.toml)
+
 
 def _command(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -88,6 +88,7 @@ def test_an_unknown_feature_is_named(keywords: dict[str, object], message: str) 
         Settings(**keywords)  # type: ignore[arg-type]
 
 
+@pytest.mark.process
 def test_the_command_takes_the_selection_options() -> None:
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(

@@ -82,6 +82,7 @@ def test_shards_of_different_seeds_are_refused() -> None:
         merge([_run((1, 2)), _run((2, 2), seed=1)])
 
 
+@pytest.mark.process
 def test_the_command_merges_shard_files(tmp_path: Path) -> None:
     paths = []
     for k in (1, 2):

@@ -158,6 +158,7 @@ def test_junit_has_a_testcase_per_case_with_its_verdict() -> None:
     assert suite.findall("testcase")[0].get("classname") == f"refconv.conform.{report.backend}.basic"
 
 
+@pytest.mark.process
 def test_the_command_writes_known_failures_then_passes_with_them_and_writes_junit(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
