@@ -86,23 +86,23 @@ def seconds(text: str) -> float:
     return value
 
 
-def dtypes(text: str) -> tuple[str, ...]:
+def _names(text: str, allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """Comma-separated names, each one of ``allowed`` (an error names ``what`` it must be, and all)."""
     names = tuple(name.strip() for name in text.split(","))
     for name in names:
-        if name not in DTYPES:
-            raise argparse.ArgumentTypeError(
-                f"{name!r} is not a dtype refconv computes ({', '.join(DTYPES)})"
-            )
+        if name not in allowed:
+            raise argparse.ArgumentTypeError(f"{name!r} is not {what} ({', '.join(allowed)})")
     return names
+
+
+def dtypes(text: str) -> tuple[str, ...]:
+    """Comma-separated dtypes of refconv.cases.DTYPES."""
+    return _names(text, DTYPES, "a dtype refconv computes")
 
 
 def features(text: str) -> tuple[str, ...]:
     """Comma-separated features of refconv.testing.FEATURES."""
-    names = tuple(name.strip() for name in text.split(","))
-    for name in names:
-        if name not in FEATURES:
-            raise argparse.ArgumentTypeError(f"{name!r} is not a feature ({', '.join(FEATURES)})")
-    return names
+    return _names(text, FEATURES, "a feature")
 
 
 def shard(text: str) -> tuple[int, int]:
@@ -117,11 +117,7 @@ def shard(text: str) -> tuple[int, int]:
 
 def phases(text: str) -> tuple[str, ...]:
     """Comma-separated phases of a conformance run (refconv.conform.PHASES)."""
-    names = tuple(name.strip() for name in text.split(","))
-    for name in names:
-        if name not in PHASES:
-            raise argparse.ArgumentTypeError(f"{name!r} is not a phase ({', '.join(PHASES)})")
-    return names
+    return _names(text, PHASES, "a phase")
 
 
 def report_path(text: str) -> Path:
