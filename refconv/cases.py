@@ -114,7 +114,7 @@ class Case:
 
     @functools.cached_property
     def id(self) -> str:
-        """A name that stays the same as long as the problem does: ``feature-dtype-hash``.
+        """A name that stays the same as long as the problem does, ``feature-dtype-hash``.
 
         ``hash`` is 8 hex digits of the SHA-256 of the problem's canonical text (the spec's
         :meth:`~refconv.ConvSpec.source`, ``bias=False`` without a bias, and ``drawn_in``), so an

@@ -129,7 +129,7 @@ class Settings:
 
     @property
     def features(self) -> tuple[str, ...]:
-        """The features a case may use: ``only_features`` (default every one) but ``skip_features``."""
+        """The features a case may use, ``only_features`` (default every one) but ``skip_features``."""
         return tuple(f for f in self.only_features or FEATURES if f not in self.skip_features)
 
     def wants(self, case: Case) -> bool:
