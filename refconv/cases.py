@@ -135,21 +135,20 @@ class Case:
         """The case as JSON values (:meth:`from_json` rebuilds it): shapes, keywords, dtype, bias,
         seed, feature; ``drawn_in`` when set."""
         s = self.spec
-        options = {name: _jsonable(value) for name, value in s.options().items()}
         data = {"x_shape": list(s.given_shape("x")), "w_shape": list(s.given_shape("w")),
-                "transposed": s.transposed, "options": options, "dtype": s.dtype.name, "bias": self.bias,
-                "seed": _jsonable(self.seed), "feature": self.feature}  # fmt: skip
+                "transposed": s.transposed, "options": jsonable(s.options()), "dtype": s.dtype.name,
+                "bias": self.bias, "seed": jsonable(self.seed), "feature": self.feature}  # fmt: skip
         return data | ({} if self.drawn_in is None else {"drawn_in": self.drawn_in.name})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
         """The case :meth:`to_json` wrote; a ValueError or TypeError names what is wrong."""
         try:
-            options = {name: _tuples(value) for name, value in data["options"].items()}
+            options = {name: as_tuples(value) for name, value in data["options"].items()}
             s = spec(tuple(data["x_shape"]), tuple(data["w_shape"]), transposed=data["transposed"],
                      dtype=data["dtype"], **options)  # fmt: skip
             drawn_in = None if data.get("drawn_in") is None else norm.as_dtype(data["drawn_in"], "drawn_in")
-            return cls(s, data["bias"], _tuples(data["seed"]), data["feature"], drawn_in)
+            return cls(s, data["bias"], as_tuples(data["seed"]), data["feature"], drawn_in)
         except KeyError as missing:
             raise ValueError(f"a case's JSON has no {missing}: {data!r}"[:300]) from None
 
@@ -178,14 +177,18 @@ def case(
     return Case(s, bias=bias, seed=seed, feature=feature)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Keywords (and nested tuples, dicts, dtypes) as JSON values: lists, and a dtype by its name."""
+    if isinstance(value, dict):
+        return {name: jsonable(v) for name, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value.name if isinstance(value, np.dtype) else value
 
 
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+def as_tuples(value: Any) -> Any:
+    """JSON lists (and nested lists) as the tuples refconv's parameters take."""
+    return tuple(as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def _respec(s: ConvSpec, dtype: DTypeLike, options: dict[str, Any]) -> ConvSpec:

@@ -338,3 +338,11 @@ def test_check_names_an_oracle_asked_for_that_is_not_installed_and_uses_the_othe
     assert result.returncode == 0, result.stdout + result.stderr
     backends = {row["backend"] for row in json.loads(result.stdout)["results"][0]["rows"]}
     assert backends == {"refconv.naive", other}, result.stdout
+
+
+def test_check_json_writes_a_preferred_element_type_by_its_name() -> None:
+    """The keywords' dtypes are JSON strings (json.dumps raised on the np.dtype before)."""
+    result = _run("check", "--dtype", "float16", "--preferred-element-type", "float32", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = json.loads(result.stdout)["results"][0]["config"]
+    assert config["keywords"]["preferred_element_type"] == "float32"

@@ -16,12 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from refconv._convspec import ConvSpec
 from refconv._spec import spec
 from refconv.backends.registry import BUILTIN, ORACLES, available
-from refconv.cases import Case
+from refconv.cases import Case, as_tuples, jsonable
 from refconv.cli.options import UsageError
 from refconv.conform.judge import Judge, Outcome
 
@@ -62,11 +60,6 @@ def _one_or_each(value: Any) -> Any:
     return value[0] if isinstance(value, tuple) and len(value) == 1 and isinstance(value[0], int) else value
 
 
-def _as_tuples(value: Any) -> Any:
-    """JSON lists (and nested lists) as the tuples refconv's parameters take."""
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
 def to_case(config: dict[str, Any], dtype: str = "float64", seed: int = 0, where: str = "") -> Case:
     """The case of a convolution dict, validated: a bad key or value is a UsageError naming ``where``."""
     known = {"x_shape", "w_shape", "bias", *KEYWORDS}
@@ -79,9 +72,9 @@ def to_case(config: dict[str, Any], dtype: str = "float64", seed: int = 0, where
     for flag in FLAGS:
         if flag in config and not isinstance(config[flag], bool):
             raise UsageError(f"{where}{flag}={config[flag]!r} must be true or false")
-    keywords = {name: _as_tuples(config[name]) for name in KEYWORDS if name in config}
+    keywords = {name: as_tuples(config[name]) for name in KEYWORDS if name in config}
     try:
-        s = spec(_as_tuples(config["x_shape"]), _as_tuples(config["w_shape"]), dtype=dtype, **keywords)
+        s = spec(as_tuples(config["x_shape"]), as_tuples(config["w_shape"]), dtype=dtype, **keywords)
     except (ValueError, TypeError) as error:
         raise UsageError(f"{where}{error}") from None
     return Case(s, bias=config.get("bias", True), seed=seed, feature="check")
@@ -123,14 +116,6 @@ def naive_pairs(s: ConvSpec) -> int:
     return pairs
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.dtype):
-        return value.name
-    return value
-
-
 def _rows(name: str, outcome: Outcome) -> list[dict[str, Any]]:
     """One row per array compared (its verdict: ``ok``, ``MISMATCH`` out of bound, or the verdict
     that is about it), or one row with the backend's verdict when nothing was compared."""
@@ -164,7 +149,7 @@ def _judged(case: Case, judges: dict[str, Judge], args: argparse.Namespace) -> d
         )
     s = case.spec
     config = {"x_shape": list(s.given_shape("x")), "w_shape": list(s.given_shape("w")), "bias": case.bias,
-              "transposed": s.transposed, "keywords": _jsonable(s.options())}  # fmt: skip
+              "transposed": s.transposed, "keywords": jsonable(s.options())}  # fmt: skip
     return {"config": config, "spec": s.source(), "dtype": args.dtype, "device": args.device,
             "seed": args.seed, "rows": rows, "ok": not any(o.failed for o in outcomes.values())}  # fmt: skip
 
