@@ -97,6 +97,7 @@ def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> Non
         ([f"{FAKE}:correct", "--skip-dtypes", "float32,float64"], "--skip-dtypes float32,float64 leaves no"),
         ([f"{FAKE}:correct", "--skip-dtypes", "float128"], "'float128' is not a dtype refconv computes"),
         ([f"{FAKE}:correct", "--xfails", "/nonexistent/known.txt"], "cannot read the known-failures file"),
+        ([f"{FAKE}:correct", "--database", "README.md"], "README.md exists and is not a directory"),
     ],
 )  # fmt: skip
 def test_the_command_exits_2_with_one_line_for_bad_arguments(args: list[str], message: str) -> None:

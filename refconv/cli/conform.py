@@ -13,6 +13,7 @@ from pathlib import Path
 from refconv.backends.registry import get
 from refconv.cli.options import UsageError
 from refconv.conform import xfails
+from refconv.conform.database import open_directory
 from refconv.conform.merge import merge
 from refconv.conform.report import Report
 from refconv.conform.run import PHASES, SUITES, Progress, run
@@ -76,6 +77,8 @@ def conform_command(args: argparse.Namespace) -> int:
     if args.phases is not None and args.suite != "all":
         raise UsageError(f"--phases {','.join(args.phases)} and --suite {args.suite}: give one of them")
     taken = args.phases or SUITES[args.suite]
+    if args.database is not None and importlib.util.find_spec("hypothesis") is None:
+        raise UsageError('--database is a hypothesis example database: pip install "refconv[conform]"')
     if "random" in taken and importlib.util.find_spec("hypothesis") is None:
         others = ",".join(p for p in PHASES if p != "random")
         raise UsageError(
@@ -95,6 +98,7 @@ def conform_command(args: argparse.Namespace) -> int:
         isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
         xfails=args.xfails, xfail_mode=args.xfail_mode, xfail_strict=args.xfail_strict,
         only_features=args.only_features, skip_features=args.skip_features,
+        database=None if args.database is None else open_directory(args.database),
         progress=None if args.quiet else _Progress(),
     )  # fmt: skip
     if not args.quiet:

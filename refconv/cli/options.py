@@ -132,6 +132,16 @@ def report_path(text: str) -> Path:
     return path
 
 
+def directory(text: str) -> Path:
+    """A directory, or a path where one can be made (its parent exists)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    if not path.exists() and not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: the directory {path.parent} does not exist")
+    return path
+
+
 def xfails_file(text: str) -> tuple[Xfail, ...]:
     """A known-failures file (refconv.conform.xfails), read and checked line by line."""
     try:
@@ -277,6 +287,14 @@ def _conform(commands: Any) -> None:
     add("--examples", type=seed, default=200, help="cases the random phase draws (200)")
     add("--budget", type=seconds, default=None, help="stop searching after this many seconds")
     add("--seed", type=seed, default=0, help="the seed of arrays and search (0)")
+    add(
+        "--database",
+        type=directory,
+        metavar="DIR",
+        help="a hypothesis example database directory: the failures earlier runs remembered there are "
+        "judged first (the replay phase), those that no longer fail are forgotten, and this run's new "
+        "failures are remembered (default: none; a run is what its --seed makes it)",
+    )
     add("--shard", type=shard, default=(1, 1), help="K/N: run the K-th of N slices")
     add("--device", default="cpu", choices=("cpu", "cuda"))
     add(

@@ -4,7 +4,9 @@ Shard ``k`` of ``n`` judges every ``n``-th case of each phase from the ``k``-th
 (:func:`~refconv.conform.phase_cases`), so case ``i`` of a phase is case ``i // n`` of shard
 ``i % n + 1``: :func:`merge` interleaves the shards' cases back into the order one unsharded run
 judges them, phase by phase, and recomputes each phase's coverage. The random draws are each
-shard's own (its seed is the run's and its shard number); they follow in shard order. Of the
+shard's own (its seed is the run's and its shard number); they follow in shard order. The
+replayed failures (``--database``) are shared out by a hash of each case
+(:func:`refconv.conform.database.in_shard`) and come back in their one order. Of the
 shards' shrunk failures it keeps one per kind and dtype, the smallest, as one run does.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from refconv.conform import model
+from refconv.conform import database, model
 from refconv.conform.judge import Outcome
 from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.shrink import kind, size
@@ -45,7 +47,12 @@ def merge(shards: Sequence[Report]) -> Report:
     spans = [_spans(r) for r in ordered]
     for index, phase in enumerate(first.phases):
         parts = [s[index] for s in spans]
-        outcomes = _interleaved(parts) if phase.name != "random" else [o for part in parts for o in part]
+        if phase.name == "replay":  # each shard's share of the remembered failures, in their one order
+            outcomes = sorted((o for part in parts for o in part), key=lambda o: database.order(o.case))
+        elif phase.name == "random":
+            outcomes = [o for part in parts for o in part]
+        else:
+            outcomes = _interleaved(parts)
         shard_phases = [r.phases[index] for r in ordered]
         merged = Phase(phase.name, sum(p.planned for p in shard_phases), len(outcomes),
                        all(p.finished for p in shard_phases))  # fmt: skip

@@ -23,6 +23,7 @@ from typing import Any
 from refconv.backends.base import Backend
 from refconv.cases import Case
 from refconv.conform import model
+from refconv.conform.database import Failures, in_shard
 from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, Judge, Outcome
 from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.reproduce import confirm, reproducer
@@ -75,7 +76,9 @@ class Settings:
     the run. ``only_features`` and ``skip_features`` (of :data:`refconv.testing.FEATURES`) select
     cases by the features they use (:func:`refconv.conform.search.features_of`): only those whose
     features are all among the first, none that uses one of the second; the random draws vary
-    only the features left.
+    only the features left. ``database`` is a hypothesis example database
+    (:func:`refconv.conform.database.open_directory`) of failures to judge first (the ``replay``
+    phase) and to remember this run's new ones in; None (the default) reads and writes nothing.
     """
 
     suite: str = "all"
@@ -94,6 +97,7 @@ class Settings:
     xfail_strict: bool = False
     only_features: tuple[str, ...] | None = None
     skip_features: tuple[str, ...] = ()
+    database: Any = None
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
@@ -126,6 +130,10 @@ class Settings:
                 raise ValueError(f"{name}={chosen!r}: expected some of {', '.join(FEATURES)}")
         if not all(isinstance(x, Xfail) for x in self.xfails):
             raise TypeError(f"xfails={self.xfails!r}: expected Xfail lines (refconv.conform.xfails.parse)")
+        if self.database is not None and not all(
+            callable(getattr(self.database, name, None)) for name in ("fetch", "save", "delete")
+        ):
+            raise TypeError(f"database={self.database!r}: expected a hypothesis example database")
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -191,6 +199,7 @@ def run(
     xfail_strict: bool = False,
     only_features: Sequence[str] | None = None,
     skip_features: Sequence[str] = (),
+    database: Any = None,
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Judge ``backend`` phase by phase (:data:`~refconv.conform.PHASES`), shrink each failure, reproduce it.
@@ -200,7 +209,7 @@ def run(
     """
     settings = Settings(suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes),
                         shrink_seconds, _names(phases), tuple(xfails), xfail_mode, xfail_strict,
-                        _names(only_features), _names(skip_features))  # fmt: skip
+                        _names(only_features), _names(skip_features), database)  # fmt: skip
     return _Run(backend, settings, progress or (lambda _: None)).report()
 
 
@@ -224,13 +233,17 @@ class _Run:
                         xfails=list(s.xfails), xfail_strict=s.xfail_strict, seed=s.seed,
                         shard=s.shard)  # fmt: skip
         try:
+            if s.database is not None:
+                report.phases.append(Phase("replay"))
+                self.phase(report, "replay", self.replayed())
             for name in s.taken:
                 report.phases.append(Phase(name))
                 if name == "random":
                     self.search(report)
                 else:
-                    self.phase(report, name)
+                    self.phase(report, name, phase_cases(name, s))
             self.failures(report)
+            self.remember(report)
         except KeyboardInterrupt:
             report.interrupted = True
         finally:
@@ -243,9 +256,8 @@ class _Run:
                 start += phase.judged
         return report
 
-    def phase(self, report: Report, name: str) -> None:
+    def phase(self, report: Report, name: str, cases: Sequence[Case]) -> None:
         """Judge the phase's cases in order until the deadline; the phase is finished if all were."""
-        cases = phase_cases(name, self.settings)
         phase = report.phases[-1]
         phase.planned = len(cases)
         for index, case in enumerate(cases):
@@ -259,6 +271,29 @@ class _Run:
             phase.judged += 1
             self.progress(Progress(name, index + 1, len(cases), report.outcomes[-1]))
         phase.finished = True
+
+    def replayed(self) -> list[Case]:
+        """The remembered failures this run judges first (its shard's slice of them, in its dtypes and
+        features)."""
+        s = self.settings
+        remembered = Failures(s.database, self.backend.name).cases()
+        mine = [c for c in remembered if in_shard(c, s.shard)]
+        return [c for c in mine if c.spec.dtype.name in s.dtypes and s.wants(c)]
+
+    def remember(self, report: Report) -> None:
+        """Forget the replayed cases that no longer fail; remember the new failures of the random
+        draws, and each shrunk failure with the case it was found as."""
+        if self.settings.database is None:
+            return
+        failures = Failures(self.settings.database, self.backend.name)
+        replayed = report.outcomes[: report.phases[0].judged]
+        for outcome in replayed:
+            if not outcome.failed:
+                failures.forget(outcome.case)
+        drawn = [o.case for o in report.new() if o.case.feature == "search"]
+        shrunk = [f.outcome.case for f in report.failures]
+        found = [f.found.case for f in report.failures if f.found is not None]
+        failures.remember([*drawn, *shrunk, *found])
 
     def skipped(self, case: Case) -> bool:
         """Whether ``case`` is a known failure that ``xfail_mode="skip"`` does not judge."""
