@@ -7,6 +7,7 @@
 # ``torch==2.13.0``, the CPU wheel: any other spelling resolves to a multi-GB CUDA build.
 
 import shutil
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,9 @@ OLDEST = ["numpy==1.26.4", "ml_dtypes==0.4.0"]
 NEWEST = ["numpy==2.4.6", "ml_dtypes==0.7.0"]
 JAX_OLDEST = ["jax==0.4.35", "jaxlib==0.4.35"]
 JAX_NEWEST = ["jax==0.10.2", "jaxlib==0.10.2"]
-TEST_TOOLS = ["pytest==9.2.0", "pytest-xdist==3.8.0", "hypothesis==6.170.17"]
+PYTEST = "pytest==9.2.0"
+# xmlschema validates refconv's JUnit XML (its verdict on a file is a test's verdict, so it is pinned)
+TEST_TOOLS = [PYTEST, "pytest-xdist==3.8.0", "hypothesis==6.170.17", "xmlschema==4.3.2", "elementpath==5.1.4"]
 BENCH = ["pytest-benchmark==5.3.1", "matplotlib==3.11.2", "py-spy==0.4.1"]
 ONNX = ["onnx==1.23.2", "onnxruntime==1.32.0"]
 # The docs build runs with -W: a new Sphinx or theme release can add warnings, so the session pins
@@ -61,7 +64,23 @@ def tests(session: nox.Session, numpy: list[str], oracles: list[str], selection:
     session.install(*numpy, *oracles, *TEST_TOOLS, ".[test]")
     required = ",".join(r.split("==")[0] for r in oracles if not r.startswith("jaxlib"))
     chosen = session.posargs or selection  # options given (nox -s tests -- -k ...) choose for themselves
-    session.run("pytest", "-n", "2", *chosen, env={"REFCONV_REQUIRE_ORACLES": required})
+    env = {"REFCONV_REQUIRE_ORACLES": required, "REFCONV_JUNIT_SCHEMA": junit_schema(session)}
+    session.run("pytest", "-n", "2", *chosen, env=env)
+
+
+def junit_schema(session: nox.Session) -> str:
+    """Jenkins' JUnit schema (junit-10.xsd), the one CI systems read and pytest validates its own XML
+    against, from pytest's source distribution on PyPI (it is pytest's to publish, not ours to
+    commit): the tests validate every JUnit file refconv and its pytest plugin write against it."""
+    tmp = Path(session.create_tmp())
+    session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", PYTEST,
+                "--dest", str(tmp))  # fmt: skip
+    name = PYTEST.replace("==", "-")
+    with tarfile.open(tmp / f"{name}.tar.gz") as archive:
+        schema = archive.extractfile(f"{name}/testing/example_scripts/junit-10.xsd")
+        assert schema is not None, f"{name}'s source distribution has no junit-10.xsd"
+        (tmp / "junit-10.xsd").write_bytes(schema.read())
+    return str(tmp / "junit-10.xsd")
 
 
 @nox.session(python=PYTHON)

@@ -1,8 +1,9 @@
-"""Oracle requirements and hypothesis settings.
+"""Oracle requirements, the JUnit schema and hypothesis settings.
 
 A nox session sets REFCONV_REQUIRE_ORACLES to the oracle it installed; the
 run then fails at start if that oracle cannot be imported, so a broken
-install cannot turn the oracle's tests into silent skips.
+install cannot turn the oracle's tests into silent skips. It sets
+REFCONV_JUNIT_SCHEMA to the schema it downloaded, which must be there.
 """
 
 from __future__ import annotations
@@ -27,3 +28,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in filter(None, os.environ.get("REFCONV_REQUIRE_ORACLES", "").split(",")):
         if importlib.util.find_spec(name) is None:
             raise pytest.UsageError(f"REFCONV_REQUIRE_ORACLES names {name!r}, which is not installed")
+    schema = os.environ.get("REFCONV_JUNIT_SCHEMA")
+    if schema and not os.path.isfile(schema):  # given, and missing: a broken session, not a skip
+        raise pytest.UsageError(f"REFCONV_JUNIT_SCHEMA names {schema!r}, which is not a file")

@@ -14,6 +14,7 @@ import pytest
 
 from refconv import backends, conform
 from refconv.conform import xfails
+from tests import junit_schema
 from tests.conform_helpers import FAKE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +63,7 @@ def test_the_workflow_passes_on_known_failures_and_fails_on_a_new_one(tmp_path: 
     merged = _run(merge, tmp_path, "refuses_groups")
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert "warning:" not in merged.stdout  # every line of the file names a case of the whole run
+    junit_schema.validate(tmp_path / "conformance.xml")
     junit = ET.parse(tmp_path / "conformance.xml").getroot()
     assert (junit.get("tests"), junit.get("failures")) == (str(len(conform.CURATED)), "0")
     assert (tmp_path / "conformance.md").read_text().startswith(f"## {FAKE}:refuses_groups\n")

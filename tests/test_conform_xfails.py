@@ -15,6 +15,7 @@ import pytest
 from refconv import backends, conform
 from refconv.cases import Case, case
 from refconv.conform import Report, xfails
+from tests import junit_schema
 from tests.conform_helpers import FAKE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,7 @@ def test_a_bad_line_is_named_by_its_file_and_line(text: str, message: str) -> No
 
 def test_junit_has_a_testcase_per_case_with_its_verdict() -> None:
     report = _run("refuses_groups_and_keeps_one_image", _known())
+    junit_schema.validate(report.to_junit())
     root = ET.fromstring(report.to_junit())
     (suite,) = root.findall("testsuite")
     cases = suite.findall("testcase")

@@ -82,20 +82,28 @@ def match(entries: Sequence[Xfail], outcome: Outcome) -> Xfail | None:
     return None
 
 
-def lines(outcomes: Iterable[Outcome]) -> list[str]:
-    """One line per failing case: its id, its verdict and its headline as the reason."""
+def lines(failures: Iterable[Outcome | tuple[str, str, str]]) -> list[str]:
+    """One line per failing case: its id, its verdict and its headline as the reason. A failure is
+    an outcome (those that are not failures are left out) or an ``(id, verdict, headline)``."""
+    entries = [
+        (o.case.id, o.verdict, o.headline) if isinstance(o, Outcome) else o
+        for o in failures
+        if not isinstance(o, Outcome) or o.failed
+    ]
     return [
-        f"{o.case.id}  {o.verdict}  # {o.headline[:100]}" if o.headline else f"{o.case.id}  {o.verdict}"
-        for o in outcomes
-        if o.failed
+        f"{name}  {verdict}" + (f"  # {headline[:100]}" if headline else "")
+        for name, verdict, headline in entries
     ]
 
 
-def text(backend: str, version: str, outcomes: Iterable[Outcome]) -> str:
-    """A starting known-failures file for a run's ``outcomes`` (``--write-xfails``)."""
+def text(
+    backend: str, version: str, failures: Iterable[Outcome | tuple[str, str, str]],
+    writer: str = "refconv conform --write-xfails",
+) -> str:  # fmt: skip
+    """A starting known-failures file of a run's ``failures`` (:func:`lines`), written by ``writer``."""
     head = [
         f"# Known failures of {backend} {version}".rstrip(),
-        "# written by refconv conform --write-xfails: one case id per line, then the verdict it gets;",
+        f"# written by {writer}: one case id per line, then the verdict it gets;",
         "# shorten an id to a prefix (zero_sizes-float64-) to cover a family of cases",
     ]
-    return "\n".join([*head, *lines(outcomes)]) + "\n"
+    return "\n".join([*head, *lines(failures)]) + "\n"
