@@ -72,7 +72,7 @@ def _at(*parts: int | slice) -> tuple[int | slice, ...]:
 
 
 def _taps_1d(
-    n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int, mode: str = "zeros"
+    n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int, mode: str
 ) -> tuple[int, list[tuple[int, int, int]]]:
     """Output count and the ``(j, t, i)`` triples of one spatial dim, found from the definition.
 
@@ -88,7 +88,7 @@ def _taps_1d(
     of window ``(q - d t) / s`` where that is a whole window number.
     """
     end = lo + hi + (dil * (n - 1) + 1 if n else 0)
-    windows = len(range(0, end - d * (k - 1), s))
+    windows = _windows_1d(n, k, s, d, dil, lo, hi)
     held: list[tuple[int, int | None]]  # (padded position, the element it holds or None)
     if mode == "zeros":
         held = [(lo + dil * i, i) for i in range(n)]
@@ -103,7 +103,15 @@ def _taps_1d(
     return windows, sorted(triples)
 
 
-def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams, mode: str = "zeros") -> tuple[Shape, list[Tap]]:
+def _windows_1d(n: int, k: int, s: int, d: int, dil: int, lo: int, hi: int) -> int:
+    """How many windows one spatial dim has: those starting at ``0, s, 2 s, ...`` whose last tap
+    ``d (k - 1)`` is inside the padded, dilated input ``[0, end)`` (:func:`_taps_1d`), counted by the
+    length of that range, not walked."""
+    end = lo + hi + (dil * (n - 1) + 1 if n else 0)
+    return len(range(0, end - d * (k - 1), s))
+
+
+def _taps(x_spatial: Shape, w_spatial: Shape, p: ConvParams, mode: str) -> tuple[Shape, list[Tap]]:
     """Output spatial shape and every ``(j, t, i)`` multi-index triple that reads a real input element."""
     per_dim = [
         _taps_1d(n, k, s, d, dil, lo, hi, mode)
@@ -139,7 +147,13 @@ def _blocks(x_shape: Shape, w_shape: Shape, p: ConvParams) -> Iterator[tuple[sli
 
 def _output_shape(s: ConvSpec) -> Shape:
     """The output shape in canonical order, counted from the definition (not :attr:`ConvSpec.y_shape`)."""
-    out_spatial, _ = _taps(s.x_shape[2:], s.w_shape[2:], s.params)
+    p = s.params
+    out_spatial = [
+        _windows_1d(n, k, stride, d, dil, lo, hi)
+        for n, k, stride, d, dil, (lo, hi) in zip(
+            s.x_shape[2:], s.w_shape[2:], p.stride, p.dilation, p.input_dilation, p.padding, strict=True
+        )
+    ]
     return (s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial)
 
 

@@ -16,7 +16,7 @@ import pytest
 from refconv import geometry
 from refconv._ops import dilate_and_pad
 from refconv.geometry import ConvParams
-from refconv.naive import _taps_1d
+from refconv.naive import _taps_1d, _windows_1d
 
 RANGE = dict(
     n=range(1, 7),
@@ -57,8 +57,8 @@ def test_output_size_and_remainder_match_brute_force(chunk: int) -> None:
     for n, k, s, d, dil, lo, hi in CONFIGS[chunk::8]:
         p = _params(s, d, dil, lo, hi)
         (m,) = geometry.output_spatial_shape((n,), (k,), p)
-        counted, _ = _taps_1d(n, k, s, d, dil, lo, hi)
-        assert m == counted, (n, k, s, d, dil, lo, hi)
+        counted, _ = _taps_1d(n, k, s, d, dil, lo, hi, "zeros")
+        assert m == counted == _windows_1d(n, k, s, d, dil, lo, hi), (n, k, s, d, dil, lo, hi)
         padded_length = dilate_and_pad(np.zeros((1, 1, n)), (dil,), ((lo, hi),)).shape[-1]
         last_read = s * (m - 1) + d * (k - 1)
         assert geometry.remainder((n,), (k,), p) == (padded_length - 1 - last_read,)
@@ -106,7 +106,7 @@ def test_input_dilation_phases_form_exactly_the_products_with_real_inputs(chunk:
     assert len(dilated) > 1000
     for n, k, s, d, dil, lo, hi in dilated[chunk::4]:
         p = _params(s, d, dil, lo, hi)
-        _, walked = _taps_1d(n, k, s, d, dil, lo, hi)
+        _, walked = _taps_1d(n, k, s, d, dil, lo, hi, "zeros")
         assert _phase_triples(n, k, p) == set(walked), (n, k, s, d, dil, lo, hi)
 
 
