@@ -33,7 +33,10 @@ def test_a_function_given_as_an_object_travels_with_its_program() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("nonesuch", "unknown backend 'nonesuch'; choose from jax, keras"),
+        (
+            "nonesuch",
+            "unknown backend 'nonesuch'; choose from jax, jax-conv-transpose, jax-conv-transpose-consistent",
+        ),
         ("tests.fake_backends:nonesuch", "cannot import 'nonesuch' from 'tests.fake_backends'"),
         ("tests.fake_backends:FAKE_CONSTANT", "is int, neither a Backend nor a function"),
     ],

@@ -1,9 +1,10 @@
 """Backends by name: the built-ins, those a package registers, and ``module:function``.
 
-Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the adapters of
-jax, torch, TensorFlow (eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator,
-tinygrad and MLX. A package registers a backend under the entry point group
-``refconv.backends`` (a :class:`~refconv.backends.Backend` or a plain function), and any
+Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the
+adapters of jax (``conv_general_dilated``, and ``conv_transpose`` three ways), torch, TensorFlow
+(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, tinygrad and MLX. A package
+registers a backend under the entry point group ``refconv.backends`` (a
+:class:`~refconv.backends.Backend` or a plain function), and any
 function ``function(spec, x, w, b, dy) -> dict`` is one by its import path (see
 :func:`refconv.backends.function_backend`). Frameworks are imported only when a program runs.
 """
@@ -18,6 +19,7 @@ from typing import Any
 from refconv._convspec import ConvSpec
 from refconv.backends import (
     jax_backend,
+    jax_transpose_backend,
     keras_backend,
     mlx_backend,
     onnx_backend,
@@ -34,7 +36,8 @@ __all__ = ["BUILTIN", "ORACLES", "available", "function_backend", "get"]
 BUILTIN: dict[str, Backend] = {
     backend.name: backend
     for backend in (
-        refconv_backend.REFCONV, refconv_backend.NAIVE, jax_backend.BACKEND, torch_backend.BACKEND,
+        refconv_backend.REFCONV, refconv_backend.NAIVE, jax_backend.BACKEND, jax_transpose_backend.PLAIN,
+        jax_transpose_backend.KERNEL, jax_transpose_backend.CONSISTENT, torch_backend.BACKEND,
         tensorflow_backend.EAGER, tensorflow_backend.GRAPH, tensorflow_backend.XLA, keras_backend.BACKEND,
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, tinygrad_backend.BACKEND, mlx_backend.BACKEND,
     )
