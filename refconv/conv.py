@@ -127,11 +127,13 @@ def conv(
         ``batch_groups`` blocks (block index major); output-channel block ``g``
         reads batch block ``g``. At most one of ``groups`` and ``batch_groups``
         may exceed 1.
-    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+    padding_mode : {"zeros", "reflect", "replicate", "circular", "symmetric"}
         What the padding holds, as PyTorch's ``nn.Conv`` modules: zeros, a
-        mirror image without the edge, copies of the edge, or the other end.
-        Non-zero modes need padding >= 0 (``< n`` for reflect, ``<= n`` for
-        circular) and no input dilation (:mod:`refconv.padding_modes`).
+        mirror image without the edge, copies of the edge, or the other end;
+        or a mirror image with the edge (NumPy's ``"symmetric"``, which PyTorch
+        lacks). Non-zero modes need padding >= 0 (``< n`` for reflect, ``<= n``
+        for circular and symmetric) and no input dilation
+        (:mod:`refconv.padding_modes`).
     dimension_numbers : (str, str, str), optional
         Layouts of input, kernel and output in JAX's string form, e.g.
         ``("NHWC", "HWIO", "NHWC")``, any spatial rank; per-dim parameters

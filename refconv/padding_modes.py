@@ -1,7 +1,9 @@
 r"""Padding modes, in one place: what the padding holds when it is not zeros.
 
 ``padding_mode="zeros" | "reflect" | "replicate" | "circular"``, as PyTorch's
-``nn.Conv`` modules define them. A non-zero mode is a linear map :math:`P`
+``nn.Conv`` modules define them, and ``"symmetric"``, NumPy's name for the half-sample reflection
+that repeats the edge (``np.pad`` and ``jnp.pad``'s ``"symmetric"``, TensorFlow's ``SYMMETRIC``,
+``scipy.ndimage``'s ``"reflect"``; PyTorch has no such mode). A non-zero mode is a linear map :math:`P`
 applied to the input before a zero-padded convolution, so the convolution
 with a mode is :math:`\operatorname{conv}(P x)` and its input VJP is
 :math:`P^T` of the zero-padded one: each padded position's cotangent is added
@@ -39,22 +41,31 @@ __all__ = [
     "without_padding",
 ]
 
-PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular", "symmetric")
 
 #: What each framework's pad or convolution calls refconv's modes; a mode a framework lacks is absent.
 #: ``numpy`` is ``np.pad`` (and ``jnp.pad``); ``torch`` is ``F.pad`` and ``nn.Conv``'s
 #: ``padding_mode``; ``onnx`` is the ``Pad`` operator (``wrap`` from opset 19); ``tensorflow`` is
-#: ``tf.pad`` (its ``SYMMETRIC`` repeats the edge, which none of refconv's modes does).
+#: ``tf.pad``; ``ndimage`` is ``scipy.ndimage``'s ``mode`` (its ``"wrap"`` is not periodic with
+#: period n at every size, its ``"grid-wrap"`` is).
 FRAMEWORK_NAMES: dict[str, dict[str, str]] = {
-    "numpy": {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"},
+    "numpy": {
+        "zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap",
+        "symmetric": "symmetric",
+    },
     "torch": {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"},
     "onnx": {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"},
-    "tensorflow": {"zeros": "CONSTANT", "reflect": "REFLECT"},
-}
+    "tensorflow": {"zeros": "CONSTANT", "reflect": "REFLECT", "symmetric": "SYMMETRIC"},
+    "ndimage": {
+        "zeros": "constant", "reflect": "mirror", "replicate": "nearest", "circular": "grid-wrap",
+        "symmetric": "reflect",
+    },
+}  # fmt: skip
 
 
 def check(mode: Any, x_spatial: Shape, p: ConvParams) -> str:
-    """``mode``, validated with PyTorch's limits: padding >= 0, ``< n`` for reflect, ``<= n`` for circular.
+    """``mode``, validated with PyTorch's limits: padding >= 0, ``< n`` for reflect, ``<= n`` for circular
+    (and symmetric: one reflection of the input, as circular is one copy of it).
 
     A non-zero mode also needs input dilation 1 (what would the inserted zeros
     copy?), and replicate an element to copy where it pads (``n >= 1``).
@@ -68,9 +79,13 @@ def check(mode: Any, x_spatial: Shape, p: ConvParams) -> str:
     if any(v < 0 for pair in p.padding for v in pair):
         raise ValueError(f"padding_mode={mode!r} needs padding >= 0, got padding={p.padding}")
     for size, (lo, hi) in zip(x_spatial, p.padding, strict=True):
-        limit = {"reflect": size - 1, "circular": size}.get(mode, size if size == 0 else max(lo, hi))
+        limit = {"reflect": size - 1, "circular": size, "symmetric": size}.get(
+            mode, size if size == 0 else max(lo, hi)
+        )
         if max(lo, hi) > limit:
-            bound = {"reflect": "smaller than", "circular": "at most"}.get(mode, "zero for an empty")
+            bound = {"reflect": "smaller than", "circular": "at most", "symmetric": "at most"}.get(
+                mode, "zero for an empty"
+            )
             raise ValueError(
                 f"padding_mode={mode!r} needs padding {bound} the input size in every spatial dim "
                 f"(as in PyTorch): padding={p.padding}, x spatial shape {x_spatial}"
@@ -83,13 +98,16 @@ def source(offset: int, n: int, mode: str) -> int | None:
 
     From PyTorch's definitions, one position at a time: zeros hold nothing;
     replicate repeats the nearest edge; circular wraps around; reflect mirrors
-    at the edges without repeating them. :mod:`refconv.naive` walks this.
+    at the edges without repeating them; symmetric (NumPy's) mirrors them
+    repeating the edge. :mod:`refconv.naive` walks this.
 
     Examples
     --------
     >>> from refconv.padding_modes import source
     >>> [source(i, 4, "reflect") for i in range(-2, 6)]
     [2, 1, 0, 1, 2, 3, 2, 1]
+    >>> [source(i, 4, "symmetric") for i in range(-2, 6)]
+    [1, 0, 0, 1, 2, 3, 3, 2]
     """
     if 0 <= offset < n:
         return offset
@@ -99,6 +117,8 @@ def source(offset: int, n: int, mode: str) -> int | None:
         return 0 if offset < 0 else n - 1
     if mode == "circular":
         return offset % n
+    if mode == "symmetric":  # the mirror sits half a sample outside each edge
+        return -offset - 1 if offset < 0 else 2 * n - 1 - offset
     return -offset if offset < 0 else 2 * (n - 1) - offset
 
 

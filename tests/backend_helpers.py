@@ -63,4 +63,6 @@ def assert_agrees_on_the_curated_suite(
         assert all(any(re.search(p, message) for message in raised) for p in zero_size_limits), raised
     reasons = {o.detail for o in report.outcomes if o.verdict == "unsupported"}
     assert all(any(re.search(pattern, reason) for pattern in unsupported) for reason in reasons), reasons
-    assert report.totals()["agree"] >= len(conform.CURATED) - 3 - len(limits)
+    # what an adapter cannot say is at most four curated cases (torch: input dilation twice, batch
+    # groups, the symmetric padding mode)
+    assert report.totals()["agree"] >= len(conform.CURATED) - 4 - len(limits)

@@ -44,10 +44,17 @@ def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False)
         if padding_kind == "word":
             keywords["padding"] = draw(st.sampled_from(["valid", "same", "same_lower", "SAME"]))
         elif padding_kind == "mode":
-            mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+            modes = [
+                "reflect",
+                "replicate",
+                "circular",
+                *([] if torch_only else ["symmetric"]),
+            ]  # torch's, or all
+            mode = draw(st.sampled_from(modes))
             keywords["padding_mode"] = mode
             for_dim = [
-                st.integers(0, min(3, {"reflect": n - 1, "circular": n}.get(mode, 3))) for n in spatial
+                st.integers(0, min(3, {"reflect": n - 1, "circular": n, "symmetric": n}.get(mode, 3)))
+                for n in spatial
             ]
             keywords["padding"] = tuple(draw(st.tuples(pad, pad)) for pad in for_dim)
     x_shape, w_shape = (batch, c_in, *spatial), (c_out, c_in // groups, *kernel)

@@ -1,6 +1,7 @@
-"""padding_mode="reflect" / "replicate" / "circular" against torch (F.pad + conv, as nn.ConvNd),
-jax (jnp.pad + conv), refconv.naive, and the adjoint identity; the fold is the pad's adjoint, and the
-module's two definitions of a mode (per position for naive, np.pad for the fast path) agree."""
+"""padding_mode="reflect" / "replicate" / "circular" against torch (F.pad + conv, as nn.ConvNd), and
+those and "symmetric" against jax (jnp.pad + conv), refconv.naive, and the adjoint identity; the fold
+is the pad's adjoint, and the module's two definitions of a mode (per position for naive, np.pad for
+the fast path) agree."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from refconv.testing import gamma, rounding_bound
 from tests.cases import Case, grid_case, variant
 from tests.helpers import assert_backend_agrees, assert_close, assert_results_close, case_results
 
-MODES = ["reflect", "replicate", "circular"]
+MODES = ["reflect", "replicate", "circular", "symmetric"]
 CASES = [
     grid_case("1d-stride2", (3, 4, 9), (5, 4, 3), dict(stride=2, padding=[(2, 1)])),
     grid_case("2d-asym", (2, 3, 6, 7), (4, 3, 3, 2), dict(stride=(2, 1), padding=((2, 0), (1, 3)))),
@@ -108,6 +109,7 @@ def test_modes_copy_the_right_elements() -> None:
         "reflect": [3, 2, 1, 2, 3, 4, 3, 2],
         "replicate": [1, 1, 1, 2, 3, 4, 4, 4],
         "circular": [3, 4, 1, 2, 3, 4, 1, 2],
+        "symmetric": [2, 1, 1, 2, 3, 4, 4, 3],
     }
     for mode, values in expected.items():
         np.testing.assert_array_equal(refconv.conv(x, w, padding=[(2, 2)], padding_mode=mode)[0, 0], values)
@@ -117,7 +119,7 @@ def test_modes_copy_the_right_elements() -> None:
 MISUSES = [
     (
         dict(padding_mode="mirror"),
-        "padding_mode='mirror' is not one of ('zeros', 'reflect', 'replicate', 'circular')",
+        "padding_mode='mirror' is not one of ('zeros', 'reflect', 'replicate', 'circular', 'symmetric')",
     ),
     (
         dict(padding_mode="reflect", padding=4),
@@ -126,6 +128,10 @@ MISUSES = [
     (
         dict(padding_mode="circular", padding=5),
         "padding_mode='circular' needs padding at most the input size",
+    ),
+    (
+        dict(padding_mode="symmetric", padding=((5, 0), (0, 0))),
+        "padding_mode='symmetric' needs padding at most the input size",
     ),
     (
         dict(padding_mode="replicate", padding=((1, -1), (0, 0))),

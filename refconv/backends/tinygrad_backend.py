@@ -15,11 +15,13 @@ import numpy as np
 
 from refconv._spec import ConvSpec
 from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
-from refconv.padding_modes import PADDING_MODES
+
+#: tinygrad's Tensor.pad modes besides constant: PyTorch's three.
+TINYGRAD_MODES = ("reflect", "replicate", "circular")
 
 
 def _forward(s: ConvSpec) -> str:
-    require(s, "tinygrad", padding_modes=PADDING_MODES, preferred_element_type=True)
+    require(s, "tinygrad", padding_modes=TINYGRAD_MODES, preferred_element_type=True)
     if s.preferred_element_type is not None and s.transposed:
         raise Unsupported("tinygrad's conv_transpose2d has no dtype= (preferred_element_type)")
     dtype = "" if s.preferred_element_type is None else f", dtype=dtypes.{s.preferred_element_type.name}"

@@ -20,7 +20,7 @@ from refconv.backends.base import FLOATS, Backend, Program, Unsupported, require
 
 
 def _check(s: ConvSpec) -> None:
-    require(s, "torch", max_ndim=3, padding_modes=padding_modes.PADDING_MODES)
+    require(s, "torch", max_ndim=3, padding_modes=tuple(padding_modes.FRAMEWORK_NAMES["torch"]))
 
 
 def _perm(s: ConvSpec, role: str) -> tuple[int, ...] | None:

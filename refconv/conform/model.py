@@ -53,7 +53,7 @@ FACTORS: dict[str, tuple[Any, ...]] = {
         "same_lower_odd",
     ),
     "output_padding": ("0", "positive"),  # the transposed convolution's; realised as max(s, d) - 1
-    "padding_mode": ("zeros", "reflect", "replicate", "circular"),
+    "padding_mode": ("zeros", "reflect", "replicate", "circular", "symmetric"),
     "remainder": ("0", "positive"),  # r: rows no window reaches (of the adjoint, when transposed)
     # "padding_only": some output element's window holds no element of x (padding or inserted zeros)
     "output": ("many", "1", "padding_only"),
@@ -187,7 +187,7 @@ def _candidates() -> Iterator[Geometry]:
             for padding in pairs:
                 yield Geometry(n, k, stride, dilation, input_dilation, padding)
                 if input_dilation == 1 and min(padding) >= 0:  # (0, 0): a dim a mode does not pad
-                    for mode in ("reflect", "replicate", "circular"):
+                    for mode in ("reflect", "replicate", "circular", "symmetric"):
                         yield Geometry(n, k, stride, dilation, 1, padding, mode=mode)
             for word in ("same", "valid", "same_lower"):
                 yield Geometry(n, k, stride, dilation, input_dilation, word=word)
@@ -316,8 +316,8 @@ def enumeration(dtypes: Sequence[str] = ("float64",), max_size: int = 9) -> Iter
     ``max_size`` (``max_size - 2`` in 2-d and 3-d), smallest first, in each dtype, with a bias;
     the shapes alternate between two images of one channel and one image of two input and three
     output channels. In 2-d the geometry is the first dim (H) and W is plain (size 2, kernel 1);
-    in 3-d it is the last (W) and D, H are plain. With the default bound: 893 cases in 1-d,
-    111 in each of 2-d and 3-d.
+    in 3-d it is the last (W) and D, H are plain. With the default bound: 943 cases in 1-d,
+    117 in each of 2-d and 3-d.
     """
     index = 0
     for rank, bound in ((1, max_size), (2, max_size - 2), (3, max_size - 2)):

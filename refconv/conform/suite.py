@@ -46,6 +46,7 @@ _SUITE = [
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 3), padding=(2, 1), padding_mode="reflect"),
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="replicate"),
     case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 2), padding=((1, 2), (2, 0)), padding_mode="circular"),
+    case("padding_modes", (2, 3, 7, 6), (4, 3, 3, 2), padding=((2, 1), (0, 3)), padding_mode="symmetric"),
     case("edges", (2, 3, 5, 4), (4, 3, 6, 5), padding=((1, 0), (0, 1))),  # kernel = padded input
     case("edges", (2, 3, 3, 4), (4, 3, 2, 2), padding=((0, 3), (4, 0))),  # outputs read only padding
     case("edges", (0, 3, 7, 6), (4, 3, 3, 2), stride=2),  # empty batch

@@ -132,8 +132,10 @@ def _draw_conv(draw: Any, st: Any, on: set[str], ndim: int, max_size: int) -> An
     if style == "word":
         options["padding"] = draw(st.sampled_from(["same", "valid", "same_lower"]))
     elif style == "mode":
-        options["padding_mode"] = mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
-        limit = {"reflect": -1, "circular": 0}.get(mode, 3)
+        options["padding_mode"] = mode = draw(
+            st.sampled_from(["reflect", "replicate", "circular", "symmetric"])
+        )
+        limit = {"reflect": -1, "circular": 0, "symmetric": 0}.get(mode, 3)
         options["padding"] = tuple((max(0, min(lo, n + limit)), max(0, min(hi, n + limit)))
                                    for (lo, hi), n in zip(padding, spatial, strict=True))  # fmt: skip
     x_shape, w_shape = (batch, c_in, *spatial), (c_out, c_in // groups, *kernel)
