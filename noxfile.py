@@ -116,6 +116,12 @@ FRAMEWORKS = {
     "onnx": (ONNX, ["onnxruntime", "onnx-reference"]),
     "tinygrad": (["tinygrad==0.14.0"], ["tinygrad"]),
     "mlx": (["mlx[cpu]==0.32.4"], ["mlx"]),
+    "scipy": (["scipy==1.17.1"], ["scipy-correlate", "scipy-convolve", "scipy-ndimage"]),
+    # jax's own transposed convolution, three ways (refconv.backends.jax_transpose_backend)
+    "jax-conv-transpose": (
+        JAX_NEWEST,
+        ["jax-conv-transpose", "jax-conv-transpose-kernel", "jax-conv-transpose-consistent"],
+    ),
 }
 
 

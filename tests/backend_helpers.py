@@ -16,9 +16,10 @@ from refconv.backends import Unsupported
 DTYPES = ("float64", "float32", "float16", *(("bfloat16",) if importlib.util.find_spec("ml_dtypes") else ()))
 
 
-def assert_writes_a_program_or_says_why(name: str, transposed_only: bool = False) -> None:
+def assert_writes_a_program_or_says_why(name: str, transposed_only: bool = False, most: bool = True) -> None:
     """Writing a program needs no framework: each curated case gives Python that compiles, or Unsupported
-    (of the transposed cases only, for a backend of the transposed convolution alone)."""
+    (of the transposed cases only, for a backend of the transposed convolution alone); an adapter
+    expresses ``most`` of them unless its framework's API is narrow (SciPy's: no stride)."""
     backend = backends.BUILTIN[name]
     written, reasons = 0, []
     chosen = [c for c in conform.curated(DTYPES) if c.spec.transposed or not transposed_only]
@@ -33,7 +34,7 @@ def assert_writes_a_program_or_says_why(name: str, transposed_only: bool = False
         compile(program.source(), f"<{name}>", "exec")
         written += 1
     assert all(reasons), f"{name} refused a case without saying why"
-    assert written >= len(chosen) // len(DTYPES) // 2  # every adapter expresses most of the suite
+    assert written >= (len(chosen) // len(DTYPES) // 2 if most else 1)
 
 
 def source(name: str, *shapes: tuple[int, ...], **keywords: object) -> str:

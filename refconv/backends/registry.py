@@ -2,7 +2,8 @@
 
 Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the
 adapters of jax (``conv_general_dilated``, and ``conv_transpose`` three ways), torch, TensorFlow
-(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, tinygrad and MLX. A package
+(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, tinygrad, MLX and SciPy
+(``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``). A package
 registers a backend under the entry point group ``refconv.backends`` (a
 :class:`~refconv.backends.Backend` or a plain function), and any
 function ``function(spec, x, w, b, dy) -> dict`` is one by its import path (see
@@ -24,6 +25,7 @@ from refconv.backends import (
     mlx_backend,
     onnx_backend,
     refconv_backend,
+    scipy_backend,
     tensorflow_backend,
     tinygrad_backend,
     torch_backend,
@@ -40,6 +42,7 @@ BUILTIN: dict[str, Backend] = {
         jax_transpose_backend.KERNEL, jax_transpose_backend.CONSISTENT, torch_backend.BACKEND,
         tensorflow_backend.EAGER, tensorflow_backend.GRAPH, tensorflow_backend.XLA, keras_backend.BACKEND,
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, tinygrad_backend.BACKEND, mlx_backend.BACKEND,
+        scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE,
     )
 }  # fmt: skip
 #: The frameworks refconv's own test suite and ``refconv check`` trust as oracles: jax and torch.
