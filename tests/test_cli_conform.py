@@ -98,6 +98,8 @@ def test_the_command_exits_1_and_prints_the_reproducer_for_a_broken_one() -> Non
         ([f"{FAKE}:correct", "--skip-dtypes", "float128"], "'float128' is not a dtype refconv computes"),
         ([f"{FAKE}:correct", "--xfails", "/nonexistent/known.txt"], "cannot read the known-failures file"),
         ([f"{FAKE}:correct", "--database", "README.md"], "README.md exists and is not a directory"),
+        ([f"{FAKE}:correct", "--problems", "/nonexistent/problems.txt"], "No such file or directory"),
+        ([f"{FAKE}:correct", "--problems", "README.md"], "README.md holds no problem refconv can take (2"),
     ],
 )  # fmt: skip
 def test_the_command_exits_2_with_one_line_for_bad_arguments(args: list[str], message: str) -> None:

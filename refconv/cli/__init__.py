@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from refconv._explain import explain
-from refconv.cli.check import check, problem, to_case
+from refconv.cli.check import check, problem, stated, to_case
 from refconv.cli.conform import conform_command
 from refconv.cli.options import UsageError, parser
 from refconv.vectors import write_vectors
@@ -22,7 +22,11 @@ __all__ = ["main"]
 
 
 def _explain(args: argparse.Namespace) -> int:
-    print(explain(to_case(problem(args), args.dtype).spec))
+    read = stated(args)
+    if read is not None:
+        print(read.describe())
+        print()
+    print(explain(read.case.spec if read is not None else to_case(problem(args), args.dtype).spec))
     return 0
 
 

@@ -13,17 +13,20 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from refconv import formats
 from refconv._convspec import ConvSpec
 from refconv._spec import spec
 from refconv.backends.registry import BUILTIN, ORACLES, available
 from refconv.cases import Case, as_tuples, jsonable
 from refconv.cli.options import UsageError
 from refconv.conform.judge import Judge, Outcome
+from refconv.formats import Problem
 
-__all__ = ["KEYWORDS", "check", "problem"]
+__all__ = ["KEYWORDS", "check", "problem", "stated"]
 
 #: The keys of a convolution (a --grid entry) beside x_shape, w_shape and bias: refconv.spec's keywords.
 KEYWORDS = (
@@ -179,10 +182,36 @@ def _progress(done: int, total: int) -> None:
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
+def stated(args: argparse.Namespace) -> Problem | None:
+    """The ``--problem`` of the command line, read (None without one); its dtype is the command's
+    unless ``--dtype`` is given. A problem refconv cannot read is a UsageError naming it."""
+    if args.problem is None:
+        args.dtype = args.dtype or "float64"
+        return None
+    if getattr(args, "grid", None):
+        raise UsageError("--problem and --grid: give one of them")
+    try:
+        read = formats.problem(args.problem)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"--problem: {error}") from None
+    if args.dtype is not None:
+        read = replace(read, case=read.case.in_dtype(args.dtype))
+    args.dtype = read.case.spec.dtype.name
+    return read
+
+
 def check(args: argparse.Namespace) -> int:
+    read = stated(args)
     configs = _grid(args.grid) if args.grid else [problem(args)]
     where = [f"--grid {args.grid}: entry {i}: " if args.grid else "" for i in range(len(configs))]
-    cases = [to_case(c, args.dtype, args.seed, w) for c, w in zip(configs, where, strict=True)]  # all first
+    if read is None:
+        cases = [
+            to_case(c, args.dtype, args.seed, w) for c, w in zip(configs, where, strict=True)
+        ]  # all first
+    else:
+        cases = [replace(read.case, seed=args.seed)]
+        if not args.json:
+            print(read.describe())
     names = _backends(args)
     judges = {name: Judge(BUILTIN[name], args.device, args.timeout) for name in names}
     try:

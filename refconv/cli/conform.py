@@ -76,7 +76,9 @@ def conform_command(args: argparse.Namespace) -> int:
         raise UsageError("--xfail-mode skip: give the known failures to skip with --xfails FILE")
     if args.phases is not None and args.suite != "all":
         raise UsageError(f"--phases {','.join(args.phases)} and --suite {args.suite}: give one of them")
-    taken = args.phases or SUITES[args.suite]
+    if args.problems and args.phases is None and args.suite == "all":
+        args.phases = ()  # the problems alone
+    taken = SUITES[args.suite] if args.phases is None else args.phases
     if args.database is not None and importlib.util.find_spec("hypothesis") is None:
         raise UsageError('--database is a hypothesis example database: pip install "refconv[conform]"')
     if "random" in taken and importlib.util.find_spec("hypothesis") is None:
@@ -98,7 +100,7 @@ def conform_command(args: argparse.Namespace) -> int:
         isolate=not args.in_process, shrink_seconds=args.shrink_seconds,
         xfails=args.xfails, xfail_mode=args.xfail_mode, xfail_strict=args.xfail_strict,
         only_features=args.only_features, skip_features=args.skip_features,
-        database=None if args.database is None else open_directory(args.database),
+        database=None if args.database is None else open_directory(args.database), problems=args.problems,
         progress=None if args.quiet else _Progress(),
     )  # fmt: skip
     if not args.quiet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -12,7 +13,7 @@ from refconv import _normalize as norm
 from refconv import padding_modes
 from refconv._version import __version__
 from refconv.backends.registry import BUILTIN, ORACLES
-from refconv.cases import DTYPES
+from refconv.cases import DTYPES, Case
 from refconv.conform.judge import DEFAULT_TIMEOUT
 from refconv.conform.run import PHASES, SHRINK_SECONDS, SUITES, XFAIL_MODES
 from refconv.conform.xfails import Xfail, read
@@ -142,6 +143,24 @@ def directory(text: str) -> Path:
     return path
 
 
+def problems_file(text: str) -> tuple[Case, ...]:
+    """A file of benchdnn descriptors (a batch file) or MIOpenDriver command lines, read and checked;
+    the problems refconv cannot take (post-ops, mixed operand types) are counted on standard error."""
+    from refconv import formats
+
+    refused: list[str] = []
+    try:
+        read = formats.problems(text, refused)
+    except (ValueError, OSError) as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    first = f"{len(refused)} refused, the first: {refused[0]}"[:200] if refused else ""
+    if not read:
+        raise argparse.ArgumentTypeError(f"{text} holds no problem refconv can take ({first or 'none'})")
+    if refused:
+        print(f"refconv: --problems {text}: {first}", file=sys.stderr)
+    return tuple(p.case for p in read)
+
+
 def xfails_file(text: str) -> tuple[Xfail, ...]:
     """A known-failures file (refconv.conform.xfails), read and checked line by line."""
     try:
@@ -172,9 +191,16 @@ def _problem(command: argparse.ArgumentParser) -> None:
     add("--output-shape", type=ints, default=None, help="transposed: the spatial output shape instead")
     add("--strict-output-padding", action="store_true", help="transposed: output_padding < stride (ONNX, TF)")
     add("--dimension-numbers", type=layouts, default=None, help="the layouts of x, w, y, e.g. NHWC,HWIO,NHWC")
-    add("--dtype", type=lambda t: dtypes(t)[0], default="float64",
-        help=f"the dtype every backend computes in: {', '.join(DTYPES)} (default float64)")  # fmt: skip
+    add("--dtype", type=lambda t: dtypes(t)[0], default=None,
+        help=f"the dtype every backend computes in: {', '.join(DTYPES)} "
+        "(default float64, or the --problem's)")  # fmt: skip
     add("--preferred-element-type", default=None, help="the result's dtype, when it is not the inputs'")
+    add(
+        "--problem", metavar="TEXT", default=None,
+        help="the convolution as oneDNN's benchdnn describes it ('--dir=BWD_D mb2ic16ih7oc16oh7kh3ph1', "
+        "'--deconv ...') or a MIOpenDriver command line ('conv -n 16 -c 3 -H 299 ...'), instead of the "
+        "shape options above",
+    )  # fmt: skip
 
 
 def parser() -> argparse.ArgumentParser:
@@ -284,6 +310,15 @@ def _conform(commands: Any) -> None:
     )
     add("--suite", choices=SUITES, default="all", help="older spelling: curated = --phases curated, "
         "search = every phase but curated")  # fmt: skip
+    add(
+        "--problems",
+        type=problems_file,
+        default=(),
+        metavar="FILE",
+        help="your own problems, judged first (phase 'problems'), each in its own dtype: a oneDNN benchdnn "
+        "batch file (descriptors, --dir, --dt, --deconv, --batch) or MIOpenDriver command lines, one per "
+        "line; with it, no other phase unless --phases names some",
+    )
     add("--examples", type=seed, default=200, help="cases the random phase draws (200)")
     add("--budget", type=seconds, default=None, help="stop searching after this many seconds")
     add("--seed", type=seed, default=0, help="the seed of arrays and search (0)")

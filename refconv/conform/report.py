@@ -87,6 +87,15 @@ class Report:
     seed: int = 0
     shard: tuple[int, int] = (1, 1)
 
+    def judged_in(self, phase: str) -> list[Outcome]:
+        """The outcomes of the phase called ``phase`` (none if the run did not take it)."""
+        start = 0
+        for p in self.phases:
+            if p.name == phase:
+                return self.outcomes[start : start + p.judged]
+            start += p.judged
+        return []
+
     def xfail(self, outcome: Outcome) -> known.Xfail | None:
         """The known failure that expects ``outcome`` (XFAIL) or names it though it agrees (XPASS)."""
         return known.match(self.xfails, outcome) if self.xfails else None

@@ -76,7 +76,10 @@ class Settings:
     the run. ``only_features`` and ``skip_features`` (of :data:`refconv.testing.FEATURES`) select
     cases by the features they use (:func:`refconv.conform.search.features_of`): only those whose
     features are all among the first, none that uses one of the second; the random draws vary
-    only the features left. ``database`` is a hypothesis example database
+    only the features left. ``problems`` are cases of a user's own (read from benchdnn or
+    MIOpenDriver problems by :mod:`refconv.formats`), judged first in their own dtypes (the
+    ``problems`` phase); with them, ``phases=()`` takes no other phase. ``database`` is a
+    hypothesis example database
     (:func:`refconv.conform.database.open_directory`) of failures to judge first (the ``replay``
     phase) and to remember this run's new ones in; None (the default) reads and writes nothing.
     """
@@ -98,13 +101,14 @@ class Settings:
     only_features: tuple[str, ...] | None = None
     skip_features: tuple[str, ...] = ()
     database: Any = None
+    problems: tuple[Case, ...] = ()
 
     def __post_init__(self) -> None:
         if self.suite not in SUITES:
             raise ValueError(f"suite={self.suite!r}: expected one of {', '.join(SUITES)}")
         if self.phases is not None:
             unknown = [p for p in self.phases if p not in PHASES]
-            if unknown or not self.phases or isinstance(self.phases, str):
+            if unknown or not (self.phases or self.problems) or isinstance(self.phases, str):
                 raise ValueError(f"phases={self.phases!r}: expected some of {', '.join(PHASES)}")
             if self.suite != "all":
                 raise ValueError(f"phases={self.phases!r} and suite={self.suite!r}: give one of them")
@@ -200,6 +204,7 @@ def run(
     only_features: Sequence[str] | None = None,
     skip_features: Sequence[str] = (),
     database: Any = None,
+    problems: Sequence[Case] = (),
     progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Judge ``backend`` phase by phase (:data:`~refconv.conform.PHASES`), shrink each failure, reproduce it.
@@ -209,7 +214,7 @@ def run(
     """
     settings = Settings(suite, examples, budget, seed, shard, device, timeout, isolate, tuple(dtypes),
                         shrink_seconds, _names(phases), tuple(xfails), xfail_mode, xfail_strict,
-                        _names(only_features), _names(skip_features), database)  # fmt: skip
+                        _names(only_features), _names(skip_features), database, tuple(problems))  # fmt: skip
     return _Run(backend, settings, progress or (lambda _: None)).report()
 
 
@@ -233,6 +238,10 @@ class _Run:
                         xfails=list(s.xfails), xfail_strict=s.xfail_strict, seed=s.seed,
                         shard=s.shard)  # fmt: skip
         try:
+            if s.problems:
+                k, n = s.shard
+                report.phases.append(Phase("problems"))
+                self.phase(report, "problems", list(s.problems)[k - 1 :: n])
             if s.database is not None:
                 report.phases.append(Phase("replay"))
                 self.phase(report, "replay", self.replayed())
@@ -286,8 +295,7 @@ class _Run:
         if self.settings.database is None:
             return
         failures = Failures(self.settings.database, self.backend.name)
-        replayed = report.outcomes[: report.phases[0].judged]
-        for outcome in replayed:
+        for outcome in report.judged_in("replay"):
             if not outcome.failed:
                 failures.forget(outcome.case)
         drawn = [o.case for o in report.new() if o.case.feature == "search"]
