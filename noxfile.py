@@ -117,6 +117,8 @@ FRAMEWORKS = {
     "tinygrad": (["tinygrad==0.14.0"], ["tinygrad"]),
     "mlx": (["mlx[cpu]==0.32.4"], ["mlx"]),
     "scipy": (["scipy==1.17.1"], ["scipy-correlate", "scipy-convolve", "scipy-ndimage"]),
+    # refconv's convolutions as StableHLO, compiled for the CPU (refconv.stablehlo); about 0.5 s a case
+    "iree": (["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"], ["iree"]),
     # jax's own transposed convolution, three ways (refconv.backends.jax_transpose_backend)
     "jax-conv-transpose": (
         JAX_NEWEST,

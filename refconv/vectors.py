@@ -39,7 +39,10 @@ from refconv.cases import Case, case
 from refconv.conform.judge import Judge
 from refconv.testing.bounds import results
 
-__all__ = ["VECTORS", "write_vectors"]
+__all__ = ["FORMATS", "VECTORS", "write_stablehlo", "write_vectors"]
+
+#: What ``refconv vectors --format`` writes: ``.npz`` per case, or StableHLO modules with ``.npy`` files.
+FORMATS = ("npz", "stablehlo")
 
 #: The grid, each case named by its ``feature``: every parameter, 1- to 3-d, and the edge cases
 #: (r > 0, negative padding, depthwise, batch groups, an empty batch, padding modes and words).
@@ -139,6 +142,62 @@ def write_vectors(out: Path | str, seed: int = 0, oracles: Sequence[str] | None 
         "refconv_version": __version__,
         "layout": "x (N, C_in, *spatial), w (C_out, C_in // groups, *kernel), "
         "y and dy (N // batch_groups, C_out, *out)",
+        "cases": cases,
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
+def write_stablehlo(out: Path | str, seed: int = 0) -> dict[str, Any]:
+    """Write, for each of :data:`VECTORS`, ``<id>/module.mlir`` (:func:`refconv.stablehlo.module`: the
+    convolutions of ``y``, ``dx`` and ``dw``), each function's inputs ``<fn>.in<k>.npy`` and expected
+    output ``<fn>.expected.npy``, and ``manifest.json`` with the ``iree-compile`` and
+    ``iree-run-module`` commands that check them; return the manifest.
+
+    The expected outputs are refconv's (:func:`refconv.stablehlo.outputs`); each command's
+    ``--expected_f64_threshold`` is the largest round-off bound of its output's elements
+    (:func:`refconv.testing.rounding_bound` of the sums of absolute products, :math:`K` products
+    each), and its relative tolerance 0.
+    """
+    from refconv import stablehlo
+    from refconv.testing.bounds import rounding_bound
+
+    directory = Path(out)
+    cases = []
+    for index, vector in enumerate(VECTORS):
+        vector = replace(vector, seed=(seed, index))
+        s, (x, w, b, dy) = vector.spec, vector.arrays()
+        folder = directory / vector.feature
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "module.mlir").write_text(stablehlo.module(s, bias=b is not None))
+        given = stablehlo.arguments(s, x, w, b, dy)
+        expected = stablehlo.outputs(s, given)
+        absolute = stablehlo.outputs(
+            s, {name: tuple(np.abs(a) for a in arrays) for name, arrays in given.items()}
+        )
+        counts = stablehlo.terms(s)
+        functions = {}
+        for name, arrays in given.items():
+            for k, array in enumerate(arrays):
+                np.save(folder / f"{name}.in{k}.npy", np.ascontiguousarray(array))
+            np.save(folder / f"{name}.expected.npy", np.ascontiguousarray(expected[name]))
+            bound = rounding_bound(absolute[name], counts[name] + (name == "y" and b is not None), s.dtype)
+            atol = float(np.max(bound, initial=0.0))
+            files = [f"{name}.in{k}.npy" for k in range(len(arrays))]
+            run = [
+                "iree-run-module --device=local-sync --module=module.vmfb", f"--function={name}",
+                *(f"--input=@{f}" for f in files), f"--expected_output=@{name}.expected.npy",
+                f"--expected_f64_threshold={atol!r} --expected_rtol=0",
+            ]  # fmt: skip
+            functions[name] = {"inputs": files, "expected": f"{name}.expected.npy", "atol": atol,
+                               "terms": counts[name], "run": " ".join(run)}  # fmt: skip
+        cases.append({"id": vector.feature, "folder": vector.feature, "parameters": _parameters(vector),
+                      "bias": vector.bias, "functions": functions})  # fmt: skip
+    manifest = {
+        "refconv_version": __version__,
+        "compile": "iree-compile module.mlir --iree-input-type=stablehlo --iree-hal-target-backends=llvm-cpu "
+        "--iree-input-demote-f64-to-f32=false -o module.vmfb",
+        "layout": "canonical, x (N, C_in, *spatial): the functions take and return what module.mlir says",
         "cases": cases,
     }
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

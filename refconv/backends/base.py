@@ -136,8 +136,16 @@ class Backend:
         return ", ".join(f"{m} {_version(m)}" for m in self.requires)
 
 
+#: The distributions of the modules whose name is not their distribution's (TensorFlow's CPU wheel first).
+_WHEELS = {
+    "tensorflow": "tensorflow-cpu",
+    "iree.compiler": "iree-base-compiler",
+    "iree.runtime": "iree-base-runtime",
+}
+
+
 def _version(module: str) -> str:
-    for distribution in ({"tensorflow": "tensorflow-cpu"}.get(module, module), module):  # the CPU wheel first
+    for distribution in (_WHEELS.get(module, module), module):
         try:
             return importlib.metadata.version(distribution)
         except importlib.metadata.PackageNotFoundError:

@@ -2,8 +2,8 @@
 
 Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the
 adapters of jax (``conv_general_dilated``, and ``conv_transpose`` three ways), torch, TensorFlow
-(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, tinygrad, MLX and SciPy
-(``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``). A package
+(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, tinygrad, MLX, SciPy
+(``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``) and IREE (through StableHLO). A package
 registers a backend under the entry point group ``refconv.backends`` (a
 :class:`~refconv.backends.Backend` or a plain function), and any
 function ``function(spec, x, w, b, dy) -> dict`` is one by its import path (see
@@ -19,6 +19,7 @@ from typing import Any
 
 from refconv._convspec import ConvSpec
 from refconv.backends import (
+    iree_backend,
     jax_backend,
     jax_transpose_backend,
     keras_backend,
@@ -42,7 +43,7 @@ BUILTIN: dict[str, Backend] = {
         jax_transpose_backend.KERNEL, jax_transpose_backend.CONSISTENT, torch_backend.BACKEND,
         tensorflow_backend.EAGER, tensorflow_backend.GRAPH, tensorflow_backend.XLA, keras_backend.BACKEND,
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, tinygrad_backend.BACKEND, mlx_backend.BACKEND,
-        scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE,
+        scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE, iree_backend.BACKEND,
     )
 }  # fmt: skip
 #: The frameworks refconv's own test suite and ``refconv check`` trust as oracles: jax and torch.

@@ -16,7 +16,7 @@ from refconv._explain import explain
 from refconv.cli.check import check, problem, stated, to_case
 from refconv.cli.conform import conform_command
 from refconv.cli.options import UsageError, parser
-from refconv.vectors import write_vectors
+from refconv.vectors import write_stablehlo, write_vectors
 
 __all__ = ["main"]
 
@@ -35,7 +35,9 @@ def _vectors(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory")
     try:
-        manifest = write_vectors(out, seed=args.seed)
+        manifest = (
+            write_stablehlo(out, args.seed) if args.format == "stablehlo" else write_vectors(out, args.seed)
+        )
     except OSError as error:
         raise UsageError(f"--out {out}: {error.strerror or error}") from None
     print(f"wrote {len(manifest['cases'])} cases and manifest.json to {out}")

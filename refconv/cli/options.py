@@ -245,6 +245,11 @@ def parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="the directory to write into (made if missing)"
     )
     vectors.add_argument("--seed", type=seed, default=0)
+    vectors.add_argument(
+        "--format", choices=("npz", "stablehlo"), default="npz",
+        help="npz: x, w, b, dy and refconv's y, dx, dw, db per case (default); stablehlo: each case's "
+        "convolutions as a StableHLO module with .npy inputs and expected outputs for iree-run-module",
+    )  # fmt: skip
     _conform(commands)
     return top
 
