@@ -117,6 +117,10 @@ FRAMEWORKS = {
     "tinygrad": (["tinygrad==0.14.0"], ["tinygrad"]),
     "mlx": (["mlx[cpu]==0.32.4"], ["mlx"]),
     "scipy": (["scipy==1.17.1"], ["scipy-correlate", "scipy-convolve", "scipy-ndimage"]),
+    # torch's other kernels: channels_last memory, torch's own instead of oneDNN's, and TorchInductor's
+    # (which compiles C++ with gcc: seconds a case, so its session takes the curated suite, below)
+    "torch-variants": ([TORCH], ["torch-channels-last", "torch-no-mkldnn"]),
+    "torch-compile": ([TORCH], ["torch-compile"]),
     # refconv's convolutions as StableHLO, compiled for the CPU (refconv.stablehlo); about 0.5 s a case
     "iree": (["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"], ["iree"]),
     # jax's own transposed convolution, three ways (refconv.backends.jax_transpose_backend)
@@ -135,7 +139,12 @@ CONFORM_BUDGET = dict.fromkeys(FRAMEWORKS, 600) | {"tinygrad": 1500}
 #: Options a framework's session adds. MLX's CPU build computes float64 in float32 (docs/frameworks.rst),
 #: so its first dtype, the one the enumeration runs in, is float32: in float64 every enumerated case
 #: would show that one known bug and hide the geometric ones. Every dtype is still judged.
-CONFORM_OPTIONS = {"mlx": ["--dtype", "float32,float64,float16,bfloat16"]}
+CONFORM_OPTIONS = {
+    "mlx": ["--dtype", "float32,float64,float16,bfloat16"],
+    # torch.compile compiles every case anew (5 to 30 s): the curated suite in every dtype; the search
+    # is there for the asking (nox -s conform-torch-compile -- --suite all --budget 3600)
+    "torch-compile": ["--suite", "curated"],
+}
 
 
 def conform(session: nox.Session, framework: str) -> None:
@@ -163,12 +172,22 @@ def conform(session: nox.Session, framework: str) -> None:
             "--json",
             str(report),
             *([] if "--budget" in session.posargs else ["--budget", str(CONFORM_BUDGET[framework])]),
-            *([] if "--dtype" in session.posargs else CONFORM_OPTIONS.get(framework, [])),
+            *_unless_given(CONFORM_OPTIONS.get(framework, []), session.posargs),
             *session.posargs,
             success_codes=[0, 1],
         )
         if not report.is_file():
             session.error(f"refconv conform {name} wrote no report")
+
+
+def _unless_given(options: list[str], given: list[str]) -> list[str]:
+    """The ``--flag value`` pairs of ``options`` whose flag the session's options (``given``) do not
+    hold (``--phases`` given replaces ``--suite``)."""
+    kept = []
+    for flag, value in zip(options[::2], options[1::2], strict=True):
+        if flag not in given and not (flag == "--suite" and "--phases" in given):
+            kept += [flag, value]
+    return kept
 
 
 def _conform_session(framework: str) -> Callable[[nox.Session], None]:

@@ -44,3 +44,37 @@ def test_torch_agrees_with_refconv_on_the_curated_suite() -> None:
             r"Only zero batch or zero channel inputs are supported",  # an empty transposed input
         },
     )
+
+
+@pytest.mark.parametrize("name", ["torch-channels-last", "torch-no-mkldnn"])
+def test_torchs_other_kernels_agree_on_the_curated_suite(name: str) -> None:
+    assert_agrees_on_the_curated_suite(
+        name,
+        {
+            r"torch has no input dilation",
+            r"torch has no batch groups",
+            r"torch has no symmetric padding",
+            r"channels_last memory formats are 2-d and 3-d",
+        },
+        zero_size_limits={
+            r"Kernel size can't be greater than actual input size",
+            r"grad_output\[0\] has a shape of .*\[2, 3, 4, 3\]\) and output\[0\] .*\[2, 0, 4, 3\]",
+            *(
+                []
+                if name == "torch-channels-last"
+                else [r"Only zero batch or zero channel inputs are supported"]
+            ),
+        },
+        most=name != "torch-channels-last",  # no 1-d memory format: the 1-d cases are unsupported
+    )
+
+
+def test_torch_compile_compiles_the_forward_whole_and_static() -> None:
+    text = source("torch-compile", (2, 3, 7), (4, 3, 3), stride=2)
+    assert "forward = torch.compile(forward, fullgraph=True, dynamic=False)" in text
+    assert "with torch.backends.mkldnn.flags(enabled=False):" in source(
+        "torch-no-mkldnn", (2, 3, 7), (4, 3, 3)
+    )
+    assert ".to(memory_format=torch.channels_last_3d)" in source(
+        "torch-channels-last", (2, 3, 4, 5, 6), (4, 3, 2, 2, 2)
+    )

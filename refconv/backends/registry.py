@@ -41,6 +41,7 @@ BUILTIN: dict[str, Backend] = {
     for backend in (
         refconv_backend.REFCONV, refconv_backend.NAIVE, jax_backend.BACKEND, jax_transpose_backend.PLAIN,
         jax_transpose_backend.KERNEL, jax_transpose_backend.CONSISTENT, torch_backend.BACKEND,
+        torch_backend.COMPILE, torch_backend.CHANNELS_LAST, torch_backend.NO_MKLDNN,
         tensorflow_backend.EAGER, tensorflow_backend.GRAPH, tensorflow_backend.XLA, keras_backend.BACKEND,
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, tinygrad_backend.BACKEND, mlx_backend.BACKEND,
         scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE, iree_backend.BACKEND,

@@ -8,9 +8,18 @@ has no ``"same_lower"``: those are explicit pads); a padding mode is
 padding 0 and crops (or pads) ``(lo, hi)`` afterwards. torch has no input
 dilation, no batch groups and no convolution of more than 3 spatial dims;
 its only layout is ``NC...``, so other layouts are permuted in and out.
+
+Three variants run the same program on other kernels of torch's: ``torch-compile`` (the
+forward given to ``torch.compile(fullgraph=True, dynamic=False)``: TorchInductor's generated C++
+for the forward and the backward on the CPU, seconds of compiling a case), ``torch-channels-last``
+(``x``, ``w`` and ``dy`` in ``torch.channels_last`` / ``channels_last_3d`` memory, which picks
+other kernels; 2-d and 3-d) and ``torch-no-mkldnn`` (under ``torch.backends.mkldnn.flags(enabled=
+False)``: torch's own kernels instead of oneDNN's).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -64,18 +73,33 @@ def _forward(s: ConvSpec) -> str:
     return "\n".join(lines)
 
 
-def program(s: ConvSpec, device: str = "cpu") -> Program:
-    """torch autograd of the convolution (or the transposed one) on ``device`` (``"cpu"`` or ``"cuda"``)."""
+#: What each variant changes: a line after ``forward``, the memory format of x, w and dy, a context.
+VARIANTS = {
+    "torch": ("", "", ""),
+    "torch-compile": ("forward = torch.compile(forward, fullgraph=True, dynamic=False)", "", ""),
+    "torch-channels-last": ("", "channels_last", ""),
+    "torch-no-mkldnn": ("", "", "torch.backends.mkldnn.flags(enabled=False)"),
+}
+
+
+def program(s: ConvSpec, device: str = "cpu", variant: str = "torch") -> Program:
+    """torch autograd of the convolution (or the transposed one) on ``device`` (``"cpu"`` or ``"cuda"``),
+    as ``variant`` of :data:`VARIANTS` runs it."""
     if device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             raise Unsupported("torch sees no cuda device")
+    after, memory, context = VARIANTS[variant]
+    if memory and s.ndim not in (2, 3):
+        raise Unsupported(f"torch's channels_last memory formats are 2-d and 3-d (a {s.ndim}-d convolution)")
+    memory = "" if not memory else "channels_last" if s.ndim == 2 else "channels_last_3d"
     setup = f"""
 import torch
 import torch.nn.functional as F
 
 {_forward(s)}
+{after}
 """
     bfloat16 = s.dtype.name == "bfloat16"  # torch.tensor takes no ml_dtypes array: through float32, exactly
 
@@ -84,11 +108,16 @@ import torch.nn.functional as F
         return f"torch.tensor({value}, device={device!r}{grad})"
 
     out = ".float().numpy().astype(x.dtype)" if bfloat16 else ".numpy()"
+    laid = f".to(memory_format=torch.{memory})" if memory else ""
+    leaves = (f"leaves = [{tensor('x')}{laid}, {tensor('w')}{laid}, {tensor('b')}]\n"
+              "leaves = [t.requires_grad_() for t in leaves]")  # fmt: skip
+    backward = f"y = forward(*leaves)\ny.backward({tensor('dy')}{laid})"
+    if context:
+        backward = f"with {context}:\n" + "\n".join(f"    {line}" for line in backward.splitlines())
     run = f"""
 b = np.zeros({s.y_shape[1]}, x.dtype) if b is None else b
-leaves = [{tensor("a", ", requires_grad=True")} for a in (x, w, b)]
-y = forward(*leaves)
-y.backward({tensor("dy")})
+{leaves}
+{backward}
 got = {{"y": y.detach().cpu(){out}}}
 got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu(){out})
            for name, a, t in zip(("dx", "dw", "db"), (x, w, b), leaves))
@@ -97,3 +126,17 @@ got.update((name, np.zeros_like(a) if t.grad is None else t.grad.cpu(){out})
 
 
 BACKEND = Backend("torch", ("torch",), FLOATS, True, program, extra="torch")
+COMPILE = Backend(
+    "torch-compile", ("torch",), FLOATS, True, partial(program, variant="torch-compile"), extra="torch"
+)
+CHANNELS_LAST = Backend(
+    "torch-channels-last",
+    ("torch",),
+    FLOATS,
+    True,
+    partial(program, variant="torch-channels-last"),
+    extra="torch",
+)
+NO_MKLDNN = Backend(
+    "torch-no-mkldnn", ("torch",), FLOATS, True, partial(program, variant="torch-no-mkldnn"), extra="torch"
+)
