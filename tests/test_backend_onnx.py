@@ -8,7 +8,7 @@ from refconv.backends import Unsupported
 from tests.backend_helpers import assert_writes_a_program_or_says_why, source
 
 
-@pytest.mark.parametrize("name", ["onnxruntime", "onnx-reference"])
+@pytest.mark.parametrize("name", ["onnxruntime", "onnx-reference", "openvino", "openvino-f32"])
 def test_onnx_writes_a_program_for_every_curated_case_or_says_why(name: str) -> None:
     assert_writes_a_program_or_says_why(name)
 
@@ -26,3 +26,10 @@ def test_onnx_forbids_negative_pads_and_an_output_padding_of_the_stride() -> Non
         source("onnx-reference", (1, 2, 5), (3, 2, 2), padding=((-1, 0),))
     with pytest.raises(Unsupported, match="output_padding < stride"):
         source("onnx-reference", (1, 2, 5), (2, 3, 3), transposed=True, dilation=3, output_padding=2)
+
+
+def test_openvino_runs_with_the_plugins_defaults_or_an_explicit_float32_hint() -> None:
+    default = source("openvino", (1, 2, 5), (3, 2, 2), dtype="float32")
+    assert 'core.compile_model(core.read_model(model.SerializeToString()), "CPU", {})' in default
+    explicit = source("openvino-f32", (1, 2, 5), (3, 2, 2), dtype="float32")
+    assert '"CPU", {"INFERENCE_PRECISION_HINT": "f32"})' in explicit

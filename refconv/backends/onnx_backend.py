@@ -1,4 +1,5 @@
-"""ONNX: a single Conv or ConvTranspose node (opset 22), run by onnxruntime and by ONNX's reference evaluator.
+"""ONNX: a single Conv or ConvTranspose node (opset 22), run by onnxruntime, ONNX's reference evaluator and
+OpenVINO.
 
 Forward only. The translation (checked against ONNX 1.23's operator schemas):
 
@@ -16,6 +17,10 @@ Forward only. The translation (checked against ONNX 1.23's operator schemas):
 * Layouts: ONNX is ``NC...`` only; other layouts are transposed in and out around the node.
 * dtypes: onnxruntime has float32 and float16 Conv kernels only; the reference evaluator runs
   float64, float32, float16 and bfloat16.
+* OpenVINO reads the same model through its ONNX frontend and compiles it for its CPU plugin:
+  ``openvino`` as a user runs it, with the plugin's defaults, whose ``INFERENCE_PRECISION_HINT``
+  is the machine's (bfloat16 on a CPU with bfloat16 instructions, as this one: a float32 model
+  then computes in bfloat16), and ``openvino-f32`` with ``INFERENCE_PRECISION_HINT="f32"``.
 """
 
 from __future__ import annotations
@@ -51,7 +56,16 @@ def _attributes(s: ConvSpec) -> str:
 
 def _setup(s: ConvSpec, engine: str) -> str:
     operator = "ConvTranspose" if s.transposed else "Conv"
-    if engine == "onnxruntime":
+    if engine.startswith("openvino"):
+        imports = "import openvino"
+        config = (
+            '{"INFERENCE_PRECISION_HINT": "f32"}' if engine == "openvino-f32" else "{}"
+        )  # {}: the defaults
+        run = f"""
+    core = openvino.Core()
+    compiled = core.compile_model(core.read_model(model.SerializeToString()), "CPU", {config})
+    return compiled(inputs)[0]"""
+    elif engine == "onnxruntime":
         imports = "import onnxruntime"
         run = """
     options = onnxruntime.SessionOptions()
@@ -114,3 +128,15 @@ ONNXRUNTIME = Backend(
     extra="onnxruntime",
 )
 REFERENCE = Backend("onnx-reference", ("onnx",), FLOATS, False, _program("reference"), extra="onnx")
+OPENVINO = Backend(
+    "openvino",
+    ("onnx", "openvino"),
+    ("float32", "float16", "float64"),
+    False,
+    _program("openvino"),
+    extra="openvino",
+)
+OPENVINO_F32 = Backend(
+    "openvino-f32", ("onnx", "openvino"), ("float32", "float16", "float64"), False, _program("openvino-f32"),
+    extra="openvino",
+)  # fmt: skip
