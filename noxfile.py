@@ -53,7 +53,9 @@ LINT = ["ruff==0.17.6", "mypy==2.4.1", "types-docutils==0.23.0.20261107"]
 # depend on NumPy, and the verdicts behind them are tested in-process in both.
 MATRIX = [
     nox.param(OLDEST, [*JAX_OLDEST, TORCH], ["-m", "not process"], id="numpy1.26-jax0.4-torch2.13"),
-    nox.param(NEWEST, [*JAX_NEWEST, TORCH], [], id="numpy2.4-jax0.10-torch2.13"),
+    # the newest end also runs ONNX (about 30 MB): the ONNX test data refconv writes, run by ONNX's own
+    # runner over onnxruntime, and the ONNX adapters' agreement
+    nox.param(NEWEST, [*JAX_NEWEST, TORCH, *ONNX], [], id="numpy2.4-jax0.10-torch2.13"),
 ]
 
 
@@ -62,7 +64,7 @@ MATRIX = [
 def tests(session: nox.Session, numpy: list[str], oracles: list[str], selection: list[str]) -> None:
     """The test suite against jax and torch, refconv.naive, identities and finite differences."""
     session.install(*numpy, *oracles, *TEST_TOOLS, ".[test]")
-    required = ",".join(r.split("==")[0] for r in oracles if not r.startswith("jaxlib"))
+    required = ",".join(r.split("==")[0] for r in oracles if r.split("==")[0] in ("jax", "torch"))
     chosen = session.posargs or selection  # options given (nox -s tests -- -k ...) choose for themselves
     env = {"REFCONV_REQUIRE_ORACLES": required, "REFCONV_JUNIT_SCHEMA": junit_schema(session)}
     session.run("pytest", "-n", "2", *chosen, env=env)

@@ -26,6 +26,7 @@ Forward only. The translation (checked against ONNX 1.23's operator schemas):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -36,22 +37,27 @@ OPSET = 22
 ONNX_WORDS = {"same": "SAME_UPPER", "same_lower": "SAME_LOWER", "valid": "VALID"}
 
 
-def _attributes(s: ConvSpec) -> str:
-    """The node's attributes as Python keyword arguments."""
+def attributes(s: ConvSpec) -> dict[str, Any]:
+    """The Conv or ConvTranspose node's attributes for ``s``; Unsupported where ONNX cannot say it."""
     require(s, "ONNX's Conv")  # a Pad node first would judge Pad, not Conv
-    attributes = [f"strides={list(s.stride)}", f"dilations={list(s.dilation)}", f"group={s.groups}",
-                  f"kernel_shape={list(s.w_shape[2:])}"]  # fmt: skip
+    said: dict[str, Any] = {"strides": list(s.stride), "dilations": list(s.dilation), "group": s.groups,
+                            "kernel_shape": list(s.w_shape[2:])}  # fmt: skip
     if s.padding_word is not None:
-        attributes.append(f"auto_pad={ONNX_WORDS[s.padding_word]!r}")
+        said["auto_pad"] = ONNX_WORDS[s.padding_word]
     else:
         if any(v < 0 for pair in s.padding for v in pair):
             raise Unsupported(f"ONNX forbids negative pads (padding={s.padding})")
-        attributes.append(f"pads={[lo for lo, _ in s.padding] + [hi for _, hi in s.padding]}")
+        said["pads"] = [lo for lo, _ in s.padding] + [hi for _, hi in s.padding]
     if s.transposed:
         if any(o >= st for o, st in zip(s.output_padding, s.stride, strict=True)):
             raise Unsupported(f"ONNX runtimes need output_padding < stride ({s.output_padding}, {s.stride})")
-        attributes.append(f"output_padding={list(s.output_padding)}")
-    return ", ".join(attributes)
+        said["output_padding"] = list(s.output_padding)
+    return said
+
+
+def _attributes(s: ConvSpec) -> str:
+    """The node's attributes as Python keyword arguments."""
+    return ", ".join(f"{name}={value!r}" for name, value in attributes(s).items())
 
 
 def _setup(s: ConvSpec, engine: str) -> str:

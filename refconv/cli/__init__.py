@@ -16,6 +16,7 @@ from refconv._explain import explain
 from refconv.cli.check import check, problem, stated, to_case
 from refconv.cli.conform import conform_command
 from refconv.cli.options import UsageError, parser
+from refconv.onnx_vectors import write_onnx
 from refconv.vectors import write_stablehlo, write_vectors
 
 __all__ = ["main"]
@@ -35,9 +36,8 @@ def _vectors(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file, not a directory")
     try:
-        manifest = (
-            write_stablehlo(out, args.seed) if args.format == "stablehlo" else write_vectors(out, args.seed)
-        )
+        writers = {"npz": write_vectors, "stablehlo": write_stablehlo, "onnx": write_onnx}
+        manifest = writers[args.format](out, args.seed)
     except OSError as error:
         raise UsageError(f"--out {out}: {error.strerror or error}") from None
     print(f"wrote {len(manifest['cases'])} cases and manifest.json to {out}")

@@ -246,9 +246,11 @@ def parser() -> argparse.ArgumentParser:
     )
     vectors.add_argument("--seed", type=seed, default=0)
     vectors.add_argument(
-        "--format", choices=("npz", "stablehlo"), default="npz",
+        "--format", choices=("npz", "stablehlo", "onnx"), default="npz",
         help="npz: x, w, b, dy and refconv's y, dx, dw, db per case (default); stablehlo: each case's "
-        "convolutions as a StableHLO module with .npy inputs and expected outputs for iree-run-module",
+        "convolutions as a StableHLO module with .npy inputs and expected outputs for iree-run-module; "
+        "onnx: ONNX backend test data (kind 'refconv') of every golden and curated case one Conv or "
+        "ConvTranspose node can say, float32, atol the largest round-off bound",
     )  # fmt: skip
     _conform(commands)
     return top
