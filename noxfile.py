@@ -125,6 +125,8 @@ FRAMEWORKS = {
     "torch-compile": ([TORCH], ["torch-compile"]),
     # refconv's convolutions as StableHLO, compiled for the CPU (refconv.stablehlo); about 0.5 s a case
     "iree": (["iree-base-compiler==3.13.0", "iree-base-runtime==3.13.0"], ["iree"]),
+    "tvm": (["apache-tvm==0.27.0.post1", "scipy==1.17.1"], ["tvm"]),  # TOPI's testing module imports SciPy
+    "paddle": (["paddlepaddle==3.3.1"], ["paddle"]),
     # as users run it (the CPU plugin's precision hint, bfloat16 on a CPU that has it) and in float32
     "openvino": (["onnx==1.23.2", "openvino==2026.4.1"], ["openvino", "openvino-f32"]),
     # jax's own transposed convolution, three ways (refconv.backends.jax_transpose_backend)

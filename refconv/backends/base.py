@@ -141,6 +141,8 @@ _WHEELS = {
     "tensorflow": "tensorflow-cpu",
     "iree.compiler": "iree-base-compiler",
     "iree.runtime": "iree-base-runtime",
+    "tvm": "apache-tvm",
+    "paddle": "paddlepaddle",
 }
 
 

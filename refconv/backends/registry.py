@@ -2,7 +2,8 @@
 
 Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` themselves, and the
 adapters of jax (``conv_general_dilated``, and ``conv_transpose`` three ways), torch, TensorFlow
-(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, OpenVINO, tinygrad, MLX, SciPy
+(eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, OpenVINO, tinygrad, MLX, TVM,
+PaddlePaddle, SciPy
 (``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``) and IREE (through StableHLO). A package
 registers a backend under the entry point group ``refconv.backends`` (a
 :class:`~refconv.backends.Backend` or a plain function), and any
@@ -25,11 +26,13 @@ from refconv.backends import (
     keras_backend,
     mlx_backend,
     onnx_backend,
+    paddle_backend,
     refconv_backend,
     scipy_backend,
     tensorflow_backend,
     tinygrad_backend,
     torch_backend,
+    tvm_backend,
 )
 from refconv.backends.base import Backend, Program
 
@@ -44,7 +47,7 @@ BUILTIN: dict[str, Backend] = {
         torch_backend.COMPILE, torch_backend.CHANNELS_LAST, torch_backend.NO_MKLDNN,
         tensorflow_backend.EAGER, tensorflow_backend.GRAPH, tensorflow_backend.XLA, keras_backend.BACKEND,
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, onnx_backend.OPENVINO, onnx_backend.OPENVINO_F32,
-        tinygrad_backend.BACKEND, mlx_backend.BACKEND,
+        tinygrad_backend.BACKEND, mlx_backend.BACKEND, tvm_backend.BACKEND, paddle_backend.BACKEND,
         scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE, iree_backend.BACKEND,
     )
 }  # fmt: skip
