@@ -3,7 +3,6 @@ padding as each API takes it (their verdicts: nox -s conform-tvm, conform-paddle
 
 from __future__ import annotations
 
-
 import pytest
 
 from refconv.backends import Unsupported
