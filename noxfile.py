@@ -158,7 +158,7 @@ def conform(session: nox.Session, framework: str) -> None:
 
     A backend's failures are its framework's (or conventions the docs explain) and are recorded,
     not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
-    report is written: the JSON is removed first and must be there after). jax and torch are
+    report is written: the run writes beside the committed JSON, which it replaces once written). jax and torch are
     installed in every session: each failure is confirmed against them (refconv.conform.confirm).
     Each backend gets ``--budget 600`` (tinygrad 1,500: CONFORM_BUDGET) unless the options give
     one: a fast backend finishes every phase (about 1,700 cases) well within it, a slow one judges
@@ -169,21 +169,25 @@ def conform(session: nox.Session, framework: str) -> None:
     session.install(*NEWEST, *requirements, *oracles, *TEST_TOOLS, ".[conform]")
     for name in names:
         report = Path("docs/conformance", f"{name}.json")
-        report.unlink(missing_ok=True)
-        session.run(
+        written = report.with_suffix(".new.json")  # the committed report stays until a run replaces it
+        written.unlink(missing_ok=True)
+        ran = session.run(
             "refconv",
             "conform",
             name,
             "--quiet",
             "--json",
-            str(report),
+            str(written),
             *([] if "--budget" in session.posargs else ["--budget", str(CONFORM_BUDGET[framework])]),
             *_unless_given(CONFORM_OPTIONS.get(framework, []), session.posargs),
             *session.posargs,
             success_codes=[0, 1],
         )
-        if not report.is_file():
+        if ran is None:  # nox --install-only: nothing ran
+            continue
+        if not written.is_file():
             session.error(f"refconv conform {name} wrote no report")
+        written.replace(report)
 
 
 def _unless_given(options: list[str], given: list[str]) -> list[str]:
