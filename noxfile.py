@@ -158,8 +158,9 @@ def conform(session: nox.Session, framework: str) -> None:
 
     A backend's failures are its framework's (or conventions the docs explain) and are recorded,
     not fatal (exit 1); the session fails if the command cannot run (exit 2, or a crash before the
-    report is written: the run writes beside the committed JSON, which it replaces once written). jax and torch are
-    installed in every session: each failure is confirmed against them (refconv.conform.confirm).
+    report is written: the run writes beside the committed JSON, which it replaces once written).
+    jax and torch are installed in every session: each failure is confirmed against them
+    (refconv.conform.confirm).
     Each backend gets ``--budget 600`` (tinygrad 1,500: CONFORM_BUDGET) unless the options give
     one: a fast backend finishes every phase (about 1,700 cases) well within it, a slow one judges
     the curated suite, the arrays and the enumeration first.
