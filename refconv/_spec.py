@@ -215,7 +215,7 @@ def max_elements() -> int:
     return limit
 
 
-def check_sizes(s: ConvSpec, limit: int, limit_name: str, vjp: bool = True) -> ConvSpec:
+def check_sizes(s: ConvSpec, limit: int, limit_name: str, *, vjp: bool) -> ConvSpec:
     """``s``, after checking that no array its computation allocates has more than ``limit`` elements.
 
     The arrays: ``x``, ``w`` and ``y``, the dilated, padded input of the general convolution that

@@ -11,7 +11,7 @@ import pytest
 
 import refconv
 from refconv import naive
-from refconv._spec import MAX_ELEMENTS
+from refconv._spec import INDEXABLE, MAX_ELEMENTS, check_sizes
 
 ONE_4D, ONE_3D = np.ones((1, 1, 1, 1)), np.ones((1, 1, 1))
 
@@ -110,3 +110,64 @@ def test_the_transposed_vjp_counts_its_padded_cotangent_and_names_the_limit(
     )
     with pytest.raises(ValueError, match=expected):
         refconv.conv_transpose_vjp(x, w, np.ones(y.shape), padding=2)
+
+
+def test_one_element_is_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REFCONV_MAX_ELEMENTS", "1")
+    assert refconv.conv(ONE_3D, ONE_3D).shape == (1, 1, 1)
+    with pytest.raises(
+        ValueError, match=r"makes x \(1, 1, 2\), 2 elements: more than REFCONV_MAX_ELEMENTS \(1\)"
+    ):
+        refconv.conv(np.ones((1, 1, 2)), ONE_3D)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_the_message_names_the_largest_array_and_the_parameter_behind_it(
+    module: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REFCONV_MAX_ELEMENTS", "1000")
+    # the weight is the largest array: 50 * 40 of it against 40 and 50 elements of x and y
+    with pytest.raises(ValueError, match=r"^w_shape=\(50, 40, 1\) makes w \(50, 40, 1\), 2,000 elements"):
+        module.conv(np.ones((1, 40, 1)), np.ones((50, 40, 1)))
+    # x is the largest (a tie with its padded copy, and x comes first) though w has the largest dim:
+    # the message names x's shape, not the weight's
+    monkeypatch.setenv("REFCONV_MAX_ELEMENTS", "3000")
+    with pytest.raises(ValueError, match=r"^x_shape=\(2, 100, 16\) makes x \(2, 100, 16\), 3,200 elements"):
+        module.conv(np.ones((2, 100, 16)), np.ones((200, 1, 1)), groups=100, stride=16)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "keywords"),
+    [((1, 1, 2**62 + 1), {"dilation": 2**62}),
+     ((1, 1, 2), {"transposed": True, "stride": 2**62, "dilation": 2**62, "padding": 2**62})],
+    ids=["conv", "transposed"],
+)  # fmt: skip
+def test_a_spec_whose_input_vjp_numpy_could_not_index_is_a_spec_and_its_vjp_is_refused(
+    x_shape: tuple[int, ...], keywords: dict[str, Any]
+) -> None:
+    """The input VJP's padded cotangent is n_hat + k_hat - 1 = 2**63 + 1 elements, one more than NumPy
+    can index; x, w, y and the padded input are not: spec() describes the problem, the VJP refuses it."""
+    s = refconv.spec(x_shape, (1, 1, 2), **keywords)
+    assert s.y_shape == (1, 1, 1)
+    with pytest.raises(
+        ValueError, match=r"makes the padded cotangent of the input VJP \(1, 1, 9223372036854775809\)"
+    ):
+        check_sizes(s, INDEXABLE, "the most NumPy can index", vjp=True)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [({"preferred_element_type": "bool"}, r"^preferred_element_type=dtype\('bool'\) holds bool"),
+     ({"dtype": "bool"}, r"^dtype='bool' holds bool"),
+     ({"dtype": "bool", "preferred_element_type": "float32"}, r"^dtype='bool' holds bool")],
+)  # fmt: skip
+def test_a_dtype_that_is_no_number_is_named_by_the_keyword_it_came_from(
+    keywords: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        refconv.spec((1, 1, 3), (1, 1, 2), **keywords)
+
+
+def test_an_output_padding_of_a_convolution_is_checked_under_its_name() -> None:
+    with pytest.raises(ValueError, match=r"^output_padding=\(1, 2\) has 2 entries; expected 1 int or 1"):
+        refconv.spec((1, 1, 5), (1, 1, 3), output_padding=(1, 2))
