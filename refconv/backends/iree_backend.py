@@ -35,9 +35,16 @@ from refconv import stablehlo
 
 
 def compiled(text):
-    """The module of this StableHLO text, compiled for the CPU and loaded."""
-    binary = iree.compiler.compile_str(
-        text, target_backends=["llvm-cpu"], input_type="stablehlo", extra_args={list(FLAGS)!r})
+    """The module of this StableHLO text, compiled for the CPU and loaded; a failed compile raises
+    with iree-compile's first error (its whole output is the exception's cause)."""
+    try:
+        binary = iree.compiler.compile_str(
+            text, target_backends=["llvm-cpu"], input_type="stablehlo", extra_args={list(FLAGS)!r})
+    except iree.compiler.CompilerToolError as error:
+        said = str(error)
+        errors = [line.split("error: ", 1)[1] for line in said.splitlines() if "error: " in line]
+        code = next((line for line in said.splitlines() if line.startswith("Error code:")), "")
+        raise RuntimeError("iree-compile: " + (errors[0] if errors else code or said[:200])) from error
     return iree.runtime.load_vm_flatbuffer(binary, driver="local-sync")
 '''
     run = f"""
