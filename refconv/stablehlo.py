@@ -60,10 +60,13 @@ __all__ = [
     "element_type",
     "functions",
     "module",
+    "outputs",
     "results",
+    "terms",
+    "zeros",
 ]
 
-#: The canonical dimension numbers: ``x`` (N, C, spatial), kernel (O, I, spatial), ``y`` (N, C, spatial).
+#: The canonical dimension numbers, ``x`` as (N, C, spatial), kernel (O, I, spatial), ``y`` (N, C, spatial).
 CANONICAL = ("b, f", "o, i", "b, f")
 #: ``dw``'s: ``x`` with its batch as the features, ``dy`` as the kernel (its batch the input features),
 #: and the result (C_out, C_in / groups, spatial), the weight's own layout.

@@ -16,7 +16,7 @@ import numpy as np
 from refconv._spec import ConvSpec
 from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 
-#: tinygrad's Tensor.pad modes besides constant: PyTorch's three.
+#: tinygrad's Tensor.pad modes besides constant, which are PyTorch's three.
 TINYGRAD_MODES = ("reflect", "replicate", "circular")
 
 

@@ -73,7 +73,7 @@ def _forward(s: ConvSpec) -> str:
     return "\n".join(lines)
 
 
-#: What each variant changes: a line after ``forward``, the memory format of x, w and dy, a context.
+#: What each variant changes, as a line after ``forward``, the memory format of x, w and dy, a context.
 VARIANTS = {
     "torch": ("", "", ""),
     "torch-compile": ("forward = torch.compile(forward, fullgraph=True, dynamic=False)", "", ""),

@@ -1,12 +1,12 @@
 """Failures remembered between runs: a hypothesis example database of the cases that failed.
 
 ``refconv conform --database DIR`` keeps, in hypothesis's
-:class:`~hypothesis.database.DirectoryBasedExampleDatabase` at ``DIR``, every case of a run that
+``DirectoryBasedExampleDatabase`` at ``DIR``, every case of a run that
 failed and was not a known failure: the random draws that failed and each failure's shrunk case.
 The next run with the same directory judges those cases first (the ``replay`` phase), so a
 failure the search found once is tried again whatever the seed, and a case that no longer fails
 is forgotten, as hypothesis forgets an example that no longer fails. Any hypothesis database
-works (:class:`~hypothesis.database.ExampleDatabase`: a directory in a CI cache, or
+works (``hypothesis.database.ExampleDatabase``: a directory in a CI cache, or
 ``GitHubArtifactDatabase`` wrapped in a multiplexed one, for example).
 
 Each backend has its key, ``refconv conform <backend name>``; a value is one case, the canonical

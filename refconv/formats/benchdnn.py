@@ -22,7 +22,7 @@ A ``--deconv`` descriptor is the transposed convolution of its ``i`` (the small 
 swapped. ``--dir`` says what the engine's test computes (``FWD_B`` y with a bias, ``FWD_D``,
 ``FWD_I`` y, ``BWD_D`` dx, ``BWD_W`` dw, ``BWD_WB`` dw and db, ``BWD_DW`` dx and dw); ``--dt`` the
 data types (one, or ``src:wei:dst``: refconv needs ``src`` = ``wei``; a ``dst`` of its own is the
-dtype the problem computes in, its operands holding ``src`` values, :func:`refconv.formats.problem.mixed`);
+dtype the problem computes in, its operands holding ``src`` values: a case whose ``drawn_in`` is ``src``);
 ``--mb`` replaces the batch. Options that choose an implementation or
 a memory format (``--alg``, ``--stag``, ``--impl``, ...) do not change the values and are ignored;
 post-ops (``--attr-post-ops``) do, and a problem under them is refused.

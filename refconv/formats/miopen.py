@@ -39,7 +39,7 @@ from refconv.formats.problem import MIXED, Problem, mixed
 
 __all__ = ["DTYPES", "FLAGS", "lines", "problem"]
 
-#: The first word: the data type (and, for int8, the accumulation's).
+#: The first word, which names the data type (and, for int8, the accumulation's).
 DTYPES = {
     "conv": ("float32", "float32"), "convfp16": ("float16", "float16"), "convbfp16": ("bfloat16", "bfloat16"),
     "convint8": ("int8", "int32"),
