@@ -74,7 +74,7 @@ def junit_schema(session: nox.Session) -> str:
     """Jenkins' JUnit schema (junit-10.xsd), the one CI systems read and pytest validates its own XML
     against, from pytest's source distribution on PyPI (it is pytest's to publish, not ours to
     commit): the tests validate every JUnit file refconv and its pytest plugin write against it."""
-    tmp = Path(session.create_tmp())
+    tmp = Path(session.create_tmp()).resolve()  # absolute: tests read it from directories of their own
     session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", PYTEST,
                 "--dest", str(tmp))  # fmt: skip
     name = PYTEST.replace("==", "-")

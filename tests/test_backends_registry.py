@@ -35,7 +35,7 @@ def test_a_function_given_as_an_object_travels_with_its_program() -> None:
     [
         (
             "nonesuch",
-            "unknown backend 'nonesuch'; choose from jax, jax-conv-transpose, jax-conv-transpose-consistent",
+            "unknown backend 'nonesuch'; choose from iree, jax, jax-conv-transpose, jax-conv-transpose-",
         ),
         ("tests.fake_backends:nonesuch", "cannot import 'nonesuch' from 'tests.fake_backends'"),
         ("tests.fake_backends:FAKE_CONSTANT", "is int, neither a Backend nor a function"),

@@ -51,7 +51,10 @@ OPTIONS = ["--refconv-dtype", "float64", "--refconv-examples", "10"]
 
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
-    """A framework's repository: its package, and the conftest.py of docs/examples/pytest, as written."""
+    """A framework's repository: its package, its pytest configuration, and the conftest.py of
+    docs/examples/pytest, as written. The pytest.ini makes it pytest's rootdir, as a framework's own
+    configuration does, wherever the temporary directory is (under nox, inside refconv's checkout)."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     shutil.copy(ROOT / "docs" / "examples" / "pytest" / "conftest.py", tmp_path / "conftest.py")
     (tmp_path / "mypackage.py").write_text(MYPACKAGE)
     return tmp_path
@@ -175,10 +178,27 @@ def test_a_line_that_names_no_test_is_a_warning_and_skip_mode_runs_nothing_liste
     assert "[NOTRUN]" in result.stdout
 
 
+def test_the_configured_file_is_read_from_the_configurations_directory_the_option_from_pytests(
+    repository: Path,
+) -> None:
+    (repository / "pytest.ini").write_text("[pytest]\nrefconv_xfails = known.txt\n")
+    (repository / "known.txt").write_text("stride  disagree\n")
+    (repository / "tests").mkdir()
+    (repository / "tests" / "known.txt").write_text("padding  disagree\n")
+    skip = ["-k", "stride", "--refconv-xfail-mode", "skip"]
+    configured = _pytest(repository / "tests", *skip, bugs="stride")  # the repository's known.txt
+    assert configured.returncode == 0, configured.stdout + configured.stderr
+    assert "[NOTRUN]" in configured.stdout
+    given = _pytest(repository / "tests", *skip, "--refconv-xfails", "known.txt", bugs="stride")  # tests/'s
+    assert given.returncode == 1, given.stdout + given.stderr  # 4 (usage error) if it were not found
+    assert re.search(r"^FAILED \S*refconv::test_case\[stride-", given.stdout, re.MULTILINE), given.stdout
+
+
 def test_without_a_backend_the_plugin_adds_nothing_and_a_bad_option_is_named(tmp_path: Path) -> None:
     (tmp_path / "test_own.py").write_text("def test_own():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "refconv.pytest_plugin"],
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "_refconv_pytestplugin"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, check=False)  # fmt: skip
     assert plain.returncode == 0, plain.stdout + plain.stderr
     assert plain.stdout.splitlines()[-1].startswith("1 passed")

@@ -1,4 +1,4 @@
-"""The tests :mod:`refconv.pytest_plugin` adds: one per case, and one hypothesis search per feature.
+"""The tests :mod:`_refconv_pytestplugin` adds: one per case, and one hypothesis search per feature.
 
 ``test_case[<case id>]`` judges one case of the suite; ``test_search[search-<feature>]`` draws
 cases that vary that feature (and what it needs: ``output_padding`` comes with ``transposed``)
@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from _refconv_pytestplugin import SUITE, Suite
 from refconv.conform.judge import FAILING, Outcome
 from refconv.conform.reproduce import reproducer
-from refconv.pytest_plugin import SUITE, Suite
 
 __all__ = ["ConformanceFailure", "failure_type", "needs", "test_case", "test_search"]
 

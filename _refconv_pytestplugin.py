@@ -2,8 +2,14 @@
 
 The plugin is registered under pytest's ``pytest11`` entry point when refconv is installed, and
 does nothing unless a backend is named (``--refconv-backend``, or ``refconv_backend`` in the pytest
-configuration); ``-p refconv.pytest_plugin`` loads it where refconv is not installed as a
-package. With a backend it adds, to whatever else pytest collects, the tests of
+configuration); ``-p _refconv_pytestplugin`` loads it where refconv is not installed as a
+package. It is a top-level module, not part of the ``refconv`` package, for the reason
+hypothesis's ``_hypothesis_pytestplugin`` is: pytest imports every plugin before it collects
+anything, and importing ``refconv.anything`` runs ``refconv/__init__.py`` (NumPy and the whole
+API) in every pytest run of every project that has refconv installed, and puts refconv in
+``sys.modules`` before a checkout's own ``refconv/`` is collected (pytest then refuses the
+checkout's modules: "import file mismatch"). This module imports nothing of refconv until a
+backend is named. With a backend it adds, to whatever else pytest collects, the tests of
 :mod:`refconv.conform.pytest_suite`: one test per case of the curated suite (and of the covering
 arrays or the enumeration, with ``--refconv-phases``), parametrized by the stable case ids, and
 the search as one hypothesis test per feature, every test marked ``refconv``. So ``-k``, ``-m
@@ -212,9 +218,9 @@ def _suite(config: pytest.Config, name: str) -> Suite:
     if unclaimed:
         raise pytest.UsageError(f"--refconv-dtype {','.join(unclaimed)}: {name} claims only "
                                 f"{', '.join(backend.dtypes)}")  # fmt: skip
-    path = config.getoption("refconv_xfails") or config.getini("refconv_xfails")
+    path = _xfails_path(config)
     try:
-        known = tuple(xfails.read(Path(config.rootpath, path))) if path else ()
+        known = tuple(xfails.read(path)) if path else ()
     except ValueError as error:
         raise pytest.UsageError(f"--refconv-xfails: {error}") from None
     return Suite(
@@ -224,6 +230,16 @@ def _suite(config: pytest.Config, name: str) -> Suite:
         config.getoption("refconv_timeout"), config.getoption("refconv_device"),
         not config.getoption("refconv_in_process"),
     )  # fmt: skip
+
+
+def _xfails_path(config: pytest.Config) -> Path | None:
+    """The known-failures file: ``--refconv-xfails`` from the directory pytest runs in, as any path on
+    a command line; ``refconv_xfails`` from the configuration file's directory, as pytest's own."""
+    if option := config.getoption("refconv_xfails"):
+        return Path(config.invocation_params.dir, option)
+    if setting := config.getini("refconv_xfails"):
+        return Path(config.inipath.parent if config.inipath else config.rootpath, setting)
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k, -m and --lf choose among the items
