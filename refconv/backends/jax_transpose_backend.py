@@ -18,8 +18,9 @@ spells it:
 ``jax-conv-transpose-kernel``
     ``transpose_kernel=True``: refconv's kernel as it is, and the pairs above;
 ``jax-conv-transpose-consistent``
-    ``transpose_kernel=True, use_consistent_padding=True`` (jax 0.7 and later): refconv's own
-    ``(lo, hi)``, which jax turns into the pairs above itself; no output padding (unsupported).
+    ``transpose_kernel=True, use_consistent_padding=True``: refconv's own ``(lo, hi)``, which jax
+    turns into the pairs above itself; no output padding (unsupported), and every case
+    unsupported in a jax without the keyword (0.4.35 has none, 0.10.2 has it).
 
 A padding word goes to jax as its ``"SAME"`` or ``"VALID"`` where jax's pairs for it
 (``_conv_transpose_padding``, read from jax) are refconv's; elsewhere as the pairs (the docs'
@@ -92,6 +93,15 @@ def _program(transpose_kernel: bool, consistent: bool) -> Callable[[ConvSpec, st
         flip = f"np.flip(np.swapaxes({{}}, {rhs.index('I')}, {rhs.index('O')}), {tuple(spatial)})"
         kernel = "w" if transpose_kernel else flip.format("w")
         extra = ", use_consistent_padding=True" if consistent else ""
+        # an older jax (0.4 at the matrix's old end) has no use_consistent_padding: unsupported there
+        older = """
+import inspect
+
+from refconv.backends import Unsupported
+
+if "use_consistent_padding" not in inspect.signature(lax.conv_transpose).parameters:
+    raise Unsupported(f"jax {jax.__version__}'s lax.conv_transpose has no use_consistent_padding")
+"""
         setup = f"""
 import jax
 import jax.numpy as jnp
@@ -118,7 +128,7 @@ cotangent = jnp.asarray(dy) if y.shape == dy.shape else jnp.zeros_like(y)
 dx, dw, db = (np.asarray(t) for t in pullback(cotangent))
 {back}got = {{"y": np.asarray(y), "dx": dx, "dw": dw, "db": db}}
 """
-        return Program(setup, run)
+        return Program(setup, older + run if consistent else run)
 
     return program
 
