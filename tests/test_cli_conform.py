@@ -139,8 +139,9 @@ def test_ctrl_c_writes_the_report_of_what_was_judged_and_exits_130(tmp_path: Pat
     report, judging = tmp_path / "report.json", tmp_path / "judging"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REFCONV_TEST_JUDGING": str(judging)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "refconv", "conform", "tests.hostile_backends:slow", "--json", str(report),
-         "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-X", "faulthandler", "-m", "refconv", "conform", "tests.hostile_backends:slow",
+         "--json", str(report), "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
     )  # fmt: skip
     try:  # interrupt once cases are being judged (~0.1 s each), however long the start took
         deadline = time.monotonic() + 120
@@ -148,7 +149,12 @@ def test_ctrl_c_writes_the_report_of_what_was_judged_and_exits_130(tmp_path: Pat
             time.sleep(0.05)
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # where it hangs: faulthandler's traceback of every thread
+            process.send_signal(signal.SIGABRT)
+            out, err = process.communicate(timeout=30)
+            pytest.fail(f"no exit within 60 s of Ctrl-C; its threads when aborted:\n{err[-6000:]}")
     finally:
         if process.poll() is None:
             process.kill()
