@@ -67,7 +67,7 @@ def tests(session: nox.Session, numpy: list[str], oracles: list[str], selection:
     required = ",".join(r.split("==")[0] for r in oracles if r.split("==")[0] in ("jax", "torch"))
     chosen = session.posargs or selection  # options given (nox -s tests -- -k ...) choose for themselves
     env = {"REFCONV_REQUIRE_ORACLES": required, "REFCONV_JUNIT_SCHEMA": junit_schema(session)}
-    session.run("pytest", "-n", "2", *chosen, env=env)
+    session.run("pytest", "-n", "2", "--durations=15", *chosen, env=env)  # the slowest, in CI's log
 
 
 def junit_schema(session: nox.Session) -> str:

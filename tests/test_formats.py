@@ -187,7 +187,8 @@ def test_check_and_explain_take_a_problem(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "dtype=float32" in out
     assert "verdict: all within round-off" in out
-    assert main(["check", "--problem", "conv -n 1 -c 2 -H 5", "--dtype", "float64", "--json"]) == 0
+    assert main(["check", "--problem", "conv -n 1 -c 2 -H 5", "--dtype", "float64", "--against", "torch",
+                 "--json"]) == 0  # fmt: skip
     assert main(["check", "--problem=--dt=u8:s8:s32 mb1ic2ih5oc3kh3"]) == 2
     assert "--problem: " in capsys.readouterr().err
 
