@@ -135,13 +135,20 @@ def test_a_hostile_backend_gets_its_verdict_a_report_and_exit_status_1(
     assert data["failures"][0]["detail"].startswith(expected[1])
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """SIGINT's default action in the command's process: a job a shell starts in the background (a CI
+    script's ``cmd &``, ``nohup``) ignores SIGINT, its children inherit that, and Python then leaves
+    it ignored, so Ctrl-C would never reach the run this test interrupts."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_writes_the_report_of_what_was_judged_and_exits_130(tmp_path: Path) -> None:
     report, judging = tmp_path / "report.json", tmp_path / "judging"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REFCONV_TEST_JUDGING": str(judging)}
     process = subprocess.Popen(
         [sys.executable, "-X", "faulthandler", "-m", "refconv", "conform", "tests.hostile_backends:slow",
          "--json", str(report), "--quiet"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        text=True, preexec_fn=_sigint_as_in_a_terminal,
     )  # fmt: skip
     try:  # interrupt once cases are being judged (~0.1 s each), however long the start took
         deadline = time.monotonic() + 120
