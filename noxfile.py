@@ -234,11 +234,11 @@ MUTMUT = "mutmut==3.8.1"
 
 @nox.session(python=PYTHON)
 def mutation(session: nox.Session) -> None:
-    """Mutation testing of refconv's formulas with mutmut (about 30 minutes); not default.
+    """Mutation testing of refconv's formulas with mutmut (about two and a half hours); not default.
 
-    Every mutant by default (4,950: 30 minutes on 2 cores, installs included); a pattern picks fewer:
+    Every mutant by default (5,737: about 2.5 hours on 2 cores); a pattern picks fewer:
     ``nox -s mutation -- '*__mutmut_*[37]'`` a deterministic fifth (those whose number ends in 3 or 7,
-    10 minutes), ``-- 'refconv.geometry*'`` one module. Then it writes docs/mutation/results.json:
+    about 30 minutes), ``-- 'refconv.geometry*'`` one module. Then it writes docs/mutation/results.json:
     the score per module, each survivor's diff, and the reason for each equivalent one
     (mutation/equivalent.toml). The package itself is not installed: mutmut imports the mutated
     copy it makes in mutants/. jax is not installed either: no mutant needs its oracle to die
