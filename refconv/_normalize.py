@@ -167,10 +167,10 @@ def as_shape(value: Any, name: str) -> Shape:
 
 
 def spatial_ndim(shape: Shape, name: str) -> int:
-    """Number of spatial dims of an ``(N or C_out, C, *spatial)`` shape; at least 1."""
-    if len(shape) < 3:
+    """Number of spatial dims of an ``(N or C_out, C, *spatial)`` shape; 0 or more (0: a grouped matmul)."""
+    if len(shape) < 2:
         raise ValueError(
-            f"{name} has shape {shape}; expected (batch/out, channels, *spatial) with >= 1 spatial dim"
+            f"{name} has shape {shape}; expected (batch/out, channels, *spatial) with >= 0 spatial dims"
         )
     return len(shape) - 2
 

@@ -254,10 +254,14 @@ def _largest_term(s: ConvSpec, what: str) -> tuple[str, Any]:
     terms: dict[str, int] = {
         "x_shape": max(s.x_shape),
         "w_shape": max(s.w_shape) if what != "x" else 0,
-        "padding": max(max(lo, 0) + max(hi, 0) for lo, hi in s.padding) if what != "x" else 0,
-        "input_dilation": max((dd - 1) * (ni - 1) for dd, ni in zip(s.input_dilation, n, strict=True)),
-        "dilation": max((d - 1) * (ki - 1) for d, ki in zip(s.dilation, k, strict=True)),
-        "stride": max((st - 1) * (ni - 1) for st, ni in zip(s.stride, n, strict=True)) if s.transposed else 0,
+        "padding": max((max(lo, 0) + max(hi, 0) for lo, hi in s.padding), default=0) if what != "x" else 0,
+        "input_dilation": max(
+            ((dd - 1) * (ni - 1) for dd, ni in zip(s.input_dilation, n, strict=True)), default=0
+        ),
+        "dilation": max(((d - 1) * (ki - 1) for d, ki in zip(s.dilation, k, strict=True)), default=0),
+        "stride": max(((st - 1) * (ni - 1) for st, ni in zip(s.stride, n, strict=True)), default=0)
+        if s.transposed
+        else 0,
         "output_padding": max(s.output_padding, default=0),
     }
     name = max(terms, key=lambda key: terms[key])

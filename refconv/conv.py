@@ -96,7 +96,7 @@ def conv(
     Parameters
     ----------
     x : array_like, shape (N, C_in, \*spatial)
-        Input. Any number of spatial dims >= 1.
+        Input. Any number of spatial dims >= 0 (0: a grouped matmul, JAX's 0-d convolution).
     w : array_like, shape (C_out, C_in // groups, \*kernel)
         Weight.
     b : array_like, shape (C_out,), optional

@@ -51,6 +51,7 @@ from refconv.geometry import (
     ConvParams,
     Shape,
     input_dilation_phases,
+    one_position,
     output_shape,
     output_spatial_shape,
     padded_shape,
@@ -102,6 +103,8 @@ def _conv_finite(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     out = output_shape(x.shape, w.shape, p)
     if 0 in (math.prod(out), x.size, w.size):  # no product: an empty sum per output
         return np.zeros(out, np.result_type(x, w))
+    if x.ndim == 2:  # no spatial dim: the 1-d convolution of one position with a one-tap kernel
+        return _conv_finite(x[..., None], w[..., None], one_position(p), budget)[..., 0]
     with np.errstate(**IEEE):
         return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)
 

@@ -46,6 +46,17 @@ class ConvParams:
     batch_groups: int = 1
 
 
+def one_position(p: ConvParams) -> ConvParams:
+    r"""The parameters of a 0-d convolution ``p`` as a 1-d one over a single position with a one-tap kernel.
+
+    A convolution without spatial dims is a grouped matmul, ``y[n, o] =
+    \sum_i x[n, i] w[o, i]`` over ``o``'s group; so is the 1-d convolution of
+    ``(N, C, 1)`` by ``(O, I, 1)`` with stride 1, no padding and no dilation,
+    whose one output position reads the one input position.
+    """
+    return replace(p, stride=(1,), padding=((0, 0),), dilation=(1,), input_dilation=(1,))
+
+
 def dilated_size(size: int, dilation: int) -> int:
     r"""Size of an axis of ``size`` elements with ``dilation - 1`` zeros between them.
 

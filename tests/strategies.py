@@ -15,9 +15,9 @@ __all__ = ["configurations", "transpose_configurations"]
 
 
 @st.composite
-def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False) -> Case:
+def configurations(draw: st.DrawFn, max_ndim: int = 3, torch_only: bool = False, min_ndim: int = 1) -> Case:
     """A valid configuration; ``torch_only`` draws none of what torch lacks (input dilation, batch groups)."""
-    ndim = draw(st.integers(1, max_ndim))
+    ndim = draw(st.integers(min_ndim, max_ndim))
     kind = draw(st.sampled_from(["none", "groups"] if torch_only else ["none", "groups", "batch_groups"]))
     count = 1 if kind == "none" else draw(st.integers(2, 3))
     groups, batch_groups = (

@@ -73,9 +73,9 @@ MISUSES = [
         r"x has shape \(2, 4, 7\) and w has shape \(6, 4, 3, 2\): their ranks differ",
     ),
     (
-        dict(x=np.ones((2, 4))),
+        dict(x=np.ones((8,))),
         ValueError,
-        r"x has shape \(2, 4\); expected \(batch/out, channels, \*spatial\)",
+        r"x has shape \(8,\); expected \(batch/out, channels, \*spatial\) with >= 0 spatial dims",
     ),
     (
         dict(w=np.ones((6, 4, 0, 2))),

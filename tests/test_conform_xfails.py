@@ -105,7 +105,8 @@ def test_a_fixed_known_failure_is_an_xpass_and_fails_only_when_strict() -> None:
 def test_a_listed_verdict_must_be_the_one_the_case_gets() -> None:
     """``groups- raised`` expects a raise: the same cases listed with another verdict are new failures."""
     assert _run("refuses_groups", "-float64- raised").ok
-    report = _run("refuses_groups", "groups- disagree\ndepthwise-\ntransposed-\nedges-  # any verdict")
+    listed = "groups- disagree\ndepthwise-\ntransposed-\nedges-\nno_spatial_dims-  # any verdict"
+    report = _run("refuses_groups", listed)
     assert [o.case.id for o in report.new()] == [i for i in GROUPED if i.startswith("groups-")]
     assert [o.case.id for o in report.expected()] == [i for i in GROUPED if not i.startswith("groups-")]
 

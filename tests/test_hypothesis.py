@@ -20,7 +20,7 @@ from tests.helpers import assert_results_close, case_results, judged, with_seed
 from tests.strategies import configurations, transpose_configurations
 
 
-@given(configurations(max_ndim=4), st.integers(0, 2**32 - 1))
+@given(configurations(max_ndim=4, min_ndim=0), st.integers(0, 2**32 - 1))
 def test_random_configurations_match_naive(case: Case, seed: int) -> None:
     assume(math.prod(case.spec.given_shape("x")) <= 4000)
     arrays = with_seed(case, seed).arrays()

@@ -60,7 +60,7 @@ def test_adjoint_identity_holds(case: Case) -> None:
 @pytest.mark.parametrize("wrt", ["x", "w", "b"])
 def test_vjp_matches_central_differences(case: Case, wrt: str) -> None:
     x, w, _, dy = case.arrays()
-    b = np.random.default_rng(1).standard_normal((w.shape[0],))
+    b = np.random.default_rng(1).standard_normal((case.spec.y_shape[1],))  # w.shape[0] is I in an "IO" layout
     inputs: dict[str, np.ndarray] = {"x": x, "w": w, "b": b}
     direction = np.random.default_rng(2).standard_normal(inputs[wrt].shape)
 

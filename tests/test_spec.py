@@ -192,9 +192,10 @@ def test_options_are_exactly_the_keywords_that_differ_from_the_defaults() -> Non
 @pytest.mark.parametrize(
     ("x_shape", "w_shape", "keywords", "start"),
     [
-        ((1, 3), (1, 1, 2), {}, "x has shape (1, 3); expected"),
-        ((1, 1, 3), (1, 1), {}, "w has shape (1, 1); expected"),
-        ((1, 1, 3), (1, 1), dict(transposed=True), "w has shape (1, 1); expected"),
+        ((3,), (1, 1, 2), {}, "x has shape (3,); expected"),
+        ((1, 1, 3), (1,), {}, "w has shape (1,); expected"),
+        ((1, 1, 3), (1,), dict(transposed=True), "w has shape (1,); expected"),
+        ((1, 1, 3), (1, 1), {}, "x has shape (1, 1, 3) and w has shape (1, 1): their ranks differ"),
         ((1, 3, 1), (2, 1, 1, 1), dict(dimension_numbers=("NWC", "WIO", "NWC")),
          "w has shape (2, 1, 1, 1); its layout"),
         ((1, 1, 3), (1, 1, 2), dict(dtype="nonsense"), "dtype='nonsense' is not a dtype"),

@@ -35,6 +35,7 @@ def require(
     s: ConvSpec,
     framework: str,
     *,
+    min_ndim: int = 1,
     max_ndim: int | None = None,
     input_dilation: bool = False,
     batch_groups: bool = False,
@@ -43,12 +44,14 @@ def require(
 ) -> None:
     """Raise :class:`~refconv.backends.Unsupported` where ``s`` needs what ``framework`` has not.
 
-    The keywords say what the framework has: at most ``max_ndim`` spatial dims
-    (None: any), input dilation, batch groups, the ``padding_modes`` besides
-    ``"zeros"``, and a result dtype other than the operands'.
+    The keywords say what the framework has: at least ``min_ndim`` spatial dims
+    (most have no 0-d convolution) and at most ``max_ndim`` (None: any), input
+    dilation, batch groups, the ``padding_modes`` besides ``"zeros"``, and a
+    result dtype other than the operands'.
     """
-    if max_ndim is not None and s.ndim > max_ndim:
-        raise Unsupported(f"{framework} has no {s.ndim}-d convolution (1 to {max_ndim} spatial dims)")
+    if s.ndim < min_ndim or (max_ndim is not None and s.ndim > max_ndim):
+        has = f"{min_ndim} to {max_ndim}" if max_ndim is not None else f"{min_ndim} or more"
+        raise Unsupported(f"{framework} has no {s.ndim}-d convolution ({has} spatial dims)")
     if not input_dilation and any(d != 1 for d in s.input_dilation):
         raise Unsupported(f"{framework} has no input dilation (input_dilation={s.input_dilation})")
     if not batch_groups and s.batch_groups != 1:

@@ -87,8 +87,8 @@ def features_of(case: Case) -> frozenset[str]:
     s = case.spec
     pads = [] if s.padding_word is not None else [p for pair in s.padding for p in pair]  # a word: its own
     on = {
-        "stride": max(s.stride) > 1, "dilation": max(s.dilation) > 1,
-        "input_dilation": max(s.input_dilation) > 1, "padding_words": s.padding_word is not None,
+        "stride": max(s.stride, default=1) > 1, "dilation": max(s.dilation, default=1) > 1,
+        "input_dilation": max(s.input_dilation, default=1) > 1, "padding_words": s.padding_word is not None,
         "padding": any(pads), "negative_padding": any(p < 0 for p in pads), "groups": s.groups > 1,
         "depthwise": s.groups > 1 and s.x_shape[1] == s.groups, "batch_groups": s.batch_groups > 1,
         "bias": case.bias, "layouts": s.dimension_numbers is not None,

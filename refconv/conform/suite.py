@@ -74,6 +74,9 @@ _SUITE = [
          stride=(3, 2), padding="same_lower", transposed=True),
     case("transposed_words", (3, 2, 5), (2, 4, 3),
          stride=2, padding="valid", output_padding=1, transposed=True),
+    # added later, at the end: a case's seed and bias follow its index, and ids must not change
+    case("no_spatial_dims", (5, 6), (4, 3), groups=2),  # a grouped matmul (jax's 0-d convolution)
+    case("no_spatial_dims", (6, 3), (3, 4), batch_groups=2, dimension_numbers=("NC", "IO", "NC")),
 ]  # fmt: skip
 #: The suite in float64: case ``i`` has seed ``i`` and a bias unless ``i % 4 == 3``.
 CURATED: list[Case] = [replace(c, seed=index, bias=index % 4 != 3) for index, c in enumerate(_SUITE)]
