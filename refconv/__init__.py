@@ -21,7 +21,10 @@ from refconv._explain import explain
 from refconv._spec import spec
 from refconv._version import __version__ as __version__
 from refconv.conv import conv, conv_output_shape
+from refconv.deform import deform_conv, deform_conv_vjp
 from refconv.jvp import conv_jvp, conv_vjp_vjp
+from refconv.local import conv_local, conv_local_vjp
+from refconv.patches import conv_patches, fold
 from refconv.transpose import conv_transpose, conv_transpose_vjp
 from refconv.vjp import conv_bias_vjp, conv_input_vjp, conv_vjp, conv_weight_vjp
 
@@ -33,13 +36,19 @@ __all__ = [
     "conv_bias_vjp",
     "conv_input_vjp",
     "conv_jvp",
+    "conv_local",
+    "conv_local_vjp",
     "conv_output_shape",
+    "conv_patches",
     "conv_transpose",
     "conv_transpose_vjp",
     "conv_vjp",
     "conv_vjp_vjp",
     "conv_weight_vjp",
+    "deform_conv",
+    "deform_conv_vjp",
     "explain",
+    "fold",
     "naive",
     "spec",
     "testing",

@@ -60,6 +60,43 @@ def window_view(
     return windows[(slice(None), slice(None), *steps)]
 
 
+def window_sum(windows: NDArray[Any], padded: Shape, stride: Shape, dilation: Shape) -> NDArray[Any]:
+    """The adjoint of :func:`window_view`: each window element added back where the view read it.
+
+    ``windows`` is ``(N, C, *out, *kernel)``; the result is a new ``(N, C, *padded)`` array whose
+    element ``s j + d t`` is the sum of the window elements ``(j, t)`` that read it (one strided
+    slice per tap, so the sum never multiplies: a NaN stays where it was).
+    """
+    nd = len(padded)
+    out, kernel = windows.shape[2 : 2 + nd], windows.shape[2 + nd :]
+    summed = np.zeros((*windows.shape[:2], *padded), windows.dtype)
+    for tap in np.ndindex(*kernel):
+        reads = tuple(
+            slice(d * t, d * t + s * (m - 1) + 1, s)
+            for t, s, d, m in zip(tap, stride, dilation, out, strict=True)
+        )
+        summed[(slice(None), slice(None), *reads)] += windows[(slice(None), slice(None), Ellipsis, *tap)]
+    return summed
+
+
+def undilate_and_unpad(
+    xp: NDArray[Any], x_shape: Shape, input_dilation: Shape, padding: Padding
+) -> NDArray[Any]:
+    """The adjoint of :func:`dilate_and_pad`: the elements of ``x`` read back from the padded ``xp``.
+
+    A new ``x_shape`` array; an element cropped by negative padding gets zero.
+    """
+    ranges = [
+        placement(n, dil, lo, hi)
+        for n, dil, (lo, hi) in zip(x_shape[2:], input_dilation, padding, strict=True)
+    ]
+    x = np.zeros(x_shape, xp.dtype)
+    x[(slice(None), slice(None), *(src for src, _ in ranges))] = xp[
+        (slice(None), slice(None), *(dst for _, dst in ranges))
+    ]
+    return x
+
+
 def split_axis(x: NDArray[Any], axis: int, size: int) -> NDArray[Any]:
     """Split ``axis`` into ``(size, x.shape[axis] // size)``, the group index major."""
     shape = (*x.shape[:axis], size, x.shape[axis] // size, *x.shape[axis + 1 :])

@@ -16,7 +16,7 @@ import pytest
 from refconv import geometry
 from refconv._ops import dilate_and_pad
 from refconv.geometry import ConvParams
-from refconv.naive import _taps_1d, _windows_1d
+from refconv.naive._loops import _taps_1d, _windows_1d
 
 RANGE = dict(
     n=range(1, 7),
