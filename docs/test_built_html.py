@@ -17,7 +17,10 @@ from typing import ClassVar
 import pytest
 
 HTML = Path(os.environ.get("REFCONV_DOCS_HTML", Path(__file__).parent / "_build" / "html"))
-DERIVATIONS = ["notation", "forward", "input_vjp", "weight_vjp", "transpose", "beyond", "verification"]
+DERIVATIONS = [
+    "notation", "forward", "input_vjp", "weight_vjp", "transpose", "beyond", "patches", "local", "deform",
+    "verification",
+]  # fmt: skip
 REMOTE = re.compile(r"^(https?:)?//", re.IGNORECASE)
 CSS_URL = re.compile(r"url\(\s*['\"]?([^'\")]+)")
 
@@ -117,4 +120,4 @@ def test_derivation_page_links_its_functions_and_names_its_tests(name: str) -> N
 
 def test_figures_are_built_into_the_pages() -> None:
     images = {Path(a).name for page in _pages() for a in _parse(page).loaded if a.endswith(".png")}
-    assert {"windows.png", "input_vjp.png", "duality.png"} <= images
+    assert {"windows.png", "input_vjp.png", "duality.png", "deform.png"} <= images
