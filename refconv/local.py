@@ -9,7 +9,8 @@ with :math:`p` the patches (:mod:`refconv.patches`): at each output position a m
 patch with that position's kernel. Moving the positions into the channels makes it one general
 convolution: the 0-d convolution of the patches ``(N, M Q)`` with the weight ``(M O, Q)`` and
 ``groups = M`` (``M`` positions, ``Q = C K`` patch elements), group ``m`` the position. Its
-VJPs are that convolution's, and ``dx`` is then the patches' VJP, :func:`refconv.fold`.
+VJPs are that convolution's, and ``dx`` is then the patches' VJP, :func:`refconv.fold`. A weight
+element that meets padding or an inserted zero forms no product, as in :func:`refconv.conv`.
 ``jax.lax.conv_general_dilated_local``'s semantics. Derived in :doc:`/local`.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Unpack
 
 import numpy as np
@@ -60,13 +62,22 @@ def _has_products(s: ConvSpec, o: int) -> bool:
     return 0 not in (*s.y_shape, s.x_shape[0], o)
 
 
+def _read(s: ConvSpec) -> NDArray[np.bool_]:
+    """``(1, Q, *out)``: whether each patch element is an element of ``x`` (not padding, not an inserted
+    zero). A weight element where it is not multiplies nothing, as in the convolution's definition
+    (``refconv._nonfinite``): it forms no product, and its VJP is an empty sum."""
+    ones = np.ones((1, *s.x_shape[1:]), bool)
+    return patches(replace(s, x_shape=ones.shape, y_shape=(1, *s.y_shape[1:])), ones)
+
+
 def local_forward(s: ConvSpec, x: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]:
     """``y`` without the bias, for canonical arrays: the 0-d grouped convolution of the patches."""
     o, out = w.shape[0], s.y_shape[2:]
     if not _has_products(s, o):
         return np.zeros((s.x_shape[0], o, *out), np.result_type(x, w))
     p = _positions_into_channels(patches(s, x))  # (N, M Q)
-    return _positions_out_of_channels(conv_general(p, _kernel(w), positions_as_groups(math.prod(out))), out)
+    kernel = _kernel(np.where(_read(s), w[None], 0)[0])
+    return _positions_out_of_channels(conv_general(p, kernel, positions_as_groups(math.prod(out))), out)
 
 
 def local_vjps(
@@ -82,7 +93,7 @@ def local_vjps(
     dp = input_vjp_general(p.shape, kernel, d0, positions_as_groups(m))
     dk = weight_vjp_general(p, kernel.shape, d0, positions_as_groups(m))  # (M O, Q)
     dw = np.moveaxis(dk.reshape(m, o, -1), 0, -1).reshape(o, -1, *out)  # dw[o, q, m] = dk[m O + o, q]
-    return patches_vjp(s, _positions_out_of_channels(dp, out)), dw, bias_vjp(dy)
+    return patches_vjp(s, _positions_out_of_channels(dp, out)), np.where(_read(s)[0], dw, 0), bias_vjp(dy)
 
 
 def _operands(

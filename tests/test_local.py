@@ -280,3 +280,18 @@ def test_inputs_are_not_mutated_and_results_are_new_arrays() -> None:
     for before, after in zip(kept, (x, w, b, dy), strict=True):
         assert np.array_equal(before, after)
     assert not any(np.shares_memory(r, a) for r in results for a in (x, w, b, dy))
+
+
+def test_a_weight_element_where_the_patch_reads_padding_multiplies_nothing_as_in_conv() -> None:
+    """refconv's definition (refconv.conv): padding forms no product, so an infinite weight there
+    leaves the output finite, and a cotangent's infinity reaches no such weight's VJP."""
+    x, w = np.ones((1, 1, 3)), np.ones((1, 2, 4))  # padding 1, k = 2: tap 0 of window 0 reads padding
+    w[0, 0, 0] = np.inf
+    y = refconv.conv_local(x, w, filter_shape=[2], padding=1)
+    assert_close("inf weight on padding", "y", y, naive.conv_local(x, w, filter_shape=[2], padding=1), 0.0)
+    assert_close("inf weight on padding", "y", y, np.array([[[1.0, 2.0, 2.0, 1.0]]]), 0.0)
+    dy = np.ones((1, 1, 4))
+    dy[0, 0, 0] = np.inf
+    _, dw, _ = refconv.conv_local_vjp(x, np.ones((1, 2, 4)), dy, filter_shape=[2], padding=1)
+    assert dw[0, 0, 0] == 0.0  # the weight read padding: an empty sum
+    assert dw[0, 1, 0] == np.inf  # tap 1 of window 0 read x[0]: the infinity is its product
