@@ -103,8 +103,6 @@ def _conv_finite(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | 
     out = output_shape(x.shape, w.shape, p)
     if 0 in (math.prod(out), x.size, w.size):  # no product: an empty sum per output
         return np.zeros(out, np.result_type(x, w))
-    if x.ndim == 2:  # no spatial dim: the 1-d convolution of one position with a one-tap kernel
-        return _conv_finite(x[..., None], w[..., None], one_position(p), budget)[..., 0]
     with np.errstate(**IEEE):
         return STRATEGIES[strategy_for(x.shape, w.shape, p)](x, w, p, budget)
 
@@ -425,11 +423,26 @@ def _channels_first(out: NDArray[Any]) -> NDArray[Any]:
 
 
 #: Every strategy by name; each takes ``(x, w, p, budget)`` and returns ``(N // B, O, *out)``.
+def _with_one_position(strategy: Strategy) -> Strategy:
+    """``strategy``, also for a 0-d convolution: the 1-d one of one position with a one-tap kernel
+    (:func:`refconv.geometry.one_position`)."""
+
+    def run(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
+        if x.ndim > 2:
+            return strategy(x, w, p, budget)
+        return strategy(x[..., None], w[..., None], one_position(p), budget)[..., 0]
+
+    return run
+
+
 STRATEGIES: dict[str, Strategy] = {
-    "image_matmul": _image_matmul,
-    "window_matmul": _window_matmul,
-    "depthwise_taps": _depthwise_taps,
-    "window_dots": _window_dots,
-    "shifted_products": _shifted_products,
-    "phases": _phases,
+    name: _with_one_position(strategy)
+    for name, strategy in {
+        "image_matmul": _image_matmul,
+        "window_matmul": _window_matmul,
+        "depthwise_taps": _depthwise_taps,
+        "window_dots": _window_dots,
+        "shifted_products": _shifted_products,
+        "phases": _phases,
+    }.items()
 }

@@ -105,13 +105,7 @@ CASES = [
     grid_case("1d-same-lower-stride3", (3, 2, 10), (4, 2, 4), dict(stride=3, padding="same_lower"), False),
     grid_case("2d-valid-groups2", (2, 4, 7, 6), (6, 2, 3, 3), dict(stride=(1, 2), padding="valid", groups=2)),
     grid_case("0d-groups2", (5, 6), (4, 3), dict(groups=2)),  # no spatial dim: a grouped matmul
-    grid_case(
-        "0d-batch-groups2-layout",
-        (3, 6),
-        (3, 4),
-        dict(batch_groups=2, dimension_numbers=("CN", "IO", "NC")),
-        False,
-    ),
+    grid_case("0d-batch-groups2", (6, 3), (4, 3), dict(batch_groups=2), False),  # layouts: test_zero_d.py
     grid_case("empty-batch", (0, 3, 7, 6), (4, 3, 3, 2), dict(stride=2)),
     grid_case("empty-batch-batch-groups", (0, 3, 5, 6), (4, 3, 2, 2), dict(batch_groups=2), False),
 ]

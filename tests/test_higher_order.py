@@ -38,13 +38,13 @@ def _tangents(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (
         rng.standard_normal(case.spec.given_shape("x")),
         rng.standard_normal(case.spec.given_shape("w")),
-        rng.standard_normal(case.spec.given_shape("w")[0]),
+        rng.standard_normal(case.spec.y_shape[1]),
     )
 
 
 def _primals(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, w, b, _ = case.arrays()
-    return x, w, np.zeros(w.shape[0]) if b is None else b
+    return x, w, np.zeros(case.spec.y_shape[1]) if b is None else b
 
 
 def _jvp_bounds(case: Case) -> tuple[np.ndarray, np.ndarray]:
@@ -138,7 +138,7 @@ def test_vjp_vjp_matches_nested_jax_vjp(case: Case) -> None:
     forward = ORACLES["jax"].program(case.spec).forward()
 
     def first_order(x: Any, w: Any, dy: Any) -> Any:
-        return jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0]))[1](dy)
+        return jax.vjp(forward, x, w, jax.numpy.zeros(case.spec.y_shape[1]))[1](dy)
 
     want = jax.vjp(first_order, x, w, dy)[1]((gx, gw, gb))
     got = refconv.conv_vjp_vjp(x, w, dy, gx, gw, gb, **case.spec.options())
@@ -155,7 +155,7 @@ def _torch_double_backward(case: Case, arrays: tuple[np.ndarray, ...]) -> list[n
     forward = _torch_or_skip(case)
     x, w, dy, gx, gw, gb = arrays
     xt, wt, dyt = (torch.tensor(a, requires_grad=True) for a in (x, w, dy))
-    bt = torch.zeros(w.shape[0], dtype=xt.dtype, requires_grad=True)
+    bt = torch.zeros(case.spec.y_shape[1], dtype=xt.dtype, requires_grad=True)
     first = torch.autograd.grad(forward(xt, wt, bt), (xt, wt, bt), dyt, create_graph=True)
     cotangents = tuple(torch.tensor(a) for a in (gx, gw, gb))
     want = torch.autograd.grad(first, (xt, wt, dyt), cotangents, allow_unused=True)
@@ -196,7 +196,10 @@ def test_complex_vjp_vjp_matches_torch_with_conjugation_and_jax_without(case: Ca
 
         x, w, dy, gx, gw, gb = arrays
         forward = ORACLES["jax"].program(case.spec).forward()
-        first_order = lambda x, w, dy: jax.vjp(forward, x, w, jax.numpy.zeros(w.shape[0], complex))[1](dy)  # noqa: E731
+
+        def first_order(x: Any, w: Any, dy: Any) -> Any:
+            return jax.vjp(forward, x, w, jax.numpy.zeros(case.spec.y_shape[1], complex))[1](dy)
+
         want = jax.vjp(first_order, x, w, dy)[1]((gx, gw, gb))
         for name, g, v, bound in zip(
             names, refconv.conv_vjp_vjp(*arrays, **case.spec.options()), want, limits, strict=True

@@ -48,7 +48,7 @@ def test_input_and_weight_vjp_match_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
     x, w, _, dy = case.arrays()
     forward = ORACLES["jax"].program(case.spec).forward()
-    _, pullback = jax.vjp(lambda x, w: forward(x, w, np.zeros(w.shape[0])), x, w)
+    _, pullback = jax.vjp(lambda x, w: forward(x, w, np.zeros(case.spec.y_shape[1])), x, w)
     dx, dw = (np.asarray(a) for a in pullback(dy))
     limits = bounds(case)
     assert_close(
