@@ -38,16 +38,8 @@ class PatchesOptions(TypedDict, total=False):
     preferred_element_type: DTypeLike | None
 
 
-class LocalOptions(TypedDict, total=False):
-    """The keywords of :func:`refconv.conv_local` and its VJP (the patches' keywords)."""
-
-    stride: IntOrInts
-    padding: PaddingLike
-    dilation: IntOrInts
-    input_dilation: IntOrInts
-    padding_mode: str
-    dimension_numbers: DimensionNumbers
-    preferred_element_type: DTypeLike | None
+class LocalOptions(PatchesOptions, total=False):
+    """The keywords of :func:`refconv.conv_local` and its VJP: the patches' keywords."""
 
 
 def patches_spec(
