@@ -37,6 +37,7 @@ twice the larger of the padded input and the output (at least
 
 from __future__ import annotations
 
+import functools
 import math
 import string
 from collections.abc import Callable
@@ -423,20 +424,18 @@ def _channels_first(out: NDArray[Any]) -> NDArray[Any]:
 
 
 #: Every strategy by name; each takes ``(x, w, p, budget)`` and returns ``(N // B, O, *out)``.
-def _with_one_position(strategy: Strategy) -> Strategy:
-    """``strategy``, also for a 0-d convolution: the 1-d one of one position with a one-tap kernel
-    (:func:`refconv.geometry.one_position`)."""
-
-    def run(x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None) -> NDArray[Any]:
-        if x.ndim > 2:
-            return strategy(x, w, p, budget)
-        return strategy(x[..., None], w[..., None], one_position(p), budget)[..., 0]
-
-    return run
+def _on_one_position(
+    strategy: Strategy, x: NDArray[Any], w: NDArray[Any], p: ConvParams, budget: int | None
+) -> NDArray[Any]:
+    """``strategy``'s result, for a 0-d convolution that of the 1-d one of one position with a one-tap
+    kernel (:func:`refconv.geometry.one_position`)."""
+    if x.ndim > 2:
+        return strategy(x, w, p, budget)
+    return strategy(x[..., None], w[..., None], one_position(p), budget)[..., 0]
 
 
 STRATEGIES: dict[str, Strategy] = {
-    name: _with_one_position(strategy)
+    name: functools.partial(_on_one_position, strategy)
     for name, strategy in {
         "image_matmul": _image_matmul,
         "window_matmul": _window_matmul,

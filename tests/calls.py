@@ -20,6 +20,11 @@ DY = np.ones((2, 6, 5, 5))
 # so a message that names another argument, or the right one misspelt, fails; mutation testing found
 # that names matched as substrings, or checked for a few functions only, let such mistakes through.
 B6, B4 = np.ones(6), np.ones(4)  # biases of the forward (6 outputs) and of the transposed (4 outputs)
+# the family on the same problem: (3, 2) windows, 4 * 6 = 24 patch channels, 5 x 5 positions, one
+# offset group: offsets (2, 6 taps * 2 dims, 5, 5), a mask (2, 6, 5, 5)
+K = (3, 2)
+P, WL = np.ones((2, 24, 5, 5)), np.ones((6, 24, 5, 5))
+OFFSET, MASK = np.full((2, 12, 5, 5), 0.25), np.ones((2, 6, 5, 5))
 CALLS: dict[str, tuple[Callable[..., Any], dict[str, np.ndarray]]] = {
     "conv": (lambda m, a, **kw: m.conv(a["x"], a["w"], a["b"], **kw), {"x": X, "w": W, "b": B6}),
     "conv_vjp": (lambda m, a, **kw: m.conv_vjp(a["x"], a["w"], a["dy"], **kw), {"x": X, "w": W, "dy": DY}),
@@ -48,6 +53,24 @@ CALLS: dict[str, tuple[Callable[..., Any], dict[str, np.ndarray]]] = {
     "conv_vjp_vjp": (
         lambda m, a, **kw: m.conv_vjp_vjp(a["x"], a["w"], a["dy"], a["gx"], a["gw"], a["gb"], **kw),
         {"x": X, "w": W, "dy": DY, "gx": X, "gw": W, "gb": B6},
+    ),
+    "conv_patches": (lambda m, a, **kw: m.conv_patches(a["x"], K, **kw), {"x": X}),
+    "fold": (lambda m, a, **kw: m.fold(a["patches"], X.shape, K, **kw), {"patches": P}),
+    "conv_local": (
+        lambda m, a, **kw: m.conv_local(a["x"], a["w"], a["b"], filter_shape=K, **kw),
+        {"x": X, "w": WL, "b": B6},
+    ),
+    "conv_local_vjp": (
+        lambda m, a, **kw: m.conv_local_vjp(a["x"], a["w"], a["dy"], filter_shape=K, **kw),
+        {"x": X, "w": WL, "dy": DY},
+    ),
+    "deform_conv": (
+        lambda m, a, **kw: m.deform_conv(a["x"], a["w"], a["offset"], a["b"], a["mask"], **kw),
+        {"x": X, "w": W, "offset": OFFSET, "b": B6, "mask": MASK},
+    ),
+    "deform_conv_vjp": (
+        lambda m, a, **kw: m.deform_conv_vjp(a["x"], a["w"], a["offset"], a["dy"], a["mask"], **kw),
+        {"x": X, "w": W, "offset": OFFSET, "dy": DY, "mask": MASK},
     ),
 }
 EVERY_FUNCTION = [

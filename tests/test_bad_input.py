@@ -179,8 +179,10 @@ def test_every_array_of_every_function_with_a_bad_dtype_is_named_first(
 
 
 #: The arrays whose shapes define the problem (the others must agree with them; the bias VJP's dy, of any
-#: shape with a channel axis, is tested in test_bad_shapes_in_shape_arguments_are_named).
-DEFINING = {"x", "w"}
+#: shape with a channel axis, is tested in test_bad_shapes_in_shape_arguments_are_named). A deformable
+#: convolution's offset and mask are checked by their own messages (tests/test_deform.py), which say the
+#: offset groups they imply.
+DEFINING = {"x", "w", "offset", "mask"}
 
 
 @pytest.mark.parametrize(
@@ -195,7 +197,7 @@ def test_every_array_of_every_function_with_a_wrong_shape_is_named_first(
     call, arrays = CALLS[name]
     good = arrays[array]
     bad = np.ones((*good.shape[:-1], good.shape[-1] + 1))
-    role = {"x": "input", "w": "weight", "y": "output"}[array[-1]] if good.ndim > 1 else None
+    role = {"x": "input", "w": "weight", "y": "output", "s": "output"}[array[-1]] if good.ndim > 1 else None
     should = f"the {role} shape {good.shape}" if role else f"({good.shape[0]},), one per output channel"
     with pytest.raises(ValueError, match=f"^{array} has shape") as error:
         call(module, _with(name, array, bad))

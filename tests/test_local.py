@@ -295,3 +295,20 @@ def test_a_weight_element_where_the_patch_reads_padding_multiplies_nothing_as_in
     _, dw, _ = refconv.conv_local_vjp(x, np.ones((1, 2, 4)), dy, filter_shape=[2], padding=1)
     assert dw[0, 0, 0] == 0.0  # the weight read padding: an empty sum
     assert dw[0, 1, 0] == np.inf  # tap 1 of window 0 read x[0]: the infinity is its product
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128", "int64"])
+def test_local_keeps_the_dtype_and_matches_naive_exactly_on_small_integers(dtype: str) -> None:
+    """Small integer values: every sum is exact in every dtype, so refconv and the loops agree exactly."""
+    rng = np.random.default_rng(6)
+
+    def draw(shape: tuple[int, ...]) -> np.ndarray:
+        values = rng.integers(-3, 4, shape) + (1j * rng.integers(-3, 4, shape) if "complex" in dtype else 0)
+        return np.asarray(values).astype(dtype)
+
+    x, w, b, dy = draw((2, 3, 5)), draw((4, 6, 4)), draw((4,)), draw((2, 4, 4))
+    got = (refconv.conv_local(x, w, b, filter_shape=[2]), *refconv.conv_local_vjp(x, w, dy, filter_shape=[2]))
+    want = (naive.conv_local(x, w, b, filter_shape=[2]), *naive.conv_local_vjp(x, w, dy, filter_shape=[2]))
+    for name, a, e in zip(("y", "dx", "dw", "db"), got, want, strict=True):
+        assert a.dtype == np.dtype(dtype), name
+        assert_close(dtype, name, a, e, 0.0)

@@ -319,3 +319,20 @@ def test_inputs_are_not_mutated_and_results_are_new_arrays() -> None:
     assert not np.shares_memory(dx, g)
     assert np.array_equal(p, x)
     assert np.array_equal(dx, x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128", "int64", "float16"])
+def test_patches_and_fold_keep_the_dtype_and_match_naive_exactly_on_small_integers(dtype: str) -> None:
+    """Small integer values: every sum is exact in every dtype, so refconv and the loops agree exactly."""
+    rng = np.random.default_rng(5)
+    x = (
+        rng.integers(-4, 5, (2, 3, 6, 5))
+        + (1j * rng.integers(-4, 5, (2, 3, 6, 5)) if "complex" in dtype else 0)
+    ).astype(dtype)
+    keywords: dict[str, Any] = dict(stride=(2, 1), padding=((1, 0), (0, 2)), dilation=(1, 2))
+    p = refconv.conv_patches(x, (2, 2), **keywords)
+    assert p.dtype == np.dtype(dtype)
+    assert_close(dtype, "patches", p, naive.conv_patches(x, (2, 2), **keywords), 0.0)
+    dx = refconv.fold(p, x.shape, (2, 2), **keywords)
+    assert dx.dtype == np.dtype(dtype)
+    assert_close(dtype, "fold", dx, naive.fold(p, x.shape, (2, 2), **keywords), 0.0)

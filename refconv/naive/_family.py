@@ -55,7 +55,7 @@ def fold(
     g = norm.as_array(patches, "patches")
     s = patches_spec("fold", x_shape, filter_shape, [g.dtype], options)
     out_spatial, taps = _patch_taps(s, filter_shape)
-    g_c = _cotangent(s, g, (s.x_shape[0], s.x_shape[1] * math.prod(filter_shape), *out_spatial))
+    g_c = _cotangent(s, g, (s.x_shape[0], s.x_shape[1] * math.prod(filter_shape), *out_spatial), "patches")
     dx = np.zeros(s.x_shape, s.accumulate)
     with np.errstate(**IEEE):
         for j, channels, i in taps:
@@ -94,7 +94,9 @@ def conv_local(
         for j, channels, i in taps:
             y[_at(ALL, ALL, *j)] += x_c[_at(ALL, ALL, *i)] @ w_c[_at(ALL, channels, *j)].T
     if b is not None and norm.as_array(b, "b").shape != (w_c.shape[0],):
-        raise ValueError(f"b has shape {norm.as_array(b, 'b').shape}; expected ({w_c.shape[0]},)")
+        raise ValueError(
+            f"b has shape {norm.as_array(b, 'b').shape}; expected ({w_c.shape[0]},), one per output channel"
+        )
     return s.result(y if b is None else _plus_bias(y, norm.as_array(b, "b").astype(s.accumulate)), "y")
 
 
@@ -150,15 +152,18 @@ def _deform_loops(
     dy: ArrayLike | None,
     mask: ArrayLike | None,
     options: Any,
+    b: ArrayLike | None = None,
 ) -> tuple[ConvSpec, dict[str, NDArray[Any]], dict[str, NDArray[Any]]]:
     """Every term of the deformable convolution and of its VJPs, added one by one: the results, and the
-    sums of the terms' absolute values (for round-off bounds)."""
+    sums of the terms' absolute values (for round-off bounds). ``b`` counts in the dtypes only."""
     x_a, w_a, off_a = norm.as_array(x, "x"), norm.as_array(w, "w"), norm.as_array(offset, "offset")
     m_a = None if mask is None else norm.as_array(mask, "mask")
+    optional = [(m_a, "mask"), (dy, "dy"), (b, "b")]
     dtypes = [
-        a.dtype
-        for a in (x_a, w_a, off_a, m_a, None if dy is None else norm.as_array(dy, "dy"))
-        if a is not None
+        x_a.dtype,
+        w_a.dtype,
+        off_a.dtype,
+        *(norm.as_array(a, name).dtype for a, name in optional if a is not None),
     ]
     s, groups = deform_spec(
         caller, x_a.shape, w_a.shape, off_a.shape, None if m_a is None else m_a.shape, dtypes, options
@@ -222,7 +227,7 @@ def deform_conv(
 ) -> NDArray[Any]:
     """:func:`refconv.deform_conv` from the definition: ``y[n, o, j] += w[o, c, t] m V(p + offset)``, each
     sample the sum of its in-bounds corners."""
-    s, got, _ = _deform_loops("deform_conv", x, w, offset, None, mask, options)
+    s, got, _ = _deform_loops("deform_conv", x, w, offset, None, mask, options, b)
     bias = None if b is None else norm.as_array(b, "b")
     if bias is not None and bias.shape != (s.y_shape[1],):
         raise ValueError(f"b has shape {bias.shape}; expected ({s.y_shape[1]},), one per output channel")

@@ -112,13 +112,14 @@ def _output_shape(s: ConvSpec) -> Shape:
     return (s.x_shape[0] // s.batch_groups, s.w_shape[0], *out_spatial)
 
 
-def _cotangent(s: ConvSpec, dy: ArrayLike, shape: Shape) -> NDArray[Any]:
-    """``dy`` checked against this module's own canonical output ``shape``; canonical, accumulation dtype."""
+def _cotangent(s: ConvSpec, dy: ArrayLike, shape: Shape, name: str = "dy") -> NDArray[Any]:
+    """``dy`` (or the output-shaped array ``name``) checked against this module's own canonical output
+    ``shape``; canonical, in the accumulation dtype."""
     expected = s.layout.shape_from_canonical(shape, "out")
-    array = norm.as_array(dy, "dy")
+    array = norm.as_array(dy, name)
     if array.shape != expected:
-        raise ValueError(f"dy has shape {array.shape}; expected the output shape {expected}")
-    return s.layout.to_canonical(array, "out", "dy").astype(s.accumulate)
+        raise ValueError(f"{name} has shape {array.shape}; expected the output shape {expected}")
+    return s.layout.to_canonical(array, "out", name).astype(s.accumulate)
 
 
 def _plus_bias(y: NDArray[Any], b: NDArray[Any] | None) -> NDArray[Any]:
