@@ -47,7 +47,7 @@ def sample_points(s: ConvSpec, offset: NDArray[Any], groups: int) -> NDArray[Any
     kernel, out, nd = s.w_shape[2:], s.y_shape[2:], s.ndim
     taps, positions, n = math.prod(kernel), math.prod(out), offset.shape[0]
     grid = np.meshgrid(*(range(k) for k in kernel), *(range(m) for m in out), indexing="ij")  # t..., j...
-    base = np.zeros((taps, positions, nd), np.intp)
+    base = np.zeros((taps, positions, nd))
     for e, (st, d, (lo, _)) in enumerate(zip(s.stride, s.dilation, s.padding, strict=True)):
         base[..., e] = (st * grid[nd + e] + d * grid[e] - lo).reshape(taps, positions)
     moved = np.moveaxis(offset.reshape(n, groups, taps, nd, positions), 3, -1)  # (N, G_o, K, M, nd)
@@ -65,8 +65,6 @@ def pointwise(s: ConvSpec) -> ConvParams:
 def _columns(s: ConvSpec, x: NDArray[Any], q: NDArray[Any], groups: int) -> NDArray[Any]:
     """The sampled input, ``(N, G_o, C / G_o, K M)``: each channel read at its offset group's points."""
     n, c = s.x_shape[:2]
-    if c == 0 or n == 0:
-        return np.zeros((n, groups, 0 if groups else c, q.shape[2]), np.result_type(x, q))
     by_group = x.reshape(n * groups, c // groups, *s.x_shape[2:])
     points = q.reshape(n * groups, q.shape[2], s.ndim)
     return sample(by_group, points).reshape(n, groups, c // groups, q.shape[2])
@@ -74,7 +72,7 @@ def _columns(s: ConvSpec, x: NDArray[Any], q: NDArray[Any], groups: int) -> NDAr
 
 def _per_group(mask: NDArray[Any], groups: int) -> NDArray[Any]:
     """A ``(N, G_o K, *out)`` mask as ``(N, G_o, 1, K M)``, to scale every channel of its group."""
-    return mask.reshape(mask.shape[0], groups, 1, mask[0].size // max(groups, 1) if mask.shape[0] else 0)
+    return mask.reshape(mask.shape[0], groups, 1, math.prod(mask.shape[1:]) // groups)
 
 
 def _patches_layout(s: ConvSpec, columns: NDArray[Any]) -> NDArray[Any]:
@@ -92,7 +90,7 @@ def deform_forward(
 ) -> NDArray[Any]:
     """``y`` without the bias, for canonical arrays: the pointwise convolution of the deformable patches."""
     if s.empty or 0 in s.y_shape:
-        return np.zeros(s.y_shape, np.result_type(x, w))
+        return np.zeros(s.y_shape, x.dtype)
     values = _columns(s, x, sample_points(s, offset, groups), groups)
     with np.errstate(**IEEE):
         patches = values * _per_group(mask, groups)
@@ -104,15 +102,8 @@ def deform_vjps(
     groups: int,
 ) -> tuple[NDArray[Any], ...]:  # fmt: skip
     """``(dx, dw, db, doffset, dmask)`` for canonical arrays."""
-    dtype = np.result_type(x, w, offset, mask, dy)
-    if s.empty or 0 in s.y_shape:
-        zeros = (np.zeros(a.shape, dtype) for a in (x, w))
-        return (
-            *zeros,
-            bias_vjp(dy.astype(dtype)),
-            np.zeros(offset.shape, dtype),
-            np.zeros(mask.shape, dtype),
-        )
+    if s.empty or 0 in s.y_shape:  # canonical arrays: all in the accumulation dtype
+        return np.zeros_like(x), np.zeros_like(w), bias_vjp(dy), np.zeros_like(offset), np.zeros_like(mask)
     n, c, out = s.x_shape[0], s.x_shape[1], s.y_shape[2:]
     q = sample_points(s, offset, groups)
     values = _columns(s, x, q, groups)  # (N, G_o, C / G_o, K M)

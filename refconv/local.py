@@ -74,7 +74,7 @@ def local_forward(s: ConvSpec, x: NDArray[Any], w: NDArray[Any]) -> NDArray[Any]
     """``y`` without the bias, for canonical arrays: the 0-d grouped convolution of the patches."""
     o, out = w.shape[0], s.y_shape[2:]
     if not _has_products(s, o):
-        return np.zeros((s.x_shape[0], o, *out), np.result_type(x, w))
+        return np.zeros((s.x_shape[0], o, *out), x.dtype)
     p = _positions_into_channels(patches(s, x))  # (N, M Q)
     kernel = _kernel(np.where(_read(s), w[None], 0)[0])
     return _positions_out_of_channels(conv_general(p, kernel, positions_as_groups(math.prod(out))), out)
@@ -85,9 +85,8 @@ def local_vjps(
 ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """``(dx, dw, db)`` for canonical arrays: the grouped 0-d convolution's VJPs, ``dx`` then folded."""
     o, out = w.shape[0], s.y_shape[2:]
-    if not _has_products(s, o):
-        dtype = np.result_type(x, w, dy)
-        return np.zeros(s.x_shape, dtype), np.zeros(w.shape, dtype), bias_vjp(dy.astype(dtype))
+    if not _has_products(s, o):  # canonical arrays: all in the accumulation dtype
+        return np.zeros_like(x), np.zeros_like(w), bias_vjp(dy)
     m, kernel, d0 = math.prod(out), _kernel(w), _positions_into_channels(dy)
     p = _positions_into_channels(patches(s, x))
     dp = input_vjp_general(p.shape, kernel, d0, positions_as_groups(m))

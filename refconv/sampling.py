@@ -77,8 +77,8 @@ def sample(x: NDArray[Any], q: NDArray[Any]) -> NDArray[Any]:
     the ``C`` channels): a new ``(A, C, P)`` array."""
     a, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     value = np.zeros((a, c, q.shape[1]), np.result_type(x, q))
-    if math.prod(spatial) == 0:
-        return value  # every corner is outside
+    if x.size == 0:
+        return value  # no channel to read, or every corner is outside
     flat_x = x.reshape(a, c, -1)
     with np.errstate(**IEEE):
         for corner in corners(q, spatial):
@@ -93,7 +93,7 @@ def sample_vjp(x: NDArray[Any], q: NDArray[Any], g: NDArray[Any]) -> tuple[NDArr
     a, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     dtype = np.result_type(x, q, g)
     dx, dq = np.zeros((a, c, math.prod(spatial)), dtype), np.zeros(q.shape, dtype)
-    if math.prod(spatial) == 0:
+    if x.size == 0:
         return dx.reshape(x.shape), dq
     flat_x = x.reshape(a, c, -1)
     rows, channels = np.arange(a)[:, None, None], np.arange(c)[None, :, None]

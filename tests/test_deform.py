@@ -432,48 +432,48 @@ def test_a_sample_outside_the_input_reads_nothing_not_even_a_nan_at_the_clamped_
     ("call", "error", "message"),
     [
         (
-            lambda: refconv.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 3, 4))),
+            lambda m: m.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 3, 4))),
             ValueError,
             r"offset has 3 channels: 2 per offset group, and the offset groups must divide in_channels=4",
         ),
         (
-            lambda: refconv.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 6, 4))),
+            lambda m: m.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 6, 4))),
             ValueError,
             r"offset has 6 channels: 2 per offset group, and the offset groups must divide in_channels=4",
         ),
         (
-            lambda: refconv.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 4, 3))),
+            lambda m: m.deform_conv(np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 4, 3))),
             ValueError,
             r"offset has shape \(1, 4, 3\); expected \(1, 4, 4\) for 2 offset group\(s\)",
         ),
         (
-            lambda: refconv.deform_conv(
+            lambda m: m.deform_conv(
                 np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 2, 4)), mask=np.ones((1, 4, 4))
             ),
             ValueError,
             r"mask has shape \(1, 4, 4\); expected \(1, 2, 4\) for 1 offset group\(s\)",
         ),
         (
-            lambda: refconv.deform_conv(np.ones((1, 4, 5), complex), np.ones((2, 4, 2)), np.ones((1, 2, 4))),
+            lambda m: m.deform_conv(np.ones((1, 4, 5), complex), np.ones((2, 4, 2)), np.ones((1, 2, 4))),
             TypeError,
             r"deform_conv interpolates: its operands must be real floats, not complex128",
         ),
         (
-            lambda: refconv.deform_conv(
+            lambda m: m.deform_conv(
                 np.ones((1, 4, 5), int), np.ones((2, 4, 2), int), np.ones((1, 2, 4), int)
             ),
             TypeError,
             r"operands must be real floats, not int64",
         ),
         (
-            lambda: refconv.deform_conv(  # type: ignore[call-arg]
+            lambda m: m.deform_conv(
                 np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 2, 4)), input_dilation=2
             ),
             TypeError,
             r"deform_conv\(\) got an unexpected keyword argument 'input_dilation'",
         ),
         (
-            lambda: refconv.deform_conv_vjp(
+            lambda m: m.deform_conv_vjp(
                 np.ones((1, 4, 5)), np.ones((2, 4, 2)), np.ones((1, 2, 4)), np.ones((1, 2, 5))
             ),
             ValueError,
@@ -481,9 +481,10 @@ def test_a_sample_outside_the_input_reads_nothing_not_even_a_nan_at_the_clamped_
         ),
     ],
 )
-def test_bad_input_is_named(call: Any, error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_bad_input_is_named(module: Any, call: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
-        call()
+        call(module)
 
 
 def test_inputs_are_not_mutated_and_results_are_new_arrays() -> None:
@@ -497,3 +498,50 @@ def test_inputs_are_not_mutated_and_results_are_new_arrays() -> None:
     for before, after in zip(kept, arrays, strict=True):
         assert np.array_equal(before, after)
     assert not any(np.shares_memory(r, a) for r in results for a in arrays)
+
+
+def test_the_sums_of_absolute_terms_are_each_result_of_the_absolute_values() -> None:
+    """With every factor non-negative (corner weights are), a result is its own sum of |terms|; the
+    offset's terms carry the slopes' signs, so its sum is checked on one sample by hand."""
+    keywords: dict[str, Any] = dict(stride=(2, 1), padding=((1, 0), (0, 1)), groups=2)
+    x, w, offset, _, m, dy = _problem((2, 4, 5, 4), (4, 2, 2, 2), 2, keywords, True, False)
+    x, w, dy = np.abs(x), np.abs(w), np.abs(dy)
+    sums = naive.deform_conv_sums(x, w, offset, dy, m, **keywords)
+    dx, dw, _, _, dmask = naive.deform_conv_vjp(x, w, offset, dy, m, **keywords)
+    bound = _bounds(x, w, offset, None, m, dy, 2, keywords)
+    for name, got, want in [
+        ("y", sums["y"], naive.deform_conv(x, w, offset, None, m, **keywords)),
+        ("dx", sums["dx"], dx),
+        ("dw", sums["dw"], dw),
+        ("dmask", sums["dmask"], dmask),
+    ]:
+        assert_close("non-negative", f"sums[{name}]", got, want, bound[name])
+    # one 1-d sample between x[0] = 3 and x[1] = -5: d/dq of its value is -8, its terms 3 and 5
+    one = naive.deform_conv_sums(
+        np.array([[[3.0, -5.0]]]),
+        np.array([[[2.0]]]),
+        np.array([[[0.25]]]),
+        np.array([[[-1.0]]]),
+        np.array([[[0.5]]]),
+        stride=2,
+    )
+    assert_close("one sample", "sums[doffset]", one["doffset"], np.array([[[2.0 * 0.5 * (3.0 + 5.0)]]]), 0.0)
+    assert_close(
+        "one sample", "sums[y]", one["y"], np.array([[[2.0 * 0.5 * (0.75 * 3.0 + 0.25 * 5.0)]]]), 0.0
+    )
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_a_0d_deformable_convolution_reads_its_offset_groups_from_the_mask(module: Any) -> None:
+    """No spatial dim: the offset has no channels, so two offset groups are the mask's two channels."""
+    x, w = np.arange(1.0, 5.0).reshape(1, 4), np.ones((1, 4))
+    y = module.deform_conv(x, w, np.zeros((1, 0)), mask=np.array([[2.0, 0.5]]))
+    assert_close("0-d", "y", y, np.array([[2.0 * (1 + 2) + 0.5 * (3 + 4)]]), 0.0)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_an_offset_without_channels_is_named(module: Any) -> None:
+    with pytest.raises(
+        ValueError, match=r"^offset has shape \(4,\); expected \(1, 2, 4\) for 1 offset group"
+    ):
+        module.deform_conv(np.ones((1, 2, 5)), np.ones((3, 2, 2)), np.ones(4))

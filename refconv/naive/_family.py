@@ -29,9 +29,9 @@ def _patch_taps(s: ConvSpec, filter_shape: Sequence[int]) -> tuple[Shape, list[t
     """The output shape and ``(j, channels, i)``: window ``j`` copies input position ``i`` into the
     patch channels ``c K + t`` of every input channel ``c``, ``t`` the tap's row-major number."""
     kernel = tuple(filter_shape)
-    k, c = math.prod(kernel), s.x_shape[1]
+    k = math.prod(kernel)
     out_spatial, taps = _taps(s.x_shape[2:], kernel, s.params, s.padding_mode)
-    return out_spatial, [(j, slice(int(np.ravel_multi_index(t, kernel)), c * k, k), i) for j, t, i in taps]
+    return out_spatial, [(j, slice(int(np.ravel_multi_index(t, kernel)), None, k), i) for j, t, i in taps]
 
 
 def conv_patches(
@@ -115,7 +115,7 @@ def conv_local_vjp(
     s, x_c, w_c, out_spatial, taps = _local_operands(
         "conv_local_vjp", x, w, filter_shape, [dy_a.dtype], options
     )
-    flip = norm.as_flag(conjugate, "conjugate") and np.iscomplexobj(np.empty(0, s.accumulate))
+    flip = norm.as_flag(conjugate, "conjugate") and s.accumulate.kind == "c"
     dy_c = _cotangent(s, dy_a, (s.x_shape[0], w_c.shape[0], *out_spatial))
     dy_c = np.conj(dy_c) if flip else dy_c
     dx, dw = np.zeros(s.x_shape, s.accumulate), np.zeros(w_c.shape, s.accumulate)
@@ -169,7 +169,7 @@ def _deform_loops(
         caller, x_a.shape, w_a.shape, off_a.shape, None if m_a is None else m_a.shape, dtypes, options
     )
     n, c, o, kernel, out, nd = s.x_shape[0], s.x_shape[1], s.w_shape[0], s.w_shape[2:], s.y_shape[2:], s.ndim
-    taps, per_group, o_group = math.prod(kernel), c // groups if groups else 0, o // s.groups
+    taps, per_group, o_group = math.prod(kernel), c // groups, o // s.groups
     xc, wc, off = (a.astype(s.accumulate) for a in (x_a, w_a, off_a))
     mc = np.ones((n, groups * taps, *out), s.accumulate) if m_a is None else m_a.astype(s.accumulate)
     dyc = np.zeros(s.y_shape, s.accumulate) if dy is None else _cotangent(s, dy, s.y_shape)
@@ -185,7 +185,7 @@ def _deform_loops(
         for b, j, t, ci in itertools.product(range(n), np.ndindex(*out), np.ndindex(*kernel), range(c)):
             g, k, outs = (
                 ci // per_group,
-                int(np.ravel_multi_index(t, kernel)) if nd else 0,
+                int(np.ravel_multi_index(t, kernel)),
                 slice(ci // (c // s.groups) * o_group, (ci // (c // s.groups) + 1) * o_group),
             )
             row = (g * taps + k) * nd
