@@ -516,19 +516,58 @@ def test_the_sums_of_absolute_terms_are_each_result_of_the_absolute_values() -> 
         ("dmask", sums["dmask"], dmask),
     ]:
         assert_close("non-negative", f"sums[{name}]", got, want, bound[name])
-    # one 1-d sample between x[0] = 3 and x[1] = -5: d/dq of its value is -8, its terms 3 and 5
+    # the sample at (0.25, 0.5) of x = [[1, 2], [3, 4]] (window (0, 0); the others sample whole
+    # elements): its row slopes are -0.5, -0.5, 0.5, 0.5, its column slopes -0.75, 0.75, -0.25, 0.25;
+    # |a| = |w dy| = 2 and the mask 0.5 everywhere
+    shifts = np.zeros((1, 2, 2, 2))
+    shifts[0, :, 0, 0] = 0.25, 0.5
     one = naive.deform_conv_sums(
-        np.array([[[3.0, -5.0]]]),
-        np.array([[[2.0]]]),
-        np.array([[[0.25]]]),
-        np.array([[[-1.0]]]),
-        np.array([[[0.5]]]),
-        stride=2,
+        np.array([[[[1.0, 2.0], [3.0, 4.0]]]]),
+        np.array([[[[2.0]]]]),
+        shifts,
+        np.full((1, 1, 2, 2), -1.0),
+        np.full((1, 1, 2, 2), 0.5),
     )
-    assert_close("one sample", "sums[doffset]", one["doffset"], np.array([[[2.0 * 0.5 * (3.0 + 5.0)]]]), 0.0)
-    assert_close(
-        "one sample", "sums[y]", one["y"], np.array([[[2.0 * 0.5 * (0.75 * 3.0 + 0.25 * 5.0)]]]), 0.0
+    assert_close("one sample", "sums[doffset]", one["doffset"][0, :, 0, 0], np.array([5.0, 4.0]), 0.0)
+    assert_close("one sample", "sums[y]", one["y"][0, 0, 0, 0], np.float64(2.0), 0.0)  # V = 2.0 exactly
+    with pytest.raises(
+        TypeError, match=r"^deform_conv_sums\(\) got an unexpected keyword argument 'strides'"
+    ):
+        naive.deform_conv_sums(x, w, offset, dy, m, strides=2)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        ("float32", "float32", "float32"),
+        ("float32", "float64", "float32"),
+        ("float32", "float32", "float64"),
+        ("float64", "float32", "float32"),
+    ],
+)
+def test_sampling_keeps_the_result_dtype_of_its_operands(dtypes: tuple[str, str, str]) -> None:
+    from refconv.sampling import sample, sample_vjp
+
+    rng = np.random.default_rng(13)
+    x, q, g = (
+        rng.standard_normal(shape).astype(dtype)
+        for shape, dtype in zip([(2, 3, 4, 5), (2, 6, 2), (2, 3, 6)], dtypes, strict=True)
     )
+    want = np.result_type(*dtypes)
+    assert sample(x, q).dtype == np.result_type(x, q)
+    dx, dq = sample_vjp(x, q, g)
+    assert (dx.dtype, dq.dtype, dx.shape, dq.shape) == (want, want, x.shape, q.shape)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_a_dim_of_size_one_is_sampled_like_any_other(module: Any) -> None:
+    """One row: every sample off that row reads a zero corner (ONNX's evaluator raises here)."""
+    x = np.array([[[[0.0, 1.0, 2.0]]]])
+    offset = np.zeros((1, 4, 1, 2))
+    offset[0, 1, 0, 0], offset[0, 0, 0, 1], offset[0, 2, 0, 1] = 0.5, -0.5, 1.5
+    y = module.deform_conv(x, np.ones((1, 1, 1, 2)), offset)
+    # window 0: x(0, 0.5) + x(0, 1) = 0.5 + 1; window 1: x(-0.5, 1) + x(1.5, 2) = 0.5 + 0
+    assert_close("n = 1", "y", y, np.array([[[[1.5, 0.5]]]]), 0.0)
 
 
 @pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])

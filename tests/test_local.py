@@ -312,3 +312,10 @@ def test_local_keeps_the_dtype_and_matches_naive_exactly_on_small_integers(dtype
     for name, a, e in zip(("y", "dx", "dw", "db"), got, want, strict=True):
         assert a.dtype == np.dtype(dtype), name
         assert_close(dtype, name, a, e, 0.0)
+
+
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+def test_a_conjugate_that_is_not_a_bool_is_named(module: Any) -> None:
+    x, w, _, dy = _problem((2, 3, 6), (2,), 4, {})
+    with pytest.raises(TypeError, match=r"^conjugate must be True or False, got 'yes'"):
+        module.conv_local_vjp(x, w, dy, filter_shape=[2], conjugate="yes")

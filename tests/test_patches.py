@@ -262,6 +262,16 @@ def test_random_patches_and_folds_match_naive(case: Case, seed: int) -> None:
     )
 
 
+@pytest.mark.parametrize("module", [refconv, naive], ids=["refconv", "naive"])
+@pytest.mark.parametrize(
+    ("x_shape", "message"),
+    [((2, -3, 5), r"^x_shape=\(2, -3, 5\) has a negative size"), ((5,), r"^x has shape \(5,\); expected")],
+)
+def test_fold_names_a_bad_input_shape(module: Any, x_shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        module.fold(np.ones((2, 6, 4)), x_shape, [2])
+
+
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [

@@ -266,4 +266,4 @@ def deform_conv_sums(
     """The sum of the absolute values of the terms each element of ``y``, ``dx``, ``dw``, ``doffset``
     and ``dmask`` adds (without the bias): the :math:`S` of its round-off bound
     (:func:`refconv.testing.rounding_bound`)."""
-    return _deform_loops("deform_conv_vjp", x, w, offset, dy, mask, options)[2]
+    return _deform_loops("deform_conv_sums", x, w, offset, dy, mask, options)[2]
