@@ -48,7 +48,8 @@ def patches(s: ConvSpec, x: NDArray[Any]) -> NDArray[Any]:
     x, p = padding_modes.apply(x, s.params, s.padding_mode)
     windows = window_view(dilate_and_pad(x, p.input_dilation, p.padding), kernel, p.stride, p.dilation)
     taps_first = np.moveaxis(windows, tuple(range(2 + nd, 2 + 2 * nd)), tuple(range(2, 2 + nd)))
-    return taps_first.reshape(s.y_shape)  # (N, C, *K, *out) -> (N, C K, *out): c major, a copy
+    # (N, C, *K, *out) -> (N, C K, *out), c major: a copy, or for one tap a read-only view, copied
+    return np.require(taps_first.reshape(s.y_shape), requirements="W")
 
 
 def patches_vjp(s: ConvSpec, g: NDArray[Any]) -> NDArray[Any]:

@@ -11,6 +11,7 @@ import pytest
 import refconv
 from refconv import backends, conform
 from refconv.backends import Unsupported
+from tests.helpers import known_bug
 
 # bfloat16 arrays need ml_dtypes
 DTYPES = ("float64", "float32", "float16", *(("bfloat16",) if importlib.util.find_spec("ml_dtypes") else ()))
@@ -56,7 +57,9 @@ def assert_agrees_on_the_curated_suite(
     pytest.importorskip(backends.BUILTIN[name].requires[0])
     report = conform.run(backends.get(name), ("float64",), suite="curated")
     limits = [o for o in report.outcomes if o.case.feature == "zero_sizes" and o.verdict == "raised"]
-    failures = [o for o in report.outcomes if o.failed and o not in limits]
+    failures = [
+        o for o in report.outcomes if o.failed and o not in limits and not known_bug(name, o.case.spec)
+    ]
     assert not failures, report.to_text()
     if zero_size_limits is not None:
         raised = {o.headline for o in limits}

@@ -21,7 +21,7 @@ import refconv
 from refconv.backends import ORACLES, Unsupported
 from refconv.testing import gamma, rounding_bound, terms
 from tests.cases import Case, cases, grid_case
-from tests.helpers import assert_close
+from tests.helpers import assert_close, skip_known_bug
 
 MODES = [
     grid_case("2d-reflect-stride2", (2, 3, 7, 6), (4, 3, 3, 2),
@@ -58,6 +58,7 @@ def _jvp_bounds(case: Case) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("case", CASES)
 def test_jvp_matches_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
+    skip_known_bug("jax", case)
     primals, tangents = _primals(case), _tangents(case)
     y, ty = jax.jvp(ORACLES["jax"].program(case.spec).forward(), primals, tangents)
     got_y, got_ty = refconv.conv_jvp(*primals, *tangents, **case.spec.options())
@@ -134,6 +135,7 @@ def _vjp_vjp_bounds(case: Case, arrays: tuple[np.ndarray, ...]) -> tuple[np.ndar
 @pytest.mark.parametrize("case", CASES)
 def test_vjp_vjp_matches_nested_jax_vjp(case: Case) -> None:
     jax = pytest.importorskip("jax")
+    skip_known_bug("jax", case)
     x, w, dy, gx, gw, gb = arrays = _second_order_inputs(case)
     forward = ORACLES["jax"].program(case.spec).forward()
 

@@ -9,7 +9,7 @@ import refconv
 from refconv import naive
 from refconv.backends import ORACLES
 from tests.cases import Case, cases
-from tests.helpers import assert_close, bounds
+from tests.helpers import assert_close, bounds, skip_known_bug
 
 
 @pytest.mark.parametrize("case", cases())
@@ -46,6 +46,7 @@ def test_bias_vjp_matches_naive(case: Case) -> None:
 @pytest.mark.parametrize("case", cases())
 def test_input_and_weight_vjp_match_jax(case: Case) -> None:
     jax = pytest.importorskip("jax")
+    skip_known_bug("jax", case)
     x, w, _, dy = case.arrays()
     forward = ORACLES["jax"].program(case.spec).forward()
     _, pullback = jax.vjp(lambda x, w: forward(x, w, np.zeros(case.spec.y_shape[1])), x, w)
