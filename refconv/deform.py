@@ -241,7 +241,8 @@ def deform_conv_vjp(
     :math:`dm = \sum_c \bar S\, V`, and :math:`dx`, :math:`d\Delta` are the sampling's VJP
     of :math:`m \bar S` (:func:`refconv.sampling.sample_vjp`): at an integer sample
     coordinate, where the interpolation has a kink, the derivative from the right, at every
-    border the same rule (torchvision returns 0 at a coordinate of exactly -1). Derivation:
+    border the same rule (the floor's cell, as autodiff of the formula and torchvision's CPU
+    kernel). Derivation:
     :doc:`/deform`.
     """
     x_a, w_a, offset_a = (norm.as_array(a, name) for a, name in ((x, "x"), (w, "w"), (offset, "offset")))

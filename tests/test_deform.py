@@ -232,7 +232,7 @@ def test_deform_conv_and_its_vjps_match_jax(
 def test_at_integer_coordinates_and_borders_the_vjp_is_the_derivative_from_the_right() -> None:
     """Offsets that put every sample on an integer coordinate (kinks), the borders -1 and n - 1
     included: jax.vjp of map_coordinates and refconv agree (floor's cell), and a one-sided
-    difference from the right confirms doffset where torchvision returns 0 (at -1)."""
+    difference from the right confirms doffset at -1, where the derivative from the left is 0."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -262,7 +262,7 @@ def test_at_integer_coordinates_and_borders_the_vjp_is_the_derivative_from_the_r
     right = (loss(moved) - loss(offset)) / step  # exact up to round-off: the loss is linear on the cell
     analytic = refconv.deform_conv_vjp(x, w, offset, dy, m, **keywords)[3][0, 0, 0, 0]
     assert_close("row -1", "doffset", analytic, right, 1e-6)  # ~1e-16 * |loss| / step
-    assert analytic != 0.0  # torchvision's 0 here would be the derivative from the left
+    assert analytic != 0.0  # the derivative from the left, 0 here, is not the one taken
 
 
 def _onnx_model(dtype: Any, attributes: dict[str, Any], mask: bool, bias: bool) -> Any:

@@ -24,7 +24,7 @@ bottom.plot(q, slope_fine[0, :, 0], color="tab:orange", linewidth=1)
 bottom.plot(
     integers, slope[0, :, 0], "o", color="tab:orange", label="refconv at an integer: the right derivative"
 )
-bottom.plot([-1], [0], "x", color="black", markersize=8, label="torchvision at q = -1: 0")
+bottom.plot([-1], [0], "x", color="black", markersize=8, label="from the left at q = -1: 0 (not taken)")
 bottom.set_xlabel("sample coordinate q")
 bottom.set_ylabel("dV/dq")
 bottom.legend(loc="lower left", frameon=False, fontsize=7)
