@@ -129,6 +129,19 @@ FRAMEWORKS = {
     "paddle": (["paddlepaddle==3.3.1"], ["paddle"]),
     # as users run it (the CPU plugin's precision hint, bfloat16 on a CPU that has it) and in float32
     "openvino": (["onnx==1.23.2", "openvino==2026.4.1"], ["openvino", "openvino-f32"]),
+    # the convolution's family (refconv.backends.family_backends): jax's patches and local convolution,
+    # torch's unfold, the deformable convolution in jax, onnxruntime and ONNX's reference evaluator
+    "family": (
+        [*JAX_NEWEST, TORCH, *ONNX],
+        [
+            "jax-patches",
+            "torch-unfold",
+            "jax-local",
+            "jax-deform",
+            "onnxruntime-deform",
+            "onnx-reference-deform",
+        ],
+    ),
     # jax's own transposed convolution, three ways (refconv.backends.jax_transpose_backend)
     "jax-conv-transpose": (
         JAX_NEWEST,
@@ -140,8 +153,11 @@ FRAMEWORKS = {
 #: Seconds of judging each backend gets in a conform session (shrinking comes on top): enough for
 #: every phase on a fast backend. tinygrad's PYTHON device interprets every kernel (0.4 s for an
 #: enumeration case, about 2 s for a curated one): with 1,500 s it finishes every phase but the
-#: random draws (measured: 1,636 cases, then 11 draws, on 2 cores shared with other work).
-CONFORM_BUDGET = dict.fromkeys(FRAMEWORKS, 600) | {"tinygrad": 1500}
+#: random draws (measured: 1,636 cases, then 11 draws, on 2 cores shared with other work). The
+#: family's six backends get 180 s each: most of the conformance phases' cases are convolutions
+#: the family cannot be (transposed, grouped), unsupported at once; jax-deform, a loop of
+#: map_coordinates per channel, takes about 3 s a case.
+CONFORM_BUDGET = dict.fromkeys(FRAMEWORKS, 600) | {"tinygrad": 1500, "family": 180}
 #: Options a framework's session adds. MLX's CPU build computes float64 in float32 (docs/frameworks.rst),
 #: so its first dtype, the one the enumeration runs in, is float32: in float64 every enumerated case
 #: would show that one known bug and hide the geometric ones. Every dtype is still judged.

@@ -31,6 +31,7 @@ from numpy.typing import DTypeLike, NDArray
 from refconv import _normalize as norm
 from refconv._convspec import ConvSpec
 from refconv._spec import spec
+from refconv.operators import CONV, Operator, operand_shapes, result_names
 
 __all__ = ["ARRAYS", "DTYPES", "Arrays", "Case", "Results", "case"]
 
@@ -61,7 +62,9 @@ class Case:
 
     ``feature`` names the group of the curated suite it belongs to (``"search"`` for a drawn
     one). ``drawn_in`` is the dtype the values are rounded to when they were drawn for another
-    case: :meth:`widened` keeps a float16 case's values exactly in float64.
+    case: :meth:`widened` keeps a float16 case's values exactly in float64. ``op`` is the
+    function the case calls on the spec's windows (:mod:`refconv.operators`): the convolution
+    by default, or one of its family.
     """
 
     spec: ConvSpec
@@ -69,6 +72,7 @@ class Case:
     seed: Seed = 0
     feature: str = "search"
     drawn_in: np.dtype[Any] | None = None
+    op: Operator = CONV
 
     def arrays(self) -> Arrays:
         """``x, w, b, dy`` drawn from ``numpy.random.default_rng(seed)`` in that order.
@@ -82,6 +86,20 @@ class Case:
         w = self._draw(rng, s.given_shape("w"))
         b = self._draw(rng, (s.y_shape[1],)) if self.bias else None
         return Arrays(x, w, b, self._draw(rng, s.given_shape("y")))
+
+    def operands(self) -> dict[str, NDArray[Any] | None]:
+        """The operands of the case's operator by name, drawn as :meth:`arrays` draws them, in the
+        order of :func:`refconv.operators.operand_shapes` (a convolution's: :meth:`arrays`)."""
+        if self.op == CONV:
+            return dict(self.arrays()._asdict())
+        rng = np.random.default_rng(self.seed)
+        shapes = operand_shapes(self.op, self.spec, self.bias)
+        return {name: None if shape is None else self._draw(rng, shape) for name, shape in shapes.items()}
+
+    @property
+    def results(self) -> tuple[str, ...]:
+        """The names of the case's results: :data:`ARRAYS` for a convolution."""
+        return result_names(self.op)
 
     def _draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[Any]:
         dtype = self.spec.dtype
@@ -128,6 +146,7 @@ class Case:
         """
         text = self.spec.source() + ("" if self.bias else ", bias=False")
         text += "" if self.drawn_in is None else f", drawn_in={self.drawn_in.name}"
+        text += "" if self.op == CONV else f", op={self.op.source()}"
         digest = hashlib.sha256(text.encode()).hexdigest()[:8]
         return f"{self.feature}-{self.spec.dtype.name}-{digest}"
 
@@ -138,7 +157,8 @@ class Case:
         data = {"x_shape": list(s.given_shape("x")), "w_shape": list(s.given_shape("w")),
                 "transposed": s.transposed, "options": jsonable(s.options()), "dtype": s.dtype.name,
                 "bias": self.bias, "seed": jsonable(self.seed), "feature": self.feature}  # fmt: skip
-        return data | ({} if self.drawn_in is None else {"drawn_in": self.drawn_in.name})
+        data |= {} if self.drawn_in is None else {"drawn_in": self.drawn_in.name}
+        return data | ({} if self.op == CONV else {"op": jsonable(self.op.__dict__)})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
@@ -148,7 +168,8 @@ class Case:
             s = spec(tuple(data["x_shape"]), tuple(data["w_shape"]), transposed=data["transposed"],
                      dtype=data["dtype"], **options)  # fmt: skip
             drawn_in = None if data.get("drawn_in") is None else norm.as_dtype(data["drawn_in"], "drawn_in")
-            return cls(s, data["bias"], as_tuples(data["seed"]), data["feature"], drawn_in)
+            op = CONV if data.get("op") is None else Operator(**data["op"])
+            return cls(s, data["bias"], as_tuples(data["seed"]), data["feature"], drawn_in, op)
         except KeyError as missing:
             raise ValueError(f"a case's JSON has no {missing}: {data!r}"[:300]) from None
 
@@ -158,6 +179,7 @@ class Case:
         parts += [] if self.seed == 0 else [f"seed={self.seed!r}"]
         parts += [] if self.feature == "search" else [f"feature={self.feature!r}"]
         parts += [] if self.drawn_in is None else [f"drawn_in=np.dtype({self.drawn_in.name!r})"]
+        parts += [] if self.op == CONV else [f"op={self.op.source()}"]
         return f"Case({', '.join(parts)})"
 
 

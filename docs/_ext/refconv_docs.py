@@ -335,6 +335,9 @@ class ConformResults(_ConformDirective):
             head += nodes.literal(text=failure["detail"].splitlines()[0])
             where = nodes.paragraph()
             where += nodes.literal(text=failure["spec"])
+            if "op" in failure:  # a case of the convolution's family, on that spec's windows
+                where += nodes.Text(" as ")
+                where += nodes.literal(text=failure["op"])
             where += nodes.Text(f", bias {failure['bias']}.")
             confirmed = nodes.container()
             self.state.nested_parse(StringList([_confirmation(failure["confirmed"])], name), 0, confirmed)

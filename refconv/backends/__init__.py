@@ -7,10 +7,11 @@ The types are in ``refconv.backends.base`` (:class:`~refconv.backends.Backend`,
 """
 
 from refconv.backends.base import Backend, Program, Unsupported, require
-from refconv.backends.registry import BUILTIN, ORACLES, available, function_backend, get
+from refconv.backends.registry import BUILTIN, FAMILY_ORACLES, ORACLES, available, function_backend, get
 
 __all__ = [
     "BUILTIN",
+    "FAMILY_ORACLES",
     "ORACLES",
     "Backend",
     "Program",

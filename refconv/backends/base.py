@@ -97,10 +97,15 @@ class Program:
         function: Callable[..., Any] = self.namespace()["forward"]
         return function
 
-    def __call__(self, x: NDArray[Any], w: NDArray[Any], b: NDArray[Any] | None, dy: NDArray[Any]) -> Any:
-        """Run the program on these arrays (in this process) and return its ``got`` as it left it."""
+    def __call__(self, *arrays: NDArray[Any] | None, **named: NDArray[Any] | None) -> Any:
+        """Run the program on these arrays (in this process) and return its ``got`` as it left it.
+
+        The arrays are ``x, w, b, dy`` in order, or by name (the family's operands too:
+        :func:`refconv.operators.operand_shapes`).
+        """
         names = self.namespace()
-        names.update(x=x, w=w, b=b, dy=dy)
+        names.update(zip(("x", "w", "b", "dy"), arrays, strict=False))  # some, in order
+        names.update(named)
         exec(compile(self.run, "<refconv backend run>", "exec"), names)
         return names["got"]
 
@@ -112,7 +117,9 @@ class Backend:
     ``program(spec, device)`` raises :class:`refconv.backends.Unsupported` for what the framework cannot
     express; ``gradients`` says whether its programs return ``dx``, ``dw`` and ``db`` as well
     as ``y`` (None: whichever a function returns). ``extra`` is the pyproject extra that
-    installs what it needs (``pip install "refconv[extra]"``).
+    installs what it needs (``pip install "refconv[extra]"``). ``operator`` is the function it
+    computes (:data:`refconv.operators.OPERATORS`): its program gets that operator's operands by
+    name (``x, w, b, dy`` for the convolution) and returns its results.
     """
 
     name: str
@@ -121,6 +128,7 @@ class Backend:
     gradients: bool | None
     make_program: Callable[[ConvSpec, str], Program] = field(repr=False)
     extra: str = ""
+    operator: str = "conv"
 
     def program(self, s: ConvSpec, device: str = "cpu") -> Program:
         return self.make_program(s, device)

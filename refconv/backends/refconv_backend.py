@@ -1,7 +1,9 @@
 """refconv and :mod:`refconv.naive` as backends, judged like any other: ``refconv check`` runs both.
 
 ``refconv`` computes in the case's dtype (its round-off is judged against the float64
-reference); ``refconv.naive`` is the independent road, loops from the definition.
+reference); ``refconv.naive`` is the independent road, loops from the definition. Each is a
+backend of every operator (:data:`FAMILY`: ``refconv-patches``, ``refconv.naive-deform``, ...):
+the loops confirm a framework's failure on the family as on the convolution.
 """
 
 from __future__ import annotations
@@ -23,5 +25,38 @@ def _program(module: str) -> Callable[[ConvSpec, str], Program]:
     return program
 
 
+#: Each operator of the family's operands, by name (refconv.operators.operand_shapes' keys).
+OPERANDS = {
+    "patches": ("x", "dy"),
+    "local": ("x", "w", "b", "dy"),
+    "deform": ("x", "w", "b", "offset", "mask", "dy"),
+}
+
+
+def _family(module: str, operator: str) -> Callable[[ConvSpec, str], Program]:
+    def program(s: ConvSpec, device: str = "cpu") -> Program:
+        del device
+        setup = "import refconv\nfrom refconv import naive\nfrom refconv.operators import Operator, compute\n"
+        given = ", ".join(f"{name}={name}" for name in OPERANDS[operator])
+        op = (
+            "Operator('deform', mask=mask is not None)" if operator == "deform" else f"Operator({operator!r})"
+        )
+        run = f"""
+operands = {{name: a for name, a in dict({given}).items() if a is not None}}
+got = compute({op}, {s.source()}, operands, {module})
+"""
+        return Program(setup, run)
+
+    return program
+
+
 REFCONV = Backend("refconv", (), DTYPES, True, _program("None"))
 NAIVE = Backend("refconv.naive", (), DTYPES, True, _program("naive"))
+#: refconv and refconv.naive as backends of each operator of the family, by operator.
+FAMILY: dict[str, tuple[Backend, Backend]] = {
+    op: (
+        Backend(f"refconv-{op}", (), DTYPES, True, _family("refconv", op), operator=op),
+        Backend(f"refconv.naive-{op}", (), DTYPES, True, _family("naive", op), operator=op),
+    )
+    for op in ("patches", "local", "deform")
+}

@@ -4,7 +4,8 @@ Built in (:data:`refconv.backends.BUILTIN`): refconv and :mod:`refconv.naive` th
 adapters of jax (``conv_general_dilated``, and ``conv_transpose`` three ways), torch, TensorFlow
 (eager, graph, XLA), Keras, onnxruntime, ONNX's reference evaluator, OpenVINO, tinygrad, MLX, TVM,
 PaddlePaddle, SciPy
-(``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``) and IREE (through StableHLO). A package
+(``signal.correlate``, ``signal.convolve``, ``ndimage.correlate``) and IREE (through StableHLO); and the
+family's (:mod:`refconv.backends.family_backends`, refconv and refconv.naive of each operator). A package
 registers a backend under the entry point group ``refconv.backends`` (a
 :class:`~refconv.backends.Backend` or a plain function), and any
 function ``function(spec, x, w, b, dy) -> dict`` is one by its import path (see
@@ -20,6 +21,7 @@ from typing import Any
 
 from refconv._convspec import ConvSpec
 from refconv.backends import (
+    family_backends,
     iree_backend,
     jax_backend,
     jax_transpose_backend,
@@ -36,7 +38,7 @@ from refconv.backends import (
 )
 from refconv.backends.base import Backend, Program
 
-__all__ = ["BUILTIN", "ORACLES", "available", "function_backend", "get"]
+__all__ = ["BUILTIN", "FAMILY_ORACLES", "ORACLES", "available", "function_backend", "get"]
 
 #: The built-in backends by name.
 BUILTIN: dict[str, Backend] = {
@@ -49,10 +51,18 @@ BUILTIN: dict[str, Backend] = {
         onnx_backend.ONNXRUNTIME, onnx_backend.REFERENCE, onnx_backend.OPENVINO, onnx_backend.OPENVINO_F32,
         tinygrad_backend.BACKEND, mlx_backend.BACKEND, tvm_backend.BACKEND, paddle_backend.BACKEND,
         scipy_backend.CORRELATE, scipy_backend.CONVOLVE, scipy_backend.NDIMAGE, iree_backend.BACKEND,
+        *(backend for pair in refconv_backend.FAMILY.values() for backend in pair),
+        family_backends.JAX_PATCHES, family_backends.TORCH_UNFOLD, family_backends.JAX_LOCAL,
+        family_backends.JAX_DEFORM, family_backends.ONNXRUNTIME_DEFORM, family_backends.REFERENCE_DEFORM,
     )
 }  # fmt: skip
 #: The frameworks refconv's own test suite and ``refconv check`` trust as oracles: jax and torch.
 ORACLES: dict[str, Backend] = {name: BUILTIN[name] for name in ("jax", "torch")}
+#: The second implementations that confirm a failure of the family, by name: jax's patches and local
+#: convolution, torch's unfold, and the deformable convolution written in jax.
+FAMILY_ORACLES: dict[str, Backend] = {
+    name: BUILTIN[name] for name in ("jax-patches", "torch-unfold", "jax-local", "jax-deform")
+}
 
 
 def function_backend(

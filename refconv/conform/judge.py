@@ -32,17 +32,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+from refconv._spec import spec
 from refconv.backends.base import Backend, Unsupported
 from refconv.cases import ARRAYS, Case
 from refconv.conform.worker import Answer, Worker, execute, validated
-from refconv.testing.bounds import conventions, reference_and_bounds
+from refconv.operators import CONV, Operator, unsupported
+from refconv.testing.bounds import conventions
 from refconv.testing.comparison import Comparison, compare
+from refconv.testing.family import operator_reference_and_bounds
 
-__all__ = ["DEFAULT_TIMEOUT", "FAILING", "VERDICTS", "Judge", "Outcome", "assess"]
+__all__ = ["DEFAULT_TIMEOUT", "FAILING", "VERDICTS", "Judge", "Outcome", "as_operator", "assess"]
 
 #: The verdicts on a case, in the order the reports list them.
 VERDICTS = ("agree", "convention", "disagree", "shape", "dtype", "mutated", "invalid", "raised", "crashed",
@@ -83,23 +86,53 @@ class Outcome:
         return self.detail.splitlines()[0] if self.detail else ""
 
 
-def answered(gradients: bool | None, returned: Collection[str] = ()) -> tuple[str, ...]:
-    """The arrays a backend answers: every one (``gradients`` True), ``y`` only (False), or ``y`` and
-    the VJPs it ``returned`` (None: a function without the attribute)."""
+def answered(
+    gradients: bool | None, returned: Collection[str] = (), results: Sequence[str] = ARRAYS
+) -> tuple[str, ...]:
+    """The arrays a backend answers of a problem's ``results``: every one (``gradients`` True),
+    ``y`` only (False), or ``y`` and the VJPs it ``returned`` (None: a function without the attribute)."""
     if gradients is None:
-        return ("y", *(name for name in ARRAYS[1:] if name in returned))
-    return ARRAYS if gradients else ("y",)
+        return ("y", *(name for name in results[1:] if name in returned))
+    return tuple(results) if gradients else ("y",)
+
+
+def as_operator(case: Case, name: str) -> Case | str:
+    """``case`` as a problem of the operator ``name`` on the same windows, or why it cannot be one.
+
+    A convolution case becomes the patches of its input (its weight ``(1, C, *k)``: the patches
+    have no output channels), the local convolution with its output channels, or the
+    deformable convolution, with two offset groups where the input channels are even and one
+    otherwise, and the modulation mask where the case has a bias (so the search draws both
+    versions): the conformance phases and the search, written for the convolution, draw the
+    family's problems too. A case of another operator is not converted.
+    """
+    if case.op.name == name:
+        return case
+    if case.op != CONV:
+        return f"a {case.op.name} case, not {name}'s"
+    s = case.spec
+    c = s.x_shape[1]
+    op = Operator(name, 2 if c and c % 2 == 0 else 1, case.bias) if name == "deform" else Operator(name)
+    why = unsupported(op, s)
+    if why is not None:
+        return why
+    if name == "patches":
+        w = s.layout.shape_from_canonical((1, c, *s.w_shape[2:]), "rhs")
+        s = spec(s.given_shape("x"), w, dtype=s.dtype, **s.options())
+    return replace(case, spec=s, op=op)
 
 
 def assess(
     case: Case, answer: Answer | Mapping[str, Any], gradients: bool | None = True,
-    arrays: Sequence[Any] | None = None, expected: Mapping[str, Any] | None = None,
+    arrays: Sequence[Any] | Mapping[str, Any] | None = None, expected: Mapping[str, Any] | None = None,
 ) -> Outcome:  # fmt: skip
     """The verdict on ``answer`` (how a run ended, or the results themselves) for ``case``.
 
     The results are judged against refconv's float64 reference of the case's ``arrays``
-    (drawn from the case unless given), or against ``expected`` values, within each element's
-    round-off bound in the case's dtype: shapes first, then dtypes, then values.
+    (``x, w, b, dy``, or the operands by name; drawn from the case unless given), or against
+    ``expected`` values, within each element's round-off bound in the case's dtype
+    (:func:`refconv.testing.family.operator_reference_and_bounds`): shapes first, then dtypes,
+    then values.
     """
     if not isinstance(answer, Answer):  # results computed already, by a test or a tool
         answer = validated(dict(answer))
@@ -107,15 +140,18 @@ def assess(
         return Outcome(case, "mutated", f"wrote into its input {', '.join(answer.mutated)}")
     if answer.status != "ok":
         return Outcome(case, answer.status, answer.detail)
-    wanted = answered(gradients, answer.arrays)
+    wanted = answered(gradients, answer.arrays, case.results)
     missing = [name for name in wanted if name not in answer.arrays]
     if missing:
         return Outcome(case, "invalid", f"returned no {', '.join(missing)}", wanted)
     s = case.spec
-    x, w, b, dy = case.arrays() if arrays is None else arrays
-    references = reference_and_bounds(s, x, w, b, dy, s.dtype, which=wanted)
+    given = case.operands() if arrays is None else arrays
+    operands = (
+        dict(given) if isinstance(given, Mapping) else dict(zip(("x", "w", "b", "dy"), given, strict=True))
+    )
+    references = operator_reference_and_bounds(case.op, s, operands, wanted)
     values = {name: references[name][0] if expected is None else expected[name] for name in wanted}
-    masks = conventions(s, x, w, dy, which=wanted)
+    masks = {} if case.op != CONV else conventions(s, operands["x"], operands["w"], operands["dy"], wanted)
     compared = tuple(
         compare(name, answer.arrays[name], values[name], references[name][1], convention=masks.get(name))
         for name in wanted
@@ -164,8 +200,12 @@ class Judge:
         self.worker = Worker(timeout) if isolate else None
 
     def judge(self, case: Case) -> Outcome:
-        """Run the backend on ``case`` and return its verdict."""
-        s = case.spec
+        """Run the backend on ``case`` (as a problem of the backend's operator: :func:`as_operator`)
+        and return its verdict."""
+        problem = as_operator(case, self.backend.operator)
+        if isinstance(problem, str):
+            return Outcome(case, "unsupported", problem)
+        case, s = problem, problem.spec
         if s.dtype.name not in self.backend.dtypes:
             return Outcome(
                 case, "unsupported", f"{self.backend.name} claims {', '.join(self.backend.dtypes)}"
@@ -174,7 +214,7 @@ class Judge:
             program = self.backend.program(s, self.device)
         except Unsupported as reason:
             return Outcome(case, "unsupported", str(reason))
-        arrays = case.arrays()
+        arrays = case.operands()
         answer = execute(program, arrays) if self.worker is None else self.worker.run(program, arrays)
         return assess(case, answer, self.backend.gradients, arrays)
 

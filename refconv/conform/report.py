@@ -339,6 +339,7 @@ class Report:
         return {"id": case.id, "feature": case.feature, "verdict": outcome.verdict, "detail": outcome.detail,
                 "spec": case.spec.source(), "bias": case.bias, "seed": case.seed, "array": outcome.array,
                 "answered": list(outcome.answered), "case": case.to_json(),
+                **({"op": case.op.source()} if case.op.name != "conv" else {}),
                 **({"xfail": xfail} if self.xfails else {})}  # fmt: skip
 
 

@@ -15,10 +15,11 @@ import numpy as np
 
 from refconv import _normalize as norm
 from refconv.backends.base import Backend
-from refconv.backends.refconv_backend import NAIVE
-from refconv.backends.registry import ORACLES
+from refconv.backends.refconv_backend import FAMILY, NAIVE
+from refconv.backends.registry import FAMILY_ORACLES, ORACLES
 from refconv.conform.judge import Judge, Outcome, answered
-from refconv.testing.bounds import reference_and_bounds
+from refconv.operators import CONV
+from refconv.testing.family import operator_reference_and_bounds
 
 __all__ = ["Confirmation", "confirm", "reproducer"]
 
@@ -42,21 +43,21 @@ def reproducer(backend: Backend, outcome: Outcome, device: str = "cpu") -> str:
     worst ``|diff| / bound`` (a value above 1 is the failure).
     """
     case, s = outcome.case, outcome.case.spec
-    x, w, b, dy = case.arrays()
+    operands = case.operands()
     program = backend.program(s, device)
-    wanted = outcome.answered or answered(backend.gradients)
-    references = reference_and_bounds(s, x, w, b, dy, s.dtype, which=wanted)
+    wanted = outcome.answered or answered(backend.gradients, results=case.results)
+    references = operator_reference_and_bounds(case.op, s, operands, wanted)
     header = [
         f"# refconv conform {backend.name} ({backend.version() or 'your function'}): {outcome.verdict}",
         *(f"#   {line}" for line in outcome.detail.splitlines()[:3]),
+        *([] if case.op.name == "conv" else [f"# {case.op.source()} on the windows of this convolution:"]),
         *(f"# {line}" for line in str(s).splitlines()),
         f"# as a refconv case: {case!r}",
         "import numpy as np",
     ]
-    if any(a is not None and a.dtype.type.__module__ == "ml_dtypes" for a in (x, w, b, dy)):
+    if any(a is not None and a.dtype.type.__module__ == "ml_dtypes" for a in operands.values()):
         header.append("import ml_dtypes")
-    arrays = [f"x = {_literal(x)}", f"w = {_literal(w)}", f"b = {'None' if b is None else _literal(b)}",
-              f"dy = {_literal(dy)}"]  # fmt: skip
+    arrays = [f"{name} = {'None' if a is None else _literal(a)}" for name, a in operands.items()]
     expected = ["# refconv's float64 values, and the round-off bound of each element in this dtype"]
     expected += ["expected = {}", "bound = {}"]
     for name in wanted:
@@ -87,8 +88,9 @@ class Confirmation:
 
     @property
     def confirmed(self) -> bool:
-        """refconv.naive and at least one second implementation compute refconv's values."""
-        return NAIVE.name in self.agree and len(self.agree) > 1
+        """refconv.naive (of the case's operator) and at least one second implementation compute
+        refconv's values."""
+        return any(name.startswith(NAIVE.name) for name in self.agree) and len(self.agree) > 1
 
     def line(self) -> str:
         """One line: who computes refconv's values, or that no second implementation could be asked."""
@@ -112,12 +114,15 @@ def confirm(backend: Backend, outcome: Outcome, judge_of: Callable[[Backend], Ju
     """Who else computes refconv's values on ``outcome``'s case, each judged by ``judge_of(backend)``.
 
     :mod:`refconv.naive` in float64 on the same values (the case :meth:`~refconv.cases.Case.widened`),
-    and each installed oracle of :data:`refconv.backends.ORACLES` other than ``backend`` that
-    claims the case's dtype, in it.
+    and each installed oracle of the case's operator (:data:`refconv.backends.ORACLES`,
+    :data:`refconv.backends.FAMILY_ORACLES`) other than ``backend`` that claims the case's dtype, in it.
     """
     case = outcome.case
-    judged = {NAIVE.name: judge_of(NAIVE).judge(case.widened())}
-    for name, oracle in ORACLES.items():
-        if name != backend.name and oracle.installed() and case.spec.dtype.name in oracle.dtypes:
+    naive = NAIVE if case.op == CONV else FAMILY[case.op.name][1]
+    judged = {naive.name: judge_of(naive).judge(case.widened())}
+    for name, oracle in (ORACLES | FAMILY_ORACLES).items():
+        if oracle.operator != case.op.name or name == backend.name:
+            continue
+        if oracle.installed() and case.spec.dtype.name in oracle.dtypes:
             judged[name] = judge_of(oracle).judge(case)
     return Confirmation({name: (o.verdict, o.headline) for name, o in judged.items()})

@@ -15,6 +15,7 @@ import pickle
 import re
 import signal
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,22 +46,23 @@ class Answer:
     mutated: tuple[str, ...] = ()
 
 
-def execute(program: Program, arrays: Arrays) -> Answer:
-    """Run ``program`` here on copies of ``arrays``: what it returned, or how it failed.
+def execute(program: Program, arrays: Arrays | Mapping[str, NDArray[Any] | None]) -> Answer:
+    """Run ``program`` here on copies of ``arrays`` (``x, w, b, dy``, or operands by name): what it
+    returned, or how it failed.
 
     Every exception is the program's answer except ``KeyboardInterrupt``, which escapes: in this
     process it is the user's Ctrl-C. Run here, a program is trusted not to raise that, not to
     exit the process and not to hang; a :class:`refconv.conform.Worker` trusts it with nothing.
     """
-    x, w, b, dy = arrays
-    copies = Arrays(x.copy(), w.copy(), None if b is None else b.copy(), dy.copy())
+    given = dict(arrays._asdict() if isinstance(arrays, Arrays) else arrays)
+    copies = {name: None if a is None else a.copy() for name, a in given.items()}
     try:
         with (
             warnings.catch_warnings(),
             np.errstate(all="ignore"),
         ):  # a framework's warnings are not its verdict
             warnings.simplefilter("ignore")
-            got = program(*copies)
+            got = program(**copies)
     except Unsupported as reason:  # a function backend decides when it runs
         answer = Answer("unsupported", _text(reason))
     except KeyboardInterrupt:
@@ -69,7 +71,7 @@ def execute(program: Program, arrays: Arrays) -> Answer:
         answer = Answer("raised", message(error))
     else:
         answer = validated(got)
-    mutated = tuple(name for name, a, c in zip(Arrays._fields, arrays, copies, strict=True) if _changed(a, c))
+    mutated = tuple(name for name, a in given.items() if _changed(a, copies[name]))
     return Answer(answer.status, answer.detail, answer.arrays, mutated)
 
 
@@ -147,7 +149,7 @@ class Worker:
         self.process: Any = None
         self.connection: Any = None
 
-    def run(self, program: Program, arrays: Arrays) -> Answer:
+    def run(self, program: Program, arrays: Arrays | Mapping[str, NDArray[Any] | None]) -> Answer:
         """``execute`` of ``program`` on ``arrays`` in the child, or how the child ended."""
         try:
             bindings = pickle.dumps(program.bindings)
