@@ -130,13 +130,16 @@ FRAMEWORKS = {
     # as users run it (the CPU plugin's precision hint, bfloat16 on a CPU that has it) and in float32
     "openvino": (["onnx==1.23.2", "openvino==2026.4.1"], ["openvino", "openvino-f32"]),
     # the convolution's family (refconv.backends.family_backends): jax's patches and local convolution,
-    # torch's unfold, the deformable convolution in jax, onnxruntime and ONNX's reference evaluator
+    # torch's unfold, TF's extract_patches, the deformable convolution in jax, onnxruntime and ONNX's
+    # reference evaluator
     "family": (
-        [*JAX_NEWEST, TORCH, *ONNX],
+        [*JAX_NEWEST, TORCH, *ONNX, "tensorflow-cpu==2.21.0"],
         [
             "jax-patches",
             "torch-unfold",
+            "tensorflow-patches",
             "jax-local",
+            "torch-local",
             "jax-deform",
             "onnxruntime-deform",
             "onnx-reference-deform",

@@ -8,6 +8,8 @@ program gets that operator's operands by name and returns its results.
   words as jax's, a padding mode as ``jnp.pad`` first); its output is refconv's layout of the
   patches (channel ``c K + t``).
 * ``jax-local``: ``lax.conv_general_dilated_local`` and ``jax.vjp``, the bias added after.
+* ``torch-local``: the local convolution written in torch (torch has no operator): ``F.unfold``
+  then one ``einsum`` with each position's kernel, and autograd; a second oracle beside jax's.
 * ``jax-deform``: the deformable convolution written in jax from its definition, not a jax
   operator (jax has none): ``jax.scipy.ndimage.map_coordinates`` (order 1, zeros outside) per
   image and channel, scaled by the mask, then one ``einsum`` per feature group; ``jax.vjp``
@@ -16,13 +18,16 @@ program gets that operator's operands by name and returns its results.
   non-negative padding; no input dilation or padding mode) and its autograd (``fold``); refconv's
   patches are ``unfold(x).reshape(N, C K, *out)``.
 * ``onnxruntime-deform``, ``onnx-reference-deform``: one ONNX DeformConv node (opset 22) in
-  onnxruntime's CPU kernel (2-d only) and ONNX's reference evaluator; forward only. ONNX forbids
+  onnxruntime's CPU kernel (2-d only) and ONNX's reference evaluator; forward only, in float64
+  (refconv judges the deformable convolution in float64 only: :func:`refconv.operators.unsupported`). ONNX forbids
   negative pads; ``offset_group`` is read from the offset's channels, as refconv reads it; without a
   bias but with a mask, ``B`` is given as zeros (the optional input before ``mask`` must be given).
 
-TensorFlow's ``extract_patches`` (NHWC, tap-major channels, ``VALID``/``SAME`` only) has no
-adapter: TensorFlow is not in the default run, and its ``SAME`` and rates are the convolution's
-(the ``tensorflow`` backends judge them); its reordering is written on :doc:`/patches`.
+* ``tensorflow-patches``: ``tf.image.extract_patches`` (2-d, ``NHWC``; ``sizes``, ``strides``,
+  ``rates``; ``'SAME'`` and ``'VALID'``, other non-negative padding as ``tf.pad`` then
+  ``'VALID'``) and ``tf.GradientTape``: TF's patch channels are tap-major, ``(t, c)``, reordered
+  to refconv's ``(c, t)``; other layouts are transposed in and out.
+
 torchvision's ``deform_conv2d`` does not load beside the CPU torch wheel these machines carry.
 """
 
@@ -31,12 +36,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from refconv import padding_modes
+import numpy as np
+
 from refconv._spec import ConvSpec
 from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
-from refconv.backends.jax_backend import JAX_WORDS, specs
+from refconv.backends.jax_backend import specs, window_padding
 
-__all__ = ["JAX_DEFORM", "JAX_LOCAL", "JAX_PATCHES", "ONNXRUNTIME_DEFORM", "REFERENCE_DEFORM", "TORCH_UNFOLD"]
+__all__ = [
+    "JAX_DEFORM", "JAX_LOCAL", "JAX_PATCHES", "ONNXRUNTIME_DEFORM", "REFERENCE_DEFORM", "TENSORFLOW_PATCHES",
+    "TORCH_LOCAL", "TORCH_UNFOLD",
+]  # fmt: skip
 
 _JAX_SETUP = """
 import jax
@@ -51,18 +60,7 @@ _MODES = ("reflect", "replicate", "circular", "symmetric")
 def _jax_window(s: ConvSpec) -> tuple[str, str]:
     """The ``jnp.pad`` line a padding mode needs first (or none), and jax's window keywords."""
     lhs, rhs, out = specs(s)
-    padding = repr(s.padding)
-    pad = ""
-    if s.padding_mode != "zeros":
-        widths = [(0, 0)] * (s.ndim + 2)
-        spatial_rhs = [c for c in rhs if c not in "OI"]
-        for dim, pair in enumerate(s.padding):
-            widths[lhs.index(spatial_rhs[dim])] = pair
-        mode = padding_modes.FRAMEWORK_NAMES["numpy"][s.padding_mode]
-        pad = f"    x = jnp.pad(x, {widths}, mode={mode!r})\n"
-        padding = repr(((0, 0),) * s.ndim)
-    elif s.padding_word is not None:
-        padding = repr(JAX_WORDS[s.padding_word])
+    pad, padding = window_padding(s)
     keywords = (
         f"window_strides={s.stride}, padding={padding}, filter_shape={tuple(s.w_shape[2:])},\n"
         f"        lhs_dilation={s.input_dilation}, rhs_dilation={s.dilation},\n"
@@ -163,21 +161,28 @@ if not given:
     return Program(setup, run)
 
 
-def _torch_unfold(s: ConvSpec, device: str = "cpu") -> Program:
+def _torch_unfold_call(s: ConvSpec) -> str:
+    """The ``F.unfold`` call on ``x`` for ``s``, or Unsupported where unfold cannot say it."""
     require(s, "torch's unfold", min_ndim=2, max_ndim=2)
     if s.dimension_numbers is not None:
         raise Unsupported("torch's unfold takes channels first only")
     if any(lo != hi or lo < 0 for lo, hi in s.padding):
         raise Unsupported(f"torch's unfold pads both sides alike, by >= 0 (padding={s.padding})")
-    where = "cuda" if device == "cuda" else "cpu"
     padding = tuple(lo for lo, _ in s.padding)
+    kernel = tuple(s.w_shape[2:])
+    return f"F.unfold(x, {kernel}, dilation={s.dilation}, padding={padding}, stride={s.stride})"
+
+
+def _torch_unfold(s: ConvSpec, device: str = "cpu") -> Program:
+    call = _torch_unfold_call(s)
+    where = "cuda" if device == "cuda" else "cpu"
     setup = f"""
 import torch
+import torch.nn.functional as F
 
 
 def forward(x):
-    patches = torch.nn.functional.unfold(
-        x, kernel_size={tuple(s.w_shape[2:])}, dilation={s.dilation}, padding={padding}, stride={s.stride})
+    patches = {call}
     return patches.reshape(patches.shape[0], patches.shape[1], *{tuple(s.y_shape[2:])})
 """
     run = f"""
@@ -185,6 +190,84 @@ xt = torch.tensor(x, device={where!r}, requires_grad=True)
 y = forward(xt)
 y.backward(torch.tensor(dy, device={where!r}))
 got = {{"y": y.detach().cpu().numpy(), "dx": xt.grad.cpu().numpy()}}
+"""
+    return Program(setup, run)
+
+
+def _perm(perm: tuple[int, ...] | None) -> str:
+    """The ``.transpose(...)`` that takes an array from its given layout to the canonical one (none
+    for a canonical array)."""
+    return "" if perm is None else f".transpose({tuple(int(i) for i in perm)})"
+
+
+def _back(perm: tuple[int, ...] | None) -> str:
+    """The ``.transpose(...)`` from the canonical layout back to the given one."""
+    return "" if perm is None else f".transpose({tuple(int(i) for i in np.argsort(perm))})"
+
+
+def _tensorflow_patches(s: ConvSpec, device: str = "cpu") -> Program:
+    cpu_only(device, "the tensorflow-patches backend runs on the CPU only")
+    require(s, "tf.image.extract_patches", min_ndim=2, max_ndim=2)
+    if s.padding_word in ("same", "valid"):
+        padding, pad = repr(s.padding_word.upper()), ""
+    elif all(lo >= 0 and hi >= 0 for lo, hi in s.padding):
+        pad = (
+            f"    x = tf.pad(x, {[[0, 0], *map(list, s.padding), [0, 0]]})\n"
+            if any(map(any, s.padding))
+            else ""
+        )
+        padding = "'VALID'"
+    else:
+        raise Unsupported(
+            f"tf.image.extract_patches pads by 'SAME' or tf.pad, not crops (padding={s.padding})"
+        )
+    (kh, kw), c = s.w_shape[2:], s.x_shape[1]
+    taps = kh * kw
+    setup = f"""
+import tensorflow as tf
+
+
+def forward(x):  # NHWC; TF's patch channels are tap-major, (t, c): reordered to refconv's (c, t)
+{pad}    patches = tf.image.extract_patches(
+        x, sizes=[1, {kh}, {kw}, 1], strides=[1, {s.stride[0]}, {s.stride[1]}, 1],
+        rates=[1, {s.dilation[0]}, {s.dilation[1]}, 1], padding={padding})
+    n, oh, ow = patches.shape[:3]
+    patches = tf.transpose(tf.reshape(patches, [-1, oh, ow, {taps}, {c}]), [0, 1, 2, 4, 3])
+    return tf.reshape(patches, [-1, oh, ow, {c * taps}])
+"""
+    lhs, out = s.layout.lhs, s.layout.out
+    run = f"""
+xt = tf.constant(np.ascontiguousarray(x{_perm(lhs)}.transpose(0, 2, 3, 1)))
+with tf.GradientTape() as tape:
+    tape.watch(xt)
+    y = forward(xt)
+cotangent = tf.constant(np.ascontiguousarray(dy{_perm(out)}.transpose(0, 2, 3, 1)))
+dx = tape.gradient(y, xt, output_gradients=cotangent)
+got = {{"y": y.numpy().transpose(0, 3, 1, 2){_back(out)}, "dx": dx.numpy().transpose(0, 3, 1, 2){_back(lhs)}}}
+"""
+    return Program(setup, run)
+
+
+def _torch_local(s: ConvSpec, device: str = "cpu") -> Program:
+    call = _torch_unfold_call(s)
+    where = "cuda" if device == "cuda" else "cpu"
+    setup = f"""
+import torch
+import torch.nn.functional as F
+
+
+def forward(x, w, b):  # the patches (N, C K, L) times each position's kernel (O, C K, L)
+    patches = {call}
+    y = torch.einsum("nql,oql->nol", patches, w.reshape(w.shape[0], w.shape[1], -1))
+    return y.reshape(y.shape[0], y.shape[1], *{tuple(s.y_shape[2:])}) + b.reshape(1, -1, 1, 1)
+"""
+    run = f"""
+b = np.zeros(w.shape[0], x.dtype) if b is None else b
+xt, wt, bt = (torch.tensor(a, device={where!r}, requires_grad=True) for a in (x, w, b))
+y = forward(xt, wt, bt)
+y.backward(torch.tensor(dy, device={where!r}))
+got = {{"y": y.detach().cpu().numpy(), "dx": xt.grad.cpu().numpy(), "dw": wt.grad.cpu().numpy(),
+       "db": bt.grad.cpu().numpy()}}
 """
     return Program(setup, run)
 
@@ -254,11 +337,18 @@ JAX_DEFORM = Backend("jax-deform", ("jax",), ("float64",), True, _jax_deform, ex
 TORCH_UNFOLD = Backend(
     "torch-unfold", ("torch",), ("float64", "float32"), True, _torch_unfold, extra="torch", operator="patches"
 )
+TORCH_LOCAL = Backend(
+    "torch-local", ("torch",), ("float64", "float32"), True, _torch_local, extra="torch", operator="local"
+)
+TENSORFLOW_PATCHES = Backend(
+    "tensorflow-patches", ("tensorflow",), ("float64", "float32", "float16"), True, _tensorflow_patches,
+    extra="tensorflow", operator="patches",
+)  # fmt: skip
 ONNXRUNTIME_DEFORM = Backend(
-    "onnxruntime-deform", ("onnx", "onnxruntime"), ("float64", "float32"), False, _onnx_deform("onnxruntime"),
+    "onnxruntime-deform", ("onnx", "onnxruntime"), ("float64",), False, _onnx_deform("onnxruntime"),
     extra="onnxruntime", operator="deform",
 )  # fmt: skip
 REFERENCE_DEFORM = Backend(
-    "onnx-reference-deform", ("onnx",), ("float64", "float32"), False, _onnx_deform("reference"),
+    "onnx-reference-deform", ("onnx",), ("float64",), False, _onnx_deform("reference"),
     extra="onnx", operator="deform",
 )  # fmt: skip

@@ -28,6 +28,22 @@ def specs(s: ConvSpec) -> tuple[str, str, str]:
     return f"NC{spatial}", f"{'IO' if s.transposed else 'OI'}{spatial}", f"NC{spatial}"
 
 
+def window_padding(s: ConvSpec) -> tuple[str, str]:
+    """A convolution's padding in jax: the ``jnp.pad`` line a padding mode needs first (or none),
+    and the ``padding`` argument (the pairs, or jax's word for a padding word)."""
+    lhs, rhs, _ = specs(s)
+    if s.padding_mode != "zeros":
+        widths = [(0, 0)] * (s.ndim + 2)
+        spatial_rhs = [c for c in rhs if c not in "OI"]
+        for dim, pair in enumerate(s.padding):
+            widths[lhs.index(spatial_rhs[dim])] = pair
+        mode = padding_modes.FRAMEWORK_NAMES["numpy"][s.padding_mode]
+        return f"    x = jnp.pad(x, {widths}, mode={mode!r})\n", repr(((0, 0),) * s.ndim)
+    if s.padding_word is not None:
+        return "", repr(JAX_WORDS[s.padding_word])
+    return "", repr(s.padding)
+
+
 def _forward(s: ConvSpec) -> str:
     lhs, rhs, out = specs(s)
     bias = [-1 if i == out.index("C") else 1 for i in range(s.ndim + 2)]
@@ -51,18 +67,7 @@ def forward(x, w, b):
     z = jnp.zeros({s.given_shape("y")}, x.dtype)
     return jax.vjp(convolution, z)[1](x)[0] + b.reshape({bias})
 """
-    padding = repr(s.padding)
-    pad = ""
-    if s.padding_mode != "zeros":
-        widths = [(0, 0)] * (s.ndim + 2)
-        spatial_rhs = [c for c in rhs if c not in "OI"]
-        for dim, pair in enumerate(s.padding):
-            widths[lhs.index(spatial_rhs[dim])] = pair
-        mode = padding_modes.FRAMEWORK_NAMES["numpy"][s.padding_mode]
-        pad = f"    x = jnp.pad(x, {widths}, mode={mode!r})\n"
-        padding = repr(((0, 0),) * s.ndim)
-    elif s.padding_word is not None:
-        padding = repr(JAX_WORDS[s.padding_word])
+    pad, padding = window_padding(s)
     return f"""
 def forward(x, w, b):
 {pad}    y = lax.conv_general_dilated(

@@ -54,14 +54,15 @@ BUILTIN: dict[str, Backend] = {
         *(backend for pair in refconv_backend.FAMILY.values() for backend in pair),
         family_backends.JAX_PATCHES, family_backends.TORCH_UNFOLD, family_backends.JAX_LOCAL,
         family_backends.JAX_DEFORM, family_backends.ONNXRUNTIME_DEFORM, family_backends.REFERENCE_DEFORM,
+        family_backends.TENSORFLOW_PATCHES, family_backends.TORCH_LOCAL,
     )
 }  # fmt: skip
 #: The frameworks refconv's own test suite and ``refconv check`` trust as oracles: jax and torch.
 ORACLES: dict[str, Backend] = {name: BUILTIN[name] for name in ("jax", "torch")}
 #: The second implementations that confirm a failure of the family, by name: jax's patches and local
-#: convolution, torch's unfold, and the deformable convolution written in jax.
+#: convolution, torch's unfold, and the local and deformable convolutions written in torch and jax.
 FAMILY_ORACLES: dict[str, Backend] = {
-    name: BUILTIN[name] for name in ("jax-patches", "torch-unfold", "jax-local", "jax-deform")
+    name: BUILTIN[name] for name in ("jax-patches", "torch-unfold", "jax-local", "torch-local", "jax-deform")
 }
 
 

@@ -24,7 +24,7 @@ from refconv.backends.base import Backend
 from refconv.cases import Case
 from refconv.conform import model
 from refconv.conform.database import Failures, in_shard
-from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, Judge, Outcome
+from refconv.conform.judge import DEFAULT_TIMEOUT, FAILING, Judge, Outcome, as_operator
 from refconv.conform.report import Failure, Phase, Report
 from refconv.conform.reproduce import confirm, reproducer
 from refconv.conform.search import features_of, scope, search
@@ -304,9 +304,13 @@ class _Run:
         failures.remember([*drawn, *shrunk, *found])
 
     def skipped(self, case: Case) -> bool:
-        """Whether ``case`` is a known failure that ``xfail_mode="skip"`` does not judge."""
+        """Whether ``case`` is a known failure that ``xfail_mode="skip"`` does not judge (a family
+        backend's known failures name the case as its operator's problem)."""
         s = self.settings
-        return s.xfail_mode == "skip" and any(x.matches(case) for x in s.xfails)
+        if s.xfail_mode != "skip":
+            return False
+        problem = as_operator(case, self.backend.operator)
+        return not isinstance(problem, str) and any(x.matches(problem) for x in s.xfails)
 
     def coverage(self, outcomes: Sequence[Outcome]) -> dict[str, tuple[int, int]]:
         """The pairs and triples of feature values of the cases the backend expressed, and how many exist."""

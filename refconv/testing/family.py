@@ -12,9 +12,11 @@ of the float64 reference, :math:`S` the sum of its terms' absolute values.
   :math:`S` is the same function of the absolute values.
 - The deformable convolution (float64 only, :func:`refconv.operators.unsupported` says why): each
   sample is :math:`2^{nd}` corner terms with a product of :math:`nd` weights, a mask and a kernel
-  element, so ``y`` sums :math:`C/G \prod k \cdot 2^{nd}` terms of :math:`nd + 3` rounded
-  factors each; :math:`S` is :func:`refconv.naive.deform_conv_sums` (its loops add the absolute
-  terms).
+  element, so ``y`` sums :math:`C/G \prod k \cdot 2^{nd}` terms, each with :math:`nd + 2` rounded
+  factors and a weight :math:`1 - f` rounded once more: :math:`nd + 3` is added to each
+  :math:`K`. ``dx`` gathers :math:`O/G \prod k` taps at every output position, ``doffset`` and
+  ``dmask`` the :math:`O/G \cdot C/G_o \cdot 2^{nd}` terms of their sample; :math:`S` is
+  :func:`refconv.naive.deform_conv_sums` (its loops add the absolute terms).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def family_terms(op: Operator, s: ConvSpec, which: str) -> int:
     if op.name == "local":
         counts = {"y": c * taps, "dx": o * taps * copies, "dw": n, "db": n * positions}
         return counts[which]
-    corners, factors, g = 2**s.ndim, s.ndim + 2, s.groups
+    corners, factors, g = 2**s.ndim, s.ndim + 3, s.groups
     counts = {
         "y": c // g * taps * corners + factors,
         "dx": o // g * taps * positions + factors,
