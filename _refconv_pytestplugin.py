@@ -155,13 +155,18 @@ class Suite:
         return Judge(self.backend, self.device, timeout, self.isolate)
 
     def cases(self) -> list[Case]:
-        """The cases of the phases that have a test per case, in the order a run judges them."""
+        """The cases of the phases that have a test per case, in the order a run judges them; for a
+        backend of the convolution's family, each as its operator's problem where it can be one (its
+        test then has the id a known-failures file names it by)."""
+        from refconv.conform.judge import as_operator
         from refconv.conform.run import PHASES, phase_cases
 
         wanted = [
             p for p in PHASES if p in self.phases and p != "random" and (p != "dtypes" or self.dtypes[1:])
         ]
-        return [c for p in wanted for c in phase_cases(p, self.settings)]
+        cases = [c for p in wanted for c in phase_cases(p, self.settings)]
+        problems = [as_operator(c, self.backend.operator) for c in cases]
+        return [c if isinstance(p, str) else p for c, p in zip(cases, problems, strict=True)]
 
     def features(self) -> list[str]:
         """The features that have a search test: each of those the options leave."""

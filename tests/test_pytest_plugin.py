@@ -15,6 +15,7 @@ import pytest
 
 from refconv.cases import Case
 from refconv.conform import xfails
+from refconv.conform.judge import as_operator
 from refconv.conform.pytest_suite import needs
 from refconv.conform.suite import curated
 from refconv.testing.strategies import FEATURES
@@ -215,3 +216,18 @@ def test_without_a_backend_the_plugin_adds_nothing_and_a_bad_option_is_named(tmp
                              capture_output=True, text=True, check=False)  # fmt: skip
         assert bad.returncode == 4, bad.stdout + bad.stderr  # pytest's usage error
         assert message in bad.stderr, bad.stderr
+
+
+def test_a_family_backend_has_a_test_per_case_as_its_operator_s_problem(repository: Path) -> None:
+    """The tests of ``--refconv-backend refconv-deform`` are named by the deformable convolution's
+    cases (the ids ``--refconv-write-xfails`` writes), and every one passes or says why it is
+    unsupported."""
+    result = _pytest(
+        repository, "--refconv-backend", "refconv-deform", "-k", "test_case", "--junitxml=family.xml"
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    problems = [as_operator(c, "deform") for c in curated(("float64",))]
+    expected = {p.id for p in problems if isinstance(p, Case)}
+    outcomes = _junit(repository / "family.xml")
+    assert _ids("test_case", outcomes, "passed") == expected
+    assert len(expected) >= 29

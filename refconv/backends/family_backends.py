@@ -19,9 +19,10 @@ program gets that operator's operands by name and returns its results.
   patches are ``unfold(x).reshape(N, C K, *out)``.
 * ``onnxruntime-deform``, ``onnx-reference-deform``: one ONNX DeformConv node (opset 22) in
   onnxruntime's CPU kernel (2-d only) and ONNX's reference evaluator; forward only, in float64
-  (refconv judges the deformable convolution in float64 only: :func:`refconv.operators.unsupported`). ONNX forbids
-  negative pads; ``offset_group`` is read from the offset's channels, as refconv reads it; without a
-  bias but with a mask, ``B`` is given as zeros (the optional input before ``mask`` must be given).
+  (refconv judges the deformable convolution in float64 only: :func:`refconv.operators.unsupported`
+  says why). ONNX forbids negative pads; ``offset_group`` is read from the offset's channels, as
+  refconv reads it; without a bias but with a mask, ``B`` is given as zeros (the optional input
+  before ``mask`` must be given).
 
 * ``tensorflow-patches``: ``tf.image.extract_patches`` (2-d, ``NHWC``; ``sizes``, ``strides``,
   ``rates``; ``'SAME'`` and ``'VALID'``, other non-negative padding as ``tf.pad`` then
