@@ -4,7 +4,10 @@ A :class:`Case` is a :class:`~refconv.ConvSpec`, whether the problem has a bias,
 arrays are drawn from and the feature it exercises. The curated conformance suite, the
 hypothesis search, the golden vectors, the documentation's tables, ``refconv check`` and the
 tests all describe their problems as cases and draw ``x, w, b, dy`` one way,
-:meth:`Case.arrays`. A problem's results are named by :data:`ARRAYS`.
+:meth:`Case.arrays`. A problem's results are named by :data:`ARRAYS`. A case of the
+convolution's family (the patches, the local or the deformable convolution on the spec's
+windows: :mod:`refconv.operators`) has its operator, its operands (:meth:`Case.operands`) and
+its results (:attr:`Case.results`).
 
 Examples
 --------
