@@ -101,7 +101,7 @@ class Case:
 
     @property
     def results(self) -> tuple[str, ...]:
-        """The names of the case's results: :data:`ARRAYS` for a convolution."""
+        """Names of the case's results (:data:`ARRAYS` for a convolution)."""
         return result_names(self.op)
 
     def _draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> NDArray[Any]:

@@ -9,7 +9,7 @@ and layout. The spec's weight shape says the kernel (``filter_shape`` is its spa
 for ``local`` and ``deform``, the output channels; a patches case's weight is ``(1, C, *k)``.
 So every tool that describes, draws, shrinks or reports a convolution does the same for the
 family, and the conformance search reaches the family through the convolutions it draws
-(:func:`as_operator`).
+(:func:`refconv.conform.judge.as_operator`).
 
 Each function here takes the operator and the spec: which spec it can have (:func:`unsupported`),
 its operands' shapes in the order they are drawn (:func:`operand_shapes`), its results' names
@@ -42,7 +42,7 @@ __all__ = [
     "unsupported",
 ]
 
-#: The operators' names: the convolution (a transposed one too) and its family.
+#: The names of the operators, the convolution (a transposed one too) first, then its family.
 OPERATORS = ("conv", "patches", "local", "deform")
 
 

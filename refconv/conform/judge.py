@@ -200,8 +200,8 @@ class Judge:
         self.worker = Worker(timeout) if isolate else None
 
     def judge(self, case: Case) -> Outcome:
-        """Run the backend on ``case`` (as a problem of the backend's operator: :func:`as_operator`)
-        and return its verdict."""
+        """Run the backend on ``case`` (as a problem of the backend's operator,
+        :func:`refconv.conform.judge.as_operator`) and return its verdict."""
         problem = as_operator(case, self.backend.operator)
         if isinstance(problem, str):
             return Outcome(case, "unsupported", problem)
