@@ -453,3 +453,29 @@ def refuses_groups_and_keeps_one_image(spec: ConvSpec, x: Any, w: Any, b: Any, d
     """Both bugs at once: refuses_groups's, then keeps_one_image's (one more bug than the first)."""
     refuses_groups(spec, x, w, b, dy)
     return keeps_one_image(spec, x, w, b, dy)
+
+
+# --- the family: a user's own patches and deformable kernels (function backends with `operator`) ---
+
+
+def my_patches(spec: ConvSpec, x: Any, dy: Any) -> Arrays:
+    """A correct im2col kernel and its fold: refconv.naive's, on the windows of ``spec``."""
+    k, options = spec.w_shape[2:], {n: v for n, v in spec.options().items() if n != "groups"}
+    return {"y": naive.conv_patches(x, k, **options), "dx": naive.fold(dy, x.shape, k, **options)}
+
+
+my_patches.operator = "patches"  # type: ignore[attr-defined]
+my_patches.gradients = True  # type: ignore[attr-defined]
+
+
+def my_deform_offset_sign(spec: ConvSpec, x: Any, w: Any, b: Any, offset: Any, mask: Any, dy: Any) -> Arrays:
+    """A deformable convolution whose offset VJP has the wrong sign, as a kernel author's first try."""
+    options = spec.options()
+    y = naive.deform_conv(x, w, offset, b, mask, **options)
+    dx, dw, db, doffset, dmask = naive.deform_conv_vjp(x, w, offset, dy, mask, **options)
+    got = {"y": y, "dx": dx, "dw": dw, "db": db, "doffset": -doffset}
+    return got | ({"dmask": dmask} if mask is not None else {})
+
+
+my_deform_offset_sign.operator = "deform"  # type: ignore[attr-defined]
+my_deform_offset_sign.gradients = True  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import refconv
-from refconv.backends import BUILTIN, Backend, Program
+from refconv.backends import BUILTIN, Backend, Program, function_backend, get
 from refconv.backends.refconv_backend import FAMILY
 from refconv.cases import Case, case
 from refconv.conform import Judge, run, xfails
@@ -268,3 +268,29 @@ def test_a_known_failure_of_the_family_is_skipped_by_its_own_id() -> None:
     second = run(backend, phases=["curated"], examples=0, isolate=False, xfails=lines, xfail_mode="skip")
     assert len(second.skipped) == len(failing)
     assert not [o for o in second.outcomes if o.failed]
+
+
+def test_a_user_s_own_family_kernel_is_a_function_with_an_operator() -> None:
+    """``module:function`` with ``operator`` set is judged as that operator in a worker process,
+    its program calling the function with the operands by name; a correct im2col agrees, a
+    deformable kernel with the wrong offset VJP sign is caught, shrunk and confirmed."""
+    patches = get("tests.fake_backends:my_patches")
+    assert patches.operator == "patches"
+    assert "my_patches(refconv.spec(" in patches.program(PLAIN.spec).run
+    report = run(patches, phases=["curated"], examples=0)
+    assert {o.verdict for o in report.outcomes} == {"agree", "unsupported"}
+    deform = get("tests.fake_backends:my_deform_offset_sign")
+    report = run(deform, phases=["curated"], examples=0, shrink_seconds=20)
+    assert {o.array for o in report.outcomes if o.failed} == {"doffset"}
+    failure = report.failures[0]
+    assert failure.outcome.case.op.name == "deform"
+    assert failure.confirmation.verdicts["refconv.naive-deform"][0] == "agree"
+
+
+def test_a_function_with_an_unknown_operator_is_named() -> None:
+    def pool(spec: Any, x: Any, dy: Any) -> dict[str, Any]:
+        return {}
+
+    pool.operator = "pool"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="operator='pool'; expected one of conv, patches, local, deform"):
+        function_backend(pool, "my-pool")

@@ -37,6 +37,8 @@ from refconv.backends import (
     tvm_backend,
 )
 from refconv.backends.base import Backend, Program
+from refconv.backends.refconv_backend import OPERANDS
+from refconv.operators import OPERATORS
 
 __all__ = ["BUILTIN", "FAMILY_ORACLES", "ORACLES", "available", "function_backend", "get"]
 
@@ -80,20 +82,32 @@ def function_backend(
     is the ``module:function`` that imports it, the program (and the reproducer) imports it,
     and a worker process can run it; otherwise the function itself is carried along, which a
     worker can use only if it pickles.
+
+    A function with the attribute ``operator`` (``"patches"``, ``"local"`` or ``"deform"``:
+    :data:`refconv.operators.OPERATORS`) computes that operator of the family instead: it is
+    called ``function(spec, **operands)`` with the operator's operands by name
+    (:func:`refconv.operators.operand_shapes`: ``x, dy`` for the patches; ``x, w, b, dy`` for the
+    local convolution; ``x, w, b, offset, mask, dy`` for the deformable one, ``b`` and ``mask``
+    possibly None) on the windows of ``spec`` (its kernel is ``spec.w_shape[2:]``), and returns
+    the operator's results (:func:`refconv.operators.result_names`).
     """
     module, _, attribute = name.partition(":")
     importable = attribute.isidentifier() and _imports_as(module, attribute, function)
     call = attribute if importable else "function"
     setup = "import refconv\n" + (f"from {module} import {attribute}\n" if importable else "")
+    operator = getattr(function, "operator", "conv")
+    if operator not in OPERATORS:
+        raise ValueError(f"backend {name!r}: operator={operator!r}; expected one of {', '.join(OPERATORS)}")
+    arguments = "x, w, b, dy" if operator == "conv" else ", ".join(f"{n}={n}" for n in OPERANDS[operator])
 
     def program(s: ConvSpec, device: str) -> Program:
         del device
         return Program(
-            setup, f"got = {call}({s.source()}, x, w, b, dy)", {} if importable else {call: function}
+            setup, f"got = {call}({s.source()}, {arguments})", {} if importable else {call: function}
         )
 
     claimed = tuple(getattr(function, "dtypes", dtypes))
-    return Backend(name, (), claimed, getattr(function, "gradients", None), program)
+    return Backend(name, (), claimed, getattr(function, "gradients", None), program, operator=operator)
 
 
 def _imports_as(module: str, attribute: str, function: Any) -> bool:
