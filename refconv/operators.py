@@ -33,6 +33,7 @@ from refconv._familyspec import local_w_shape, patches_spec
 
 __all__ = [
     "CONV",
+    "OPERANDS",
     "OPERATORS",
     "Operator",
     "compute",
@@ -44,6 +45,13 @@ __all__ = [
 
 #: The names of the operators, the convolution (a transposed one too) first, then its family.
 OPERATORS = ("conv", "patches", "local", "deform")
+#: Each operator's operands by name, in the order a case draws them (:func:`operand_shapes`).
+OPERANDS = {
+    "conv": ("x", "w", "b", "dy"),
+    "patches": ("x", "dy"),
+    "local": ("x", "w", "b", "dy"),
+    "deform": ("x", "w", "b", "offset", "mask", "dy"),
+}
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from refconv.conform import Judge, run, xfails
 from refconv.conform.judge import as_operator
 from refconv.conform.reproduce import confirm
 from refconv.conform.suite import CURATED
-from refconv.operators import Operator, compute, operand_shapes, result_names, unsupported
+from refconv.operators import OPERANDS, Operator, compute, operand_shapes, result_names, unsupported
 
 PLAIN = case("basic", (2, 4, 7, 6), (3, 4, 3, 2), stride=(2, 1), padding=((1, 0), (0, 2)))
 
@@ -83,7 +83,7 @@ def test_the_operands_have_the_shapes_the_public_functions_take(name: str) -> No
     c = as_operator(PLAIN, name)
     assert isinstance(c, Case)
     operands = c.operands()
-    assert list(operands) == list(operand_shapes(c.op, c.spec, c.bias))
+    assert list(operands) == list(operand_shapes(c.op, c.spec, c.bias)) == list(OPERANDS[name])
     got = compute(c.op, c.spec, operands, refconv)
     assert tuple(got) == result_names(c.op) == c.results
     assert got["y"].shape == operands["dy"].shape  # type: ignore[union-attr]

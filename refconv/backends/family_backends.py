@@ -23,7 +23,6 @@ program gets that operator's operands by name and returns its results.
   says why). ONNX forbids negative pads; ``offset_group`` is read from the offset's channels, as
   refconv reads it; without a bias but with a mask, ``B`` is given as zeros (the optional input
   before ``mask`` must be given).
-
 * ``tensorflow-patches``: ``tf.image.extract_patches`` (2-d, ``NHWC``; ``sizes``, ``strides``,
   ``rates``; ``'SAME'`` and ``'VALID'``, other non-negative padding as ``tf.pad`` then
   ``'VALID'``) and ``tf.GradientTape``: TF's patch channels are tap-major, ``(t, c)``, reordered

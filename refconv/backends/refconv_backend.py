@@ -13,6 +13,7 @@ from collections.abc import Callable
 from refconv._convspec import ConvSpec
 from refconv.backends.base import Backend, Program
 from refconv.cases import DTYPES
+from refconv.operators import OPERANDS
 
 
 def _program(module: str) -> Callable[[ConvSpec, str], Program]:
@@ -23,14 +24,6 @@ def _program(module: str) -> Callable[[ConvSpec, str], Program]:
         return Program(setup, run)
 
     return program
-
-
-#: Each operator of the family's operands, by name (refconv.operators.operand_shapes' keys).
-OPERANDS = {
-    "patches": ("x", "dy"),
-    "local": ("x", "w", "b", "dy"),
-    "deform": ("x", "w", "b", "offset", "mask", "dy"),
-}
 
 
 def _family(module: str, operator: str) -> Callable[[ConvSpec, str], Program]:

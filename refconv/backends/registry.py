@@ -37,8 +37,7 @@ from refconv.backends import (
     tvm_backend,
 )
 from refconv.backends.base import Backend, Program
-from refconv.backends.refconv_backend import OPERANDS
-from refconv.operators import OPERATORS
+from refconv.operators import OPERANDS, OPERATORS
 
 __all__ = ["BUILTIN", "FAMILY_ORACLES", "ORACLES", "available", "function_backend", "get"]
 
