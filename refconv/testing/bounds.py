@@ -17,7 +17,7 @@ the reference is the exact sum, wrapped to the result's dtype as NumPy's integer
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -165,23 +165,31 @@ def reference_and_bounds(
     coefficients 0 or 1. For an integer ``dtype`` the reference is the exact
     integer result wrapped to ``dtype`` and the bound is 0.
     """
-    arrays = [None if a is None else np.asarray(a) for a in (x, w, b, dy)]
-    complex_ = any(np.iscomplexobj(a) for a in arrays if a is not None)
-    wide = np.complex128 if complex_ else np.float64
-    x64, w64, b64, dy64 = (None if a is None else a.astype(wide) for a in arrays)
-    ax, aw, ab, ady = (None if a is None else np.abs(a) for a in (x64, w64, b64, dy64))
-    options = {k: v for k, v in s.options().items() if k != "preferred_element_type"}
-    s64 = spec(s.given_shape("x"), s.given_shape("w"), dtype=wide, transposed=s.transposed, **options)
-    reference = results(s64, x64, w64, b64, dy64, which=which)  # type: ignore[arg-type]  # x, w not None
-    sums = results(s64, ax, aw, ab, ady, which=which)  # type: ignore[arg-type]
-    used = np.dtype(dtype) if dtype is not None else np.result_type(*arrays[:2])
-    scale = 4.0 if complex_ else 1.0  # a complex product is 4 real ones, 2 sums
+    s64, wide, absolute = widened(s, dict(x=x, w=w, b=b, dy=dy))
+    reference = results(s64, wide["x"], wide["w"], wide["b"], wide["dy"], which=which)
+    sums = results(s64, absolute["x"], absolute["w"], absolute["b"], absolute["dy"], which=which)
+    used = np.dtype(dtype) if dtype is not None else np.result_type(np.asarray(x), np.asarray(w))
+    scale = 4.0 if s64.dtype.kind == "c" else 1.0  # a complex product is 4 real ones, 2 sums
     bounds = {}
     for name in which:
         k = terms(s64, name) + (name == "y" and b is not None)
         want = _exact_integers(reference[name], sums[name], used, name)
         bounds[name] = (want, rounding_bound(scale * sums[name], k, used, reference[name]))
     return bounds
+
+
+def widened(
+    s: ConvSpec, operands: Mapping[str, ArrayLike | None]
+) -> tuple[ConvSpec, dict[str, Any], dict[str, Any]]:
+    """The float64 problem of ``s`` (complex128 if an operand is complex; no
+    ``preferred_element_type``), its ``operands`` in that dtype, and their absolute values
+    (None stays None): what a reference and the sums of its bound are computed from."""
+    arrays = {name: None if a is None else np.asarray(a) for name, a in operands.items()}
+    wide = np.complex128 if any(np.iscomplexobj(a) for a in arrays.values() if a is not None) else np.float64
+    options = {k: v for k, v in s.options().items() if k != "preferred_element_type"}
+    s64 = spec(s.given_shape("x"), s.given_shape("w"), dtype=wide, transposed=s.transposed, **options)
+    cast = {name: None if a is None else a.astype(wide) for name, a in arrays.items()}
+    return s64, cast, {name: None if a is None else np.abs(a) for name, a in cast.items()}
 
 
 def _exact_integers(reference: NDArray[Any], sums: NDArray[Any], dtype: np.dtype[Any], name: str) -> Any:

@@ -29,12 +29,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 import refconv
-from refconv import _normalize as norm
 from refconv import naive
 from refconv._convspec import ConvSpec
-from refconv._spec import spec
 from refconv.operators import Operator, compute, keywords, result_names
-from refconv.testing.bounds import _exact_integers, reference_and_bounds, rounding_bound
+from refconv.testing.bounds import _exact_integers, reference_and_bounds, rounding_bound, widened
+from refconv.vjp import bias_vjp
 
 __all__ = ["family_terms", "operator_reference_and_bounds"]
 
@@ -76,28 +75,22 @@ def operator_reference_and_bounds(
     if op.name == "conv":
         x, w, b, dy = (operands.get(name) for name in ("x", "w", "b", "dy"))
         return reference_and_bounds(s, x, w, b, dy, s.dtype, which=names)  # type: ignore[arg-type]
-    arrays: dict[str, Any] = {k: None if v is None else np.asarray(v) for k, v in operands.items()}
-    complex_ = any(np.iscomplexobj(a) for a in arrays.values() if a is not None)
-    wide = np.complex128 if complex_ else np.float64
-    wide_arrays: dict[str, Any] = {k: None if v is None else v.astype(wide) for k, v in arrays.items()}
-    absolute: dict[str, Any] = {k: None if v is None else np.abs(v) for k, v in wide_arrays.items()}
-    options = {k: v for k, v in s.options().items() if k != "preferred_element_type"}
-    s64 = spec(s.given_shape("x"), s.given_shape("w"), dtype=wide, **options)
-    reference = compute(op, s64, wide_arrays, refconv, names)
-    if op.name == "deform":
-        sums = naive.deform_conv_sums(absolute["x"], absolute["w"], wide_arrays["offset"], absolute["dy"],
+    s64, wide, absolute = widened(s, operands)
+    reference = compute(op, s64, wide, refconv, names)
+    if op.name == "deform":  # channels first: the canonical layout
+        sums = naive.deform_conv_sums(absolute["x"], absolute["w"], wide["offset"], absolute["dy"],
                                       absolute.get("mask"), **keywords(op, s64))  # fmt: skip
-        sums["db"] = compute(op, s64, absolute, refconv, ["db"])["db"]
+        sums["db"] = bias_vjp(absolute["dy"])
         if absolute.get("b") is not None:
             sums["y"] = sums["y"] + absolute["b"].reshape(1, -1, *(1,) * s.ndim)
     else:
         sums = compute(op, s64, absolute, refconv, names)
-    scale = 4.0 if complex_ else 1.0  # a complex product is 4 real ones, 2 sums
+    scale = 4.0 if s64.dtype.kind == "c" else 1.0  # a complex product is 4 real ones, 2 sums
     bounds = {}
     for name in names:
-        k = family_terms(op, s64, name) + (name == "y" and arrays.get("b") is not None)
+        k = family_terms(op, s64, name) + (name == "y" and operands.get("b") is not None)
         want = _exact_integers(reference[name], sums[name], s.dtype, name)
-        if norm.kind(s.dtype) in "iu" or k == 0:
+        if k == 0:  # the patches copy: exact in any dtype (rounding_bound would add u |ref|)
             bounds[name] = (want, np.zeros(np.shape(want)))
         else:
             bounds[name] = (want, rounding_bound(scale * sums[name], k, s.dtype, reference[name]))
