@@ -162,38 +162,16 @@ def test_random_deformable_convolutions_match_naive(problem: Any, seed: int) -> 
         assert_close(str(problem), array, a, e, bound[array])
 
 
-def _jax_deform(
-    jnp: Any, map_coordinates: Any, x: Any, w: Any, offset: Any, m: Any, groups: int, keywords: Any
-) -> Any:
-    """The deformable convolution written independently in jax: ``map_coordinates`` (order 1, zeros
-    outside) per image and channel, then one einsum per group."""
-    n, c, nd, kernel = x.shape[0], x.shape[1], x.ndim - 2, w.shape[2:]
-    s = refconv.spec(x.shape, w.shape, **keywords)
-    out = s.y_shape[2:]
-    grids = np.meshgrid(*(range(k) for k in kernel), *(range(o) for o in out), indexing="ij")
-    base = [
-        st * grids[nd + e] + d * grids[e] - lo
-        for e, (st, d, (lo, _)) in enumerate(zip(s.stride, s.dilation, s.padding, strict=True))
-    ]
-    shifts = offset.reshape(n, groups, *kernel, nd, *out)
-    scale = m.reshape(n, groups, *kernel, *out)
-    rows = []
-    for b in range(n):
-        for ci in range(c):
-            g = ci // (c // groups)
-            coords = [base[e] + shifts[b, g][(slice(None),) * nd + (e,)] for e in range(nd)]
-            rows.append(map_coordinates(x[b, ci], coords, order=1, mode="constant", cval=0.0) * scale[b, g])
-    patches = jnp.stack(rows).reshape(n, c, *kernel, *out)
-    fg, letters = s.groups, "uvw"[:nd]
-    spec = f"nc{letters.upper()}{letters},oc{letters.upper()}->no{letters}"
-    i, o = c // fg, w.shape[0] // fg
-    return jnp.concatenate(
-        [
-            jnp.einsum(spec, patches[:, k * i : (k + 1) * i], w[k * o : (k + 1) * o], precision="highest")
-            for k in range(fg)
-        ],
-        axis=1,
-    )
+def _jax_deform(x: Any, w: Any, keywords: Any) -> Any:
+    """The deformable convolution written independently in jax, ``deform(x, w, offset, m)``: the
+    ``jax-deform`` backend's formulation (``map_coordinates``, order 1, zeros outside, per image
+    and channel, then one einsum per group), without a bias."""
+    import jax.numpy as jnp
+
+    from refconv.backends import BUILTIN
+
+    forward = BUILTIN["jax-deform"].program(refconv.spec(x.shape, w.shape, **keywords)).forward()
+    return lambda x, w, offset, m: forward(x, w, jnp.zeros(w.shape[0], x.dtype), offset, m)
 
 
 JAX_GRID = [row for row in GRID if 0 not in row[1][:2] and row[1][0] and len(row[1]) > 2]
@@ -209,17 +187,10 @@ def test_deform_conv_and_its_vjps_match_jax(
 ) -> None:
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-    from jax.scipy.ndimage import map_coordinates
-
     x, w, offset, _, m, dy = _problem(x_shape, w_shape, groups, keywords, True, False)
     if 0 in dy.shape:
         pytest.skip("an empty output: naive checks its zeros")
-
-    def deform(x: Any, w: Any, offset: Any, m: Any) -> Any:
-        return _jax_deform(jnp, map_coordinates, x, w, offset, m, groups, keywords)
-
-    y, pullback = jax.vjp(deform, x, w, offset, m)
+    y, pullback = jax.vjp(_jax_deform(x, w, keywords), x, w, offset, m)
     bound = _bounds(x, w, offset, None, m, dy, groups, keywords)
     assert_close(name, "y", refconv.deform_conv(x, w, offset, None, m, **keywords), np.asarray(y), bound["y"])
     got = refconv.deform_conv_vjp(x, w, offset, dy, m, **keywords)
@@ -235,19 +206,13 @@ def test_at_integer_coordinates_and_borders_the_vjp_is_the_derivative_from_the_r
     difference from the right confirms doffset at -1, where the derivative from the left is 0."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
-    from jax.scipy.ndimage import map_coordinates
-
     rng = np.random.default_rng(7)
     x, w = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((3, 2, 2, 2))
     keywords: dict[str, Any] = dict(padding=1)
     offset = rng.integers(-2, 3, (1, 16, 5, 6)).astype(np.float64)  # samples from -3 to n + 1
     m, dy = rng.uniform(0, 1, (1, 8, 5, 6)), rng.standard_normal((1, 3, 5, 6))
 
-    def deform(x: Any, w: Any, offset: Any, m: Any) -> Any:
-        return _jax_deform(jnp, map_coordinates, x, w, offset, m, 2, keywords)
-
-    _, pullback = jax.vjp(deform, x, w, offset, m)
+    _, pullback = jax.vjp(_jax_deform(x, w, keywords), x, w, offset, m)
     got = refconv.deform_conv_vjp(x, w, offset, dy, m, **keywords)
     bound = _bounds(x, w, offset, None, m, dy, 2, keywords)
     for array, a, e in zip(
