@@ -39,6 +39,7 @@ from collections.abc import Callable
 import numpy as np
 
 from refconv._spec import ConvSpec
+from refconv.backends import channels_last
 from refconv.backends.base import FLOATS, Backend, Program, Unsupported, cpu_only, require
 from refconv.backends.jax_backend import specs, window_padding
 
@@ -194,15 +195,11 @@ got = {{"y": y.detach().cpu().numpy(), "dx": xt.grad.cpu().numpy()}}
     return Program(setup, run)
 
 
-def _perm(perm: tuple[int, ...] | None) -> str:
-    """The ``.transpose(...)`` that takes an array from its given layout to the canonical one (none
-    for a canonical array)."""
-    return "" if perm is None else f".transpose({tuple(int(i) for i in perm)})"
-
-
-def _back(perm: tuple[int, ...] | None) -> str:
-    """The ``.transpose(...)`` from the canonical layout back to the given one."""
-    return "" if perm is None else f".transpose({tuple(int(i) for i in np.argsort(perm))})"
+def _transpose(perm: list[int] | None, inverse: bool = False) -> str:
+    """``.transpose(perm)`` (or its inverse) as source; nothing for None, no change."""
+    if perm is None:
+        return ""
+    return f".transpose({[int(i) for i in np.argsort(perm)] if inverse else perm})"
 
 
 def _tensorflow_patches(s: ConvSpec, device: str = "cpu") -> Program:
@@ -235,15 +232,15 @@ def forward(x):  # NHWC; TF's patch channels are tap-major, (t, c): reordered to
     patches = tf.transpose(tf.reshape(patches, [-1, oh, ow, {taps}, {c}]), [0, 1, 2, 4, 3])
     return tf.reshape(patches, [-1, oh, ow, {c * taps}])
 """
-    lhs, out = s.layout.lhs, s.layout.out
+    x_last, _, y_given = channels_last.permutations(s)  # given x to NHWC; NHWC y to the given layout
     run = f"""
-xt = tf.constant(np.ascontiguousarray(x{_perm(lhs)}.transpose(0, 2, 3, 1)))
+xt = tf.constant(np.ascontiguousarray(x{_transpose(x_last)}))
 with tf.GradientTape() as tape:
     tape.watch(xt)
     y = forward(xt)
-cotangent = tf.constant(np.ascontiguousarray(dy{_perm(out)}.transpose(0, 2, 3, 1)))
+cotangent = tf.constant(np.ascontiguousarray(dy{_transpose(y_given, inverse=True)}))
 dx = tape.gradient(y, xt, output_gradients=cotangent)
-got = {{"y": y.numpy().transpose(0, 3, 1, 2){_back(out)}, "dx": dx.numpy().transpose(0, 3, 1, 2){_back(lhs)}}}
+got = {{"y": y.numpy(){_transpose(y_given)}, "dx": dx.numpy(){_transpose(x_last, inverse=True)}}}
 """
     return Program(setup, run)
 
